@@ -1,0 +1,91 @@
+//! [`AuthError`]: why a caller was not authenticated.
+
+use std::borrow::Cow;
+
+/// Why authentication failed.
+///
+/// Messages name the reason and never echo the presented token, so they are safe to log and to
+/// return to the client. The HTTP layer maps every variant to `401` with a
+/// `WWW-Authenticate: Bearer` challenge, except [`AuthError::KeysUnavailable`] (a server-side
+/// failure, `503`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request carried no credentials at all.
+    #[error("no bearer token was presented")]
+    MissingCredentials,
+    /// An `Authorization` header was present but is not `Bearer <token>`.
+    #[error("the Authorization header is not of the form `Bearer <token>`")]
+    MalformedHeader,
+    /// The token is not a well-formed JWT (wrong shape, bad base64 or JSON, wrong claim types).
+    #[error("the token is not a well-formed JWT")]
+    MalformedToken,
+    /// `exp` is in the past (beyond the configured leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the configured leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// The signature does not verify against the configured key.
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    /// `iss` is not the configured issuer.
+    #[error("the token was issued by an issuer this server does not trust")]
+    WrongIssuer,
+    /// `aud` does not name this server.
+    #[error("the token's audience is not this server")]
+    WrongAudience,
+    /// The token's `alg` is refused: `none`, or an algorithm other than the key's (algorithm
+    /// confusion, e.g. an HS256 token presented against an RSA public key).
+    #[error("the token's signing algorithm `{alg}` is not accepted")]
+    DisallowedAlgorithm {
+        /// The algorithm the token's header named.
+        alg: String,
+    },
+    /// The token's `kid` is not in the key set, even after a refresh.
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    /// A claim the configuration requires (`exp`, `iss`, `aud`) is absent.
+    #[error("the token has no `{claim}` claim")]
+    MissingClaim {
+        /// Name of the absent claim.
+        claim: String,
+    },
+    /// Neither the configured user-id claim nor its fallbacks carry a user id.
+    #[error("the token carries no user id (looked for `{claim}`)")]
+    MissingUserId {
+        /// The claims that were searched, e.g. `sub`, `userId`.
+        claim: String,
+    },
+    /// The user id is empty, longer than 255 bytes or contains control characters.
+    #[error("the user id is empty, longer than 255 bytes or contains control characters")]
+    InvalidUserId,
+    /// Presented credentials (an API key, say) are not valid.
+    #[error("the presented credentials are not valid")]
+    InvalidCredentials,
+    /// The verification keys (JWKS) could not be fetched: a server-side failure, not the
+    /// caller's fault.
+    #[error("the token verification keys are unavailable")]
+    KeysUnavailable,
+    /// A custom provider's own reason. Keep it free of secrets: it reaches the client.
+    #[error("{0}")]
+    Rejected(Cow<'static, str>),
+}
+
+impl AuthError {
+    /// True when the failure lies with this server, not with the caller's credentials (the HTTP
+    /// layer answers `503` rather than `401`).
+    pub fn is_server_side(&self) -> bool {
+        matches!(self, Self::KeysUnavailable)
+    }
+
+    /// The RFC 6750 §3.1 `error` code for the `WWW-Authenticate` challenge; `None` when the
+    /// request carried no credentials (the RFC says to send no error code then).
+    pub fn bearer_error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingCredentials => None,
+            Self::MalformedHeader => Some("invalid_request"),
+            _ => Some("invalid_token"),
+        }
+    }
+}

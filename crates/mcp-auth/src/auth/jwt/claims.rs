@@ -1,0 +1,105 @@
+//! Turning verified claims into a [`Principal`], and jsonwebtoken errors into [`AuthError`]s.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime},
+};
+
+use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
+use serde_json::{Map, Value};
+
+use crate::{
+    auth::{AuthError, Principal},
+    secret::Secret,
+};
+
+/// The claim names tried for the user id, in order, after the configured one (the original
+/// package's fallback: `userIdClaim || userId || sub`).
+pub(crate) const USER_ID_FALLBACKS: [&str; 2] = ["userId", "sub"];
+
+pub(crate) struct ClaimRules<'a> {
+    pub(crate) user_id_claim: &'a str,
+    /// `Some(claim)` lifts `claims[claim]` out as embedded credentials.
+    pub(crate) tokens_claim: Option<&'a str>,
+}
+
+/// Builds the principal from claims whose signature, time window, issuer and audience were
+/// already verified.
+pub(crate) fn principal_from_claims(
+    mut claims: Map<String, Value>,
+    rules: &ClaimRules<'_>,
+) -> Result<Principal, AuthError> {
+    let user_id = [rules.user_id_claim]
+        .into_iter()
+        .chain(USER_ID_FALLBACKS)
+        .find_map(|name| claim_as_id(claims.get(name)?))
+        .ok_or_else(|| AuthError::MissingUserId { claim: searched(rules.user_id_claim) })?;
+
+    let embedded = match rules.tokens_claim.and_then(|name| claims.remove(name)) {
+        Some(Value::Object(tokens)) => tokens
+            .into_iter()
+            .filter_map(|(resource, token)| match token {
+                Value::String(token) if !token.is_empty() => Some((resource, Secret::new(token))),
+                _ => None,
+            })
+            .collect(),
+        _ => HashMap::new(),
+    };
+
+    let scopes = scopes_of(&claims);
+    let expiry = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .map(|exp| SystemTime::UNIX_EPOCH + Duration::from_secs(exp));
+
+    let mut principal = Principal::new(user_id)?
+        .with_scopes(scopes)
+        .with_embedded_credentials(embedded)
+        .with_claims(claims);
+    if let Some(expiry) = expiry {
+        principal = principal.with_expiry(expiry);
+    }
+    Ok(principal)
+}
+
+fn claim_as_id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn searched(configured: &str) -> String {
+    let mut names = vec![configured];
+    names.extend(USER_ID_FALLBACKS.iter().filter(|n| **n != configured));
+    names.join("`, `")
+}
+
+/// Scopes from `scope` (RFC 9068 / RFC 8693: one space-separated string) or `scp` (an array, as
+/// some providers issue).
+fn scopes_of(claims: &Map<String, Value>) -> Vec<String> {
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => {
+            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Maps a jsonwebtoken failure to the reason we report. Never includes token material.
+pub(crate) fn map_jwt_error(err: &JwtError, header_alg: &str) -> AuthError {
+    match err.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            AuthError::DisallowedAlgorithm { alg: header_alg.to_owned() }
+        }
+        ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim { claim: claim.clone() },
+        _ => AuthError::MalformedToken,
+    }
+}

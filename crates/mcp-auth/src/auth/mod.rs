@@ -1,0 +1,68 @@
+//! Who is calling: the [`AuthProvider`] trait and its built-in implementations.
+//!
+//! In the request path this is the first step after the transport: every HTTP request (and, on
+//! stdio, the process itself) is turned into a [`Principal`] or refused with an [`AuthError`].
+//! The [`TokenResolver`](crate::credentials::TokenResolver) then finds that principal's upstream
+//! credential.
+//!
+//! | provider | identity from |
+//! |---|---|
+//! | [`EnvAuthProvider`] | an environment variable (stdio, single-user) |
+//! | [`JwtAuthProvider`] | a verified bearer JWT: HMAC secret, PEM public key, or JWKS URL |
+//! | your own | implement [`AuthProvider`]; see `examples/api-key-provider.rs` |
+
+mod context;
+mod env;
+mod error;
+pub mod jwks;
+pub mod jwt;
+mod principal;
+
+use std::sync::Arc;
+
+#[doc(inline)]
+pub use self::{
+    context::{REQUEST_ID_HEADER, RequestContext, TransportKind},
+    env::{DEFAULT_USER_ID, DEFAULT_USER_ID_VAR, EnvAuthProvider, EnvAuthProviderBuilder},
+    error::AuthError,
+    jwt::{JwtAuthProvider, JwtAuthProviderBuilder},
+    principal::{MAX_USER_ID_LEN, Principal},
+};
+
+/// Turns a request into a [`Principal`], or refuses it.
+///
+/// Implementations must be cheap to call concurrently: the HTTP layer calls `authenticate` on
+/// every request. Errors must never contain the presented credential.
+///
+/// ```
+/// use mcp_auth::auth::{AuthError, AuthProvider, Principal, RequestContext};
+///
+/// struct HeaderUser;
+///
+/// #[async_trait::async_trait]
+/// impl AuthProvider for HeaderUser {
+///     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
+///         let user = ctx.header("x-trusted-user").ok_or(AuthError::MissingCredentials)?;
+///         Principal::new(user)
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait AuthProvider: Send + Sync + 'static {
+    /// Authenticates one request.
+    async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError>;
+}
+
+#[async_trait::async_trait]
+impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
+    async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
+        (**self).authenticate(ctx).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: AuthProvider + ?Sized> AuthProvider for Box<P> {
+    async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
+        (**self).authenticate(ctx).await
+    }
+}

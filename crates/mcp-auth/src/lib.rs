@@ -1,0 +1,31 @@
+//! # mcp-auth
+//!
+//! Authentication and multi-tenancy for MCP servers built on [rmcp](https://docs.rs/rmcp).
+//!
+//! The request path, and the module that owns each step:
+//!
+//! 1. a transport receives a request;
+//! 2. [`auth`]: an [`AuthProvider`] turns it into a [`Principal`] (or refuses it);
+//! 3. [`credentials`]: a [`TokenResolver`] finds that principal's upstream [`Credential`]
+//!    (a GitHub token, say), from the environment, the JWT itself, or a tenant manager;
+//! 4. the per-user server instance is built from `(access_token, user_id, extras)`.
+//!
+//! Secrets travel as [`Secret`], which never prints itself. Configuration mistakes are
+//! [`ConfigError`]s that name the key, the bad value (redacted if secret) and what is valid.
+
+pub mod auth;
+pub mod config;
+pub mod credentials;
+mod http_client;
+pub mod secret;
+
+#[doc(inline)]
+pub use self::{
+    auth::{AuthError, AuthProvider, EnvAuthProvider, JwtAuthProvider, Principal, RequestContext},
+    config::{ConfigError, Environment},
+    credentials::{
+        ApiTokenResolver, Credential, CredentialError, JwtTokenResolver, SimpleTokenResolver,
+        TokenResolver,
+    },
+    secret::Secret,
+};
