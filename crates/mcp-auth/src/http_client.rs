@@ -61,7 +61,7 @@ pub(crate) async fn read_body_limited(mut response: Response) -> Result<Vec<u8>,
         return Err(BodyError::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| BodyError::Transport(e.without_url()))? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(BodyError::TooLarge);
         }
@@ -70,9 +70,11 @@ pub(crate) async fn read_body_limited(mut response: Response) -> Result<Vec<u8>,
     Ok(body)
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum BodyError {
+    #[error("the body exceeds {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    #[error("the body could not be read: {0}")]
     Transport(reqwest::Error),
 }
 

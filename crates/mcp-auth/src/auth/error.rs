@@ -12,7 +12,7 @@ use std::borrow::Cow;
 #[non_exhaustive]
 pub enum AuthError {
     /// The request carried no credentials at all.
-    #[error("no bearer token was presented")]
+    #[error("no credentials were presented")]
     MissingCredentials,
     /// An `Authorization` header was present but is not `Bearer <token>`.
     #[error("the Authorization header is not of the form `Bearer <token>`")]
@@ -45,8 +45,8 @@ pub enum AuthError {
     /// The token's `kid` is not in the key set, even after a refresh.
     #[error("the token's signing key is unknown")]
     UnknownKey,
-    /// A claim the configuration requires (`exp`, `iss`, `aud`) is absent.
-    #[error("the token has no `{claim}` claim")]
+    /// A claim the configuration requires (`exp`, `iss`, `aud`) is absent or of the wrong type.
+    #[error("the token has no valid `{claim}` claim")]
     MissingClaim {
         /// Name of the absent claim.
         claim: String,

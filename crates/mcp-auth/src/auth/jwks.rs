@@ -90,7 +90,7 @@ struct Shared {
     template: Validation,
     options: JwksOptions,
     keys: RwLock<Arc<KeySet>>,
-    /// Time of the last fetch attempt; the mutex makes refetches single-flight.
+    /// When the last fetch attempt finished; the mutex makes refetches single-flight.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
     background_refresh: AtomicBool,
     fetches: AtomicU64,
@@ -157,8 +157,9 @@ impl JwksCache {
     /// Fetches now, ignoring the rate limit; fails when the endpoint does not serve usable keys.
     pub(crate) async fn refresh_now(&self) -> Result<(), AuthError> {
         let mut last = self.shared.last_attempt.lock().await;
+        let result = self.shared.fetch_and_store().await;
         *last = Some(Instant::now());
-        self.shared.fetch_and_store().await
+        result
     }
 
     fn refresh_in_background(&self) {
@@ -180,13 +181,19 @@ impl Shared {
     }
 
     async fn refresh_if_due(&self) {
+        let waiting_since = Instant::now();
         let mut last = self.last_attempt.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.options.min_refresh_interval) {
+        // Skip when another caller fetched while we waited for the lock (single-flight), or
+        // when the last fetch is too recent (rate limit).
+        if last.is_some_and(|at| {
+            at >= waiting_since || at.elapsed() < self.options.min_refresh_interval
+        }) {
             return;
         }
-        *last = Some(Instant::now());
         // Failures are logged inside; callers fall back to the keys they already have.
         let _ = self.fetch_and_store().await;
+        // Stamped on completion, so that everyone who queued during this fetch skips theirs.
+        *last = Some(Instant::now());
     }
 
     async fn fetch_and_store(&self) -> Result<(), AuthError> {
@@ -216,7 +223,7 @@ impl Shared {
             return Err(format!("HTTP status {}", response.status()));
         }
         let body =
-            read_body_limited(response).await.map_err(|e| format!("body unreadable: {e:?}"))?;
+            read_body_limited(response).await.map_err(|e| e.to_string())?;
         let document: RawJwkSet =
             serde_json::from_slice(&body).map_err(|_| "body is not a JWKS document".to_owned())?;
         let mut set = KeySet { fetched_at: Some(Instant::now()), ..KeySet::default() };

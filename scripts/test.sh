@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, and all tests (unit, integration, doc, examples).
+# Usage: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+echo "== benches compile"
+cargo bench --workspace --no-run --locked
