@@ -24,7 +24,9 @@ fn token(alg: Algorithm, key: &EncodingKey) -> String {
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let builder = || JwtAuthProvider::builder().issuer("https://tenants.example").audience("https://mcp.example");
+    let builder = || {
+        JwtAuthProvider::builder().issuer("https://tenants.example").audience("https://mcp.example")
+    };
     let cases = [
         (
             "HS256",
@@ -39,7 +41,10 @@ fn bench(c: &mut Criterion) {
         (
             "ES256",
             builder().public_key_pem(Algorithm::ES256, fixture("ec-p256.pub.pem")).build().unwrap(),
-            token(Algorithm::ES256, &EncodingKey::from_ec_pem(&fixture("ec-p256.key.pem")).unwrap()),
+            token(
+                Algorithm::ES256,
+                &EncodingKey::from_ec_pem(&fixture("ec-p256.key.pem")).unwrap(),
+            ),
         ),
     ];
     let mut group = c.benchmark_group("jwt_verify");

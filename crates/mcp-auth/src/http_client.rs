@@ -61,7 +61,9 @@ pub(crate) async fn read_body_limited(mut response: Response) -> Result<Vec<u8>,
         return Err(BodyError::TooLarge);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| BodyError::Transport(e.without_url()))? {
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| BodyError::Transport(e.without_url()))?
+    {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(BodyError::TooLarge);
         }

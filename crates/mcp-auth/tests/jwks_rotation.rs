@@ -36,8 +36,10 @@ async fn rotated_keys_are_picked_up_through_an_unknown_kid() {
     assert_eq!(server.fetches(), 2, "the unknown kid triggered exactly one refetch");
 
     // Tokens signed by the retired key stop working once the set no longer lists it.
-    assert_eq!(provider.verify(&rsa_token("rsa-a", "key-a")).await.err(),
-        Some(AuthError::UnknownKey));
+    assert_eq!(
+        provider.verify(&rsa_token("rsa-a", "key-a")).await.err(),
+        Some(AuthError::UnknownKey)
+    );
 }
 
 #[tokio::test]
@@ -48,8 +50,7 @@ async fn unknown_kids_cannot_force_more_than_one_fetch_per_interval() {
 
     for i in 0..25 {
         let forged = rsa_token("rsa-b", &format!("made-up-{i}"));
-        assert_eq!(provider.verify(&forged).await.err(),
-        Some(AuthError::UnknownKey));
+        assert_eq!(provider.verify(&forged).await.err(), Some(AuthError::UnknownKey));
     }
     assert_eq!(server.fetches(), 1, "refreshes inside the interval are skipped");
 }
@@ -116,10 +117,11 @@ async fn symmetric_and_encryption_keys_in_a_jwks_are_ignored() {
 
     assert!(provider.verify(&rsa_token("rsa-a", "key-a")).await.is_ok());
     let hs_token = sign(Algorithm::HS256, "hs", Some("hs"), &claims());
-    assert_eq!(provider.verify(&hs_token).await.err(),
-        Some(AuthError::UnknownKey));
-    assert_eq!(provider.verify(&rsa_token("rsa-b", "enc")).await.err(),
-        Some(AuthError::UnknownKey));
+    assert_eq!(provider.verify(&hs_token).await.err(), Some(AuthError::UnknownKey));
+    assert_eq!(
+        provider.verify(&rsa_token("rsa-b", "enc")).await.err(),
+        Some(AuthError::UnknownKey)
+    );
 }
 
 #[tokio::test]
@@ -146,6 +148,5 @@ async fn a_token_without_kid_uses_a_single_key_set_only() {
     ])
     .await;
     let provider = self::provider(&server, Duration::from_secs(60));
-    assert_eq!(provider.verify(&no_kid).await.err(),
-        Some(AuthError::UnknownKey));
+    assert_eq!(provider.verify(&no_kid).await.err(), Some(AuthError::UnknownKey));
 }

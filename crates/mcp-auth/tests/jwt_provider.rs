@@ -192,7 +192,8 @@ async fn every_key_kind_accepts_good_tokens_and_names_each_refusal() {
 
 #[tokio::test]
 async fn user_id_claim_is_configurable_and_falls_back_to_user_id_then_sub() {
-    let custom = JwtAuthProvider::builder().secret(HS_SECRET).user_id_claim("email").build().unwrap();
+    let custom =
+        JwtAuthProvider::builder().secret(HS_SECRET).user_id_claim("email").build().unwrap();
     let token = |c: &Value| sign(Algorithm::HS256, "hs", None, c);
 
     let with_email = with(claims(), "email", json!("alice@example.test"));
@@ -224,13 +225,15 @@ async fn scopes_and_embedded_tokens_reach_the_principal() {
 
     let not_extracting =
         JwtAuthProvider::builder().secret(HS_SECRET).extract_tokens(false).build().unwrap();
-    let principal = not_extracting.verify(&sign(Algorithm::HS256, "hs", None, &claims)).await.unwrap();
+    let principal =
+        not_extracting.verify(&sign(Algorithm::HS256, "hs", None, &claims)).await.unwrap();
     assert!(principal.embedded_credential("github").is_none());
 }
 
 #[tokio::test]
 async fn leeway_is_configurable() {
-    let strict = JwtAuthProvider::builder().secret(HS_SECRET).leeway(Duration::ZERO).build().unwrap();
+    let strict =
+        JwtAuthProvider::builder().secret(HS_SECRET).leeway(Duration::ZERO).build().unwrap();
     let just_expired = sign(Algorithm::HS256, "hs", None, &with(claims(), "exp", json!(now() - 5)));
     assert_eq!(authenticate(&strict, &just_expired).await, Err(AuthError::Expired));
 }
@@ -270,9 +273,8 @@ fn configuration_errors_name_the_key_and_hide_secrets() {
     let insecure = err(JwtAuthProvider::builder().jwks_url("http://idp.example.test/jwks"));
     assert_eq!(insecure.key, "jwt.jwks_url");
 
-    let prod: ConfigError = err(
-        JwtAuthProvider::builder().secret(HS_SECRET).environment(Environment::Production),
-    );
+    let prod: ConfigError =
+        err(JwtAuthProvider::builder().secret(HS_SECRET).environment(Environment::Production));
     assert_eq!(prod.key, "jwt.audience");
     assert!(
         JwtAuthProvider::builder()

@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn bearer_token_parsing() {
-        let cases: &[(&[(&str, &str)], Result<&str, AuthError>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<&'a str, AuthError>);
+        let cases: &[Case] = &[
             (&[("authorization", "Bearer abc.def.ghi")], Ok("abc.def.ghi")),
             (&[("authorization", "bearer abc")], Ok("abc")),
             (&[("authorization", "BEARER abc")], Ok("abc")),

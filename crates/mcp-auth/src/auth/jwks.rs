@@ -138,13 +138,11 @@ impl JwksCache {
     /// The key for `kid`, refetching the set once (rate-limited) if the `kid` is unknown.
     pub(crate) async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerifyKey>, AuthError> {
         let set = self.shared.current();
-        if set.fetched_at.is_some() {
-            if let Some(key) = set.find(kid) {
-                if set.fetched_at.is_some_and(|at| at.elapsed() > self.shared.options.cache_ttl) {
-                    self.refresh_in_background();
-                }
-                return Ok(key);
+        if let (Some(fetched_at), Some(key)) = (set.fetched_at, set.find(kid)) {
+            if fetched_at.elapsed() > self.shared.options.cache_ttl {
+                self.refresh_in_background();
             }
+            return Ok(key);
         }
         self.shared.refresh_if_due().await;
         let set = self.shared.current();
@@ -222,8 +220,7 @@ impl Shared {
         if !response.status().is_success() {
             return Err(format!("HTTP status {}", response.status()));
         }
-        let body =
-            read_body_limited(response).await.map_err(|e| e.to_string())?;
+        let body = read_body_limited(response).await.map_err(|e| e.to_string())?;
         let document: RawJwkSet =
             serde_json::from_slice(&body).map_err(|_| "body is not a JWKS document".to_owned())?;
         let mut set = KeySet { fetched_at: Some(Instant::now()), ..KeySet::default() };

@@ -1,0 +1,10 @@
+//! The library half of the `mcp-auth` gateway binary.
+//!
+//! The binary (`src/main.rs`) is a thin command line over these modules, which live in a
+//! library so that integration tests, and later the HTTP front end, can use them directly:
+//!
+//! - [`demo`]: the demo MCP server, built once per authenticated user;
+//! - [`token`]: minting HS256 JWTs for `mcp-auth token`.
+
+pub mod demo;
+pub mod token;
