@@ -1,7 +1,6 @@
 //! `mcp-auth`: the gateway binary. It wraps any MCP server with per-user authentication.
 //!
-//! Commands: `demo` describes what the `mcp-auth` library offers (the demo server and
-//! `serve --config` arrive with the transports); `token` mints an HS256 JWT that a gateway
+//! Commands: `demo` serves the demo MCP server behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway
 //! configured with the same secret accepts. The work is done in the `mcp_auth_gateway` library;
 //! this file is the command line only.
 
@@ -9,7 +8,10 @@ use std::{process, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use mcp_auth::Secret;
-use mcp_auth_gateway::token::{self, SECRET_ENV_VAR, TokenError};
+use mcp_auth_gateway::{
+    demo,
+    token::{self, SECRET_ENV_VAR, TokenError},
+};
 
 #[derive(Parser)]
 #[command(name = "mcp-auth", version, about = "Authentication and multi-tenancy for MCP servers")]
@@ -20,10 +22,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what mcp-auth offers (the demo server arrives with the HTTP transports).
-    Demo,
+    /// Serve the demo MCP server behind JWT auth (prints the URL, a token and a command to try).
+    Demo(DemoArgs),
     /// Mint an HS256 JWT for a user and print it, alone, on stdout.
     Token(TokenArgs),
+}
+
+/// Arguments of `mcp-auth demo`.
+#[derive(Args)]
+struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Serve one user (MCP_USER_ID, default `local-user`) over stdin/stdout instead of HTTP.
+    #[arg(long)]
+    stdio: bool,
 }
 
 /// Arguments of `mcp-auth token`. Deliberately not `Debug`: it holds the secret.
@@ -53,7 +69,11 @@ struct TokenArgs {
 
 fn main() {
     match Cli::parse().command {
-        Command::Demo => print!("{}", overview()),
+        Command::Demo(args) => {
+            if let Err(code) = demo_command(args) {
+                process::exit(code);
+            }
+        }
         Command::Token(args) => {
             if let Err(code) = token_command(args) {
                 process::exit(code);
@@ -102,28 +122,28 @@ fn token_command(args: TokenArgs) -> Result<(), i32> {
     }
 }
 
-fn overview() -> String {
-    format!(
-        "mcp-auth {version}: authentication and multi-tenancy for MCP servers
-
-Auth providers (who is calling):
-  EnvAuthProvider   user id from {env_var} (default `{default_user}`), for stdio servers
-  JwtAuthProvider   bearer JWTs: HS256/384/512 secret, RS/PS/ES/EdDSA PEM key, or a JWKS URL
-                    (cached, refreshed on unknown kid); checks exp/nbf, iss, aud; refuses alg none
-  your own          implement the AuthProvider trait
-
-Token resolvers (which upstream credential they get):
-  (none)            static mode: the server factory gets an empty token
-  SimpleTokenResolver  from an environment variable
-  JwtTokenResolver     from the caller's JWT (tokens.<resourceType>), never outliving it
-  ApiTokenResolver     from a tenant manager: GET /api/credentials/:userId/:resourceType,
-                       cached, single-flight, retried, stale-if-error
-
-The demo MCP server (wrap_server with per-user instances over Streamable HTTP, SSE and stdio)
-is the next milestone. Run the test suite with ./scripts/test.sh.
-",
-        version = env!("CARGO_PKG_VERSION"),
-        env_var = mcp_auth::auth::DEFAULT_USER_ID_VAR,
-        default_user = mcp_auth::auth::DEFAULT_USER_ID,
-    )
+/// Runs `mcp-auth demo`. Logs go to stderr (stdout is the JSON-RPC channel in stdio mode).
+fn demo_command(args: DemoArgs) -> Result<(), i32> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rmcp=warn".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().map_err(|err| {
+        eprintln!("mcp-auth demo: cannot start the runtime: {err}");
+        EXIT_FAILURE
+    })?;
+    let options = demo::DemoOptions {
+        addr: std::net::SocketAddr::new(args.host, args.port),
+        stdio: args.stdio,
+    };
+    runtime.block_on(demo::run(options)).map_err(|err| {
+        eprintln!("mcp-auth demo: {err}");
+        match err {
+            demo::DemoError::Config(_) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        }
+    })
 }

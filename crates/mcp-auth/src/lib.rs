@@ -8,7 +8,9 @@
 //! 2. [`auth`]: an [`AuthProvider`] turns it into a [`Principal`] (or refuses it);
 //! 3. [`credentials`]: a [`TokenResolver`] finds that principal's upstream [`Credential`]
 //!    (a GitHub token, say), from the environment, the JWT itself, or a tenant manager;
-//! 4. the per-user server instance is built from `(access_token, user_id, extras)`.
+//! 4. [`instances`]: the per-user server instance, built by your factory from
+//!    `(access_token, user_id, extras)` — see [`wrap_server`] and the [`http`] and [`stdio`]
+//!    transports.
 //!
 //! Secrets travel as [`Secret`], which never prints itself. Configuration mistakes are
 //! [`ConfigError`]s that name the key, the bad value (redacted if secret) and what is valid.
@@ -16,8 +18,13 @@
 pub mod auth;
 pub mod config;
 pub mod credentials;
+pub mod extras;
+pub mod http;
 mod http_client;
+pub mod instances;
 pub mod secret;
+pub mod stdio;
+mod wrap;
 
 #[doc(inline)]
 pub use self::{
@@ -28,4 +35,5 @@ pub use self::{
         TokenResolver,
     },
     secret::Secret,
+    wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},
 };

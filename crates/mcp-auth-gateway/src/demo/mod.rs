@@ -6,8 +6,11 @@
 //! arrived (`whoami`), that state is per user (`notes_add`, `notes_list`), and that progress and
 //! cancellation pass through the gateway (`slow`).
 
+mod run;
 mod server;
 
+#[doc(inline)]
+pub use self::run::{DEMO_TOKEN_TTL, DEMO_USER, DemoError, DemoOptions, run};
 #[doc(inline)]
 pub use self::server::{
     DemoServer, MAX_NOTE_BYTES, MAX_NOTES, MAX_SLOW_DELAY_MS, MAX_SLOW_STEPS, SERVER_NAME,

@@ -1,0 +1,87 @@
+//! Error responses: the right status, a JSON body, and `WWW-Authenticate` / `Retry-After` where
+//! due. No internal error text ever reaches the client.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{auth::AuthError, credentials::CredentialError, wrap::Refusal};
+
+/// The response for a refused request.
+pub(crate) fn refusal(refusal: &Refusal) -> Response {
+    match refusal {
+        Refusal::Auth(err) if err.is_server_side() => {
+            unavailable(std::time::Duration::from_secs(5))
+        }
+        Refusal::Auth(err) => unauthorized(err),
+        Refusal::Credential(err) => match err.retry_after() {
+            Some(retry_after) => unavailable(retry_after),
+            None => forbidden(err),
+        },
+    }
+}
+
+/// `401` with an RFC 6750 challenge.
+///
+/// A missing token also gets `error="invalid_token"`: RFC 6750 §3.1 says a server SHOULD NOT
+/// send an error code then, but MCP clients (and the TypeScript SDK's own resource server) key
+/// on it, and it tells nothing an attacker does not know.
+pub(crate) fn unauthorized(err: &AuthError) -> Response {
+    let code = err.bearer_error_code().unwrap_or("invalid_token");
+    let description = err.to_string();
+    let challenge =
+        format!(r#"Bearer error="{code}", error_description="{}""#, quote_safe(&description));
+    let body = json!({ "error": code, "error_description": description });
+    with_challenge(StatusCode::UNAUTHORIZED, &challenge, body)
+}
+
+/// `403`: authenticated, but no upstream credential is available for this user.
+fn forbidden(err: &CredentialError) -> Response {
+    let description = err.to_string();
+    let challenge = format!(
+        r#"Bearer error="insufficient_scope", error_description="{}""#,
+        quote_safe(&description)
+    );
+    let body = json!({ "error": "credential_unavailable", "error_description": description });
+    with_challenge(StatusCode::FORBIDDEN, &challenge, body)
+}
+
+/// `503` with `Retry-After`.
+pub(crate) fn unavailable(retry_after: std::time::Duration) -> Response {
+    let secs = retry_after.as_secs().max(1);
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": "an upstream dependency is unavailable; retry later",
+    });
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// A JSON-RPC error response without an id, as the MCP transport spec allows on HTTP errors.
+pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body =
+        json!({ "jsonrpc": "2.0", "error": { "code": code, "message": message }, "id": null });
+    (status, axum::Json(body)).into_response()
+}
+
+/// `404` for an unknown session — also what another user's session id gets, so that a session
+/// id reveals nothing about whether it exists.
+pub(crate) fn session_not_found() -> Response {
+    jsonrpc_error(StatusCode::NOT_FOUND, -32001, "Session not found")
+}
+
+fn with_challenge(status: StatusCode, challenge: &str, body: serde_json::Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// RFC 6750 §3: the description may not contain `"` or `\`.
+fn quote_safe(text: &str) -> String {
+    text.chars().filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c)).collect()
+}

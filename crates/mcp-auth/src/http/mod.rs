@@ -1,0 +1,68 @@
+//! The HTTP transports of [`wrap_server`](crate::wrap_server), as one axum router:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST/GET/DELETE {base}` | Streamable HTTP, both eras ([`streamable`]) |
+//! | `POST {base}/message` | the original package's alias of the above |
+//! | `GET {base}/sse`, `POST {base}/messages` | legacy HTTP+SSE ([`sse`]) |
+//! | `GET {base}/health` | `{"status":"ok"}`, no auth |
+//! | `GET {base}` (no SSE `Accept`) | the info document, no auth |
+//!
+//! Every route passes the `Host`/`Origin` guard and CORS first; every MCP route authenticates.
+
+mod errors;
+mod guard;
+mod info;
+mod options;
+mod sse;
+mod streamable;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit},
+    http::request::Parts,
+    routing::{any, get, post},
+};
+use rmcp::ServerHandler;
+
+#[doc(inline)]
+pub use self::options::{AllowedHosts, HttpOptions};
+pub(crate) use self::sse::SseSessions;
+use crate::{
+    auth::{RequestContext, TransportKind},
+    wrap::Shared,
+};
+
+pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
+    let base = shared.http.base_path.clone();
+    let guard = guard::Guard::new(&shared.http);
+    let cors = guard::cors(&shared.http);
+    let body_limit = shared.http.max_request_body_bytes;
+    let router = Router::new()
+        .route(&base, any(streamable::handle::<H>))
+        .route(&format!("{base}/message"), any(streamable::handle::<H>))
+        .route(&format!("{base}/sse"), get(sse::connect::<H>))
+        .route(&format!("{base}/messages"), post(sse::post_message::<H>))
+        .route(&format!("{base}/health"), get(info::health))
+        .with_state(shared)
+        .layer(DefaultBodyLimit::max(body_limit));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn_with_state(guard, guard::check_host_and_origin))
+}
+
+/// The auth provider's view of an HTTP request.
+pub(crate) fn request_context(parts: &Parts, transport: TransportKind) -> RequestContext<'_> {
+    let mut ctx = RequestContext::new(transport, &parts.headers);
+    if let Some(query) = parts.uri.query() {
+        ctx = ctx.with_query(query);
+    }
+    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        ctx = ctx.with_peer_addr(*addr);
+    }
+    ctx
+}

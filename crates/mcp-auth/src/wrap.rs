@@ -1,0 +1,238 @@
+//! [`wrap_server`]: serve an rmcp server to many users, one instance each, behind auth.
+//!
+//! ```no_run
+//! use mcp_auth::{JwtAuthProvider, wrap_server};
+//! # #[derive(Clone)] struct MyServer;
+//! # impl rmcp::ServerHandler for MyServer {}
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = wrap_server(|access_token, user_id, _extras| {
+//!         // build the user's instance with *their* upstream credential
+//!         let _ = (access_token, user_id);
+//!         MyServer
+//!     })
+//!     .auth_provider(JwtAuthProvider::builder().secret(std::env::var("JWT_SECRET")?).build()?)
+//!     .build()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server.serve(listener).await?;
+//! # Ok(()) }
+//! ```
+
+use std::{net::SocketAddr, sync::Arc};
+
+use rmcp::ServerHandler;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    auth::{AuthError, AuthProvider, Principal, RequestContext},
+    config::ConfigError,
+    credentials::{Credential, CredentialError, TokenResolver},
+    extras::{Extras, ExtrasAllowList},
+    http::{HttpOptions, SseSessions},
+    instances::{InstanceInputs, InstanceOptions, InstanceRegistry, InstanceStats, UserEntry},
+    secret::Secret,
+};
+
+/// The server factory: `(access_token, user_id, extras) -> server`. In static mode (no token
+/// resolver) the access token is empty.
+pub type ServerFactory<H> = dyn Fn(Secret, String, Extras) -> H + Send + Sync;
+
+/// Starts wrapping `factory`. Finish with [`WrapServerBuilder::build`].
+pub fn wrap_server<H, F>(factory: F) -> WrapServerBuilder<H>
+where
+    H: ServerHandler,
+    F: Fn(Secret, String, Extras) -> H + Send + Sync + 'static,
+{
+    WrapServerBuilder {
+        factory: Arc::new(factory),
+        auth: None,
+        resolver: None,
+        resource_type: "default".to_owned(),
+        instances: InstanceOptions::default(),
+        extras: ExtrasAllowList::default(),
+        http: HttpOptions::default(),
+    }
+}
+
+/// Builder returned by [`wrap_server`].
+pub struct WrapServerBuilder<H> {
+    factory: Arc<ServerFactory<H>>,
+    auth: Option<Arc<dyn AuthProvider>>,
+    resolver: Option<Arc<dyn TokenResolver>>,
+    resource_type: String,
+    instances: InstanceOptions,
+    extras: ExtrasAllowList,
+    http: HttpOptions,
+}
+
+impl<H: ServerHandler> WrapServerBuilder<H> {
+    /// Who is calling (required).
+    pub fn auth_provider(mut self, provider: impl AuthProvider) -> Self {
+        self.auth = Some(Arc::new(provider));
+        self
+    }
+
+    /// Which upstream credential the caller gets. Without one ("static mode") the factory
+    /// receives an empty access token.
+    pub fn token_resolver(mut self, resolver: impl TokenResolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// The resource type passed to the resolver, e.g. `github` (default `default`).
+    pub fn resource_type(mut self, resource_type: impl Into<String>) -> Self {
+        self.resource_type = resource_type.into();
+        self
+    }
+
+    /// Instance mode and pool bounds.
+    pub fn instances(mut self, options: InstanceOptions) -> Self {
+        self.instances = options;
+        self
+    }
+
+    /// Which headers and query parameters reach the factory as extras (default: none).
+    pub fn extras(mut self, allow: ExtrasAllowList) -> Self {
+        self.extras = allow;
+        self
+    }
+
+    /// HTTP options: base path, CORS, allowed hosts, server name and version.
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = options;
+        self
+    }
+
+    /// Validates the configuration.
+    pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
+        let auth = self.auth.ok_or_else(|| {
+            ConfigError::missing("auth_provider", "an AuthProvider (e.g. JwtAuthProvider)")
+        })?;
+        let rt = &self.resource_type;
+        if rt.is_empty() || !rt.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(ConfigError::invalid(
+                "resource_type",
+                rt,
+                "letters, digits, `-`, `_`, `.`",
+            ));
+        }
+        if self.instances.max_instances == 0 {
+            return Err(ConfigError::invalid("instances.max_instances", 0, "at least 1"));
+        }
+        let http = self.http.validated()?;
+        let shutdown = CancellationToken::new();
+        let registry = InstanceRegistry::new(
+            self.factory,
+            &self.instances,
+            http.rmcp_config(),
+            shutdown.clone(),
+        );
+        Ok(WrappedServer {
+            shared: Arc::new(Shared {
+                auth,
+                resolver: self.resolver,
+                resource_type: self.resource_type,
+                registry,
+                extras: self.extras,
+                http,
+                sse: SseSessions::default(),
+                shutdown,
+            }),
+        })
+    }
+}
+
+/// A wrapped server, ready to serve over HTTP ([`serve`](Self::serve), [`router`](Self::router))
+/// or stdio ([`serve_stdio`](Self::serve_stdio)). Cheap to clone.
+pub struct WrappedServer<H> {
+    pub(crate) shared: Arc<Shared<H>>,
+}
+
+impl<H> Clone for WrappedServer<H> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone() }
+    }
+}
+
+pub(crate) struct Shared<H> {
+    pub(crate) auth: Arc<dyn AuthProvider>,
+    pub(crate) resolver: Option<Arc<dyn TokenResolver>>,
+    pub(crate) resource_type: String,
+    pub(crate) registry: InstanceRegistry<H>,
+    pub(crate) extras: ExtrasAllowList,
+    pub(crate) http: HttpOptions,
+    pub(crate) sse: SseSessions,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    Auth(AuthError),
+    Credential(CredentialError),
+}
+
+/// An admitted caller and their instance entry.
+pub(crate) struct Admission<H> {
+    pub(crate) principal: Principal,
+    pub(crate) entry: Arc<UserEntry<H>>,
+}
+
+impl<H: ServerHandler> Shared<H> {
+    /// Authenticate → resolve the credential → find the instance: the request path of
+    /// `docs/architecture.md`, shared by every transport.
+    pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
+        let principal = self.auth.authenticate(ctx).await.map_err(Refusal::Auth)?;
+        let credential = match &self.resolver {
+            Some(resolver) => resolver
+                .resolve(&principal, &self.resource_type)
+                .await
+                .map_err(Refusal::Credential)?,
+            None => Credential::empty(),
+        };
+        let extras = if self.extras.is_empty() {
+            Extras::default()
+        } else {
+            self.extras.extract(ctx.headers(), ctx.query())
+        };
+        let inputs = InstanceInputs { credential, user_id: principal.user_id().into(), extras };
+        let entry = self.registry.entry(inputs).await;
+        Ok(Admission { principal, entry })
+    }
+}
+
+impl<H: ServerHandler> WrappedServer<H> {
+    /// The axum router serving every HTTP route under the base path. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so providers see the peer address.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(self.shared.clone())
+    }
+
+    /// Serves HTTP on `listener` until [`shutdown`](Self::shutdown) is called.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        let shutdown = self.shared.shutdown.clone();
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        self.shared.registry.clear().await;
+        result
+    }
+
+    /// Stops [`serve`](Self::serve): in-flight streams end, instances are dropped.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    /// Serves one user over stdin/stdout: the identity comes from the auth provider (use
+    /// [`EnvAuthProvider`](crate::auth::EnvAuthProvider)), stdout carries only JSON-RPC.
+    pub async fn serve_stdio(&self) -> Result<(), crate::stdio::StdioError> {
+        crate::stdio::serve(&self.shared).await
+    }
+
+    /// Instance counts.
+    pub async fn stats(&self) -> InstanceStats {
+        let mut stats = self.shared.registry.stats().await;
+        stats.legacy_sse_sessions = self.shared.sse.len();
+        stats
+    }
+}
