@@ -108,3 +108,6 @@ impl JwksServer {
         self.fetches.load(Ordering::SeqCst)
     }
 }
+
+pub mod app;
+pub mod server;
