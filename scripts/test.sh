@@ -16,3 +16,6 @@ cargo test --workspace --doc --locked
 
 echo "== benches compile"
 cargo bench --workspace --no-run --locked
+
+echo "== e2e"
+tests/e2e/run.sh

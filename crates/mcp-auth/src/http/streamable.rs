@@ -44,9 +44,16 @@ pub(crate) async fn handle<H: ServerHandler>(
             return errors::session_not_found();
         }
     }
+    let is_delete = parts.method == Method::DELETE;
     parts.extensions.insert(admission.principal);
     let response = admission.entry.http.handle(Request::from_parts(parts, body)).await;
-    response.map(axum::body::Body::new)
+    let mut response = response.map(axum::body::Body::new);
+    // rmcp answers a session DELETE with 202; clients (Python `mcp`) expect 200 or 204, which is
+    // also what the TypeScript SDK's server sends.
+    if is_delete && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::OK;
+    }
+    response
 }
 
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
