@@ -112,3 +112,26 @@ async fn per_session_mode_builds_an_instance_per_session() {
     assert_eq!(call(&first, "notes_list", json!({})).await, "only in the first session");
     assert_eq!(call(&second, "whoami", json!({})).await, "alice alice");
 }
+
+#[tokio::test]
+async fn only_allow_listed_headers_reach_the_factory_as_extras() {
+    let allow = mcp_auth::extras::ExtrasAllowList::new().header("X-Workspace").query("region");
+    let app = App::start(|b| b.extras(allow)).await;
+    let http = reqwest::Client::new();
+    let body = stateless_call(1, "extras", json!({}), None);
+    let response = stateless_request(
+        &http,
+        &format!("{}?region=eu&debug=1", app.url),
+        Some(&token_for("alice")),
+        "extras",
+        &body,
+    )
+    .header("x-workspace", "w1")
+    .header("x-api-key", "not-an-extra")
+    .header("x-forwarded-for", "10.0.0.1")
+    .send()
+    .await
+    .unwrap();
+    let text = response.text().await.unwrap();
+    assert!(text.contains(r#""text":"region=eu,workspace=w1""#), "{text}");
+}
