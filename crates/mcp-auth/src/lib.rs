@@ -24,6 +24,7 @@ mod http_client;
 pub mod instances;
 pub mod secret;
 pub mod stdio;
+pub mod tool;
 mod wrap;
 
 #[doc(inline)]

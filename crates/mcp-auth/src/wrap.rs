@@ -229,6 +229,16 @@ impl<H: ServerHandler> WrappedServer<H> {
         crate::stdio::serve(&self.shared).await
     }
 
+    /// Like [`serve_stdio`](Self::serve_stdio), over any pair of byte streams (a pipe, a
+    /// socket, `tokio::io::duplex` in tests).
+    pub async fn serve_io<R, W>(&self, read: R, write: W) -> Result<(), crate::stdio::StdioError>
+    where
+        R: tokio::io::AsyncRead + Send + Unpin + 'static,
+        W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        crate::stdio::serve_io(&self.shared, read, write).await
+    }
+
     /// Instance counts.
     pub async fn stats(&self) -> InstanceStats {
         let mut stats = self.shared.registry.stats().await;
