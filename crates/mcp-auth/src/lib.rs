@@ -22,6 +22,7 @@ pub mod extras;
 pub mod http;
 mod http_client;
 pub mod instances;
+pub mod middleware;
 pub mod secret;
 pub mod stdio;
 pub mod tool;

@@ -57,6 +57,8 @@ where
     let admission = shared.admit(&ctx).await.map_err(|refusal| match refusal {
         Refusal::Auth(err) => StdioError::Auth(err),
         Refusal::Credential(err) => StdioError::Credential(err),
+        // One admission per process: only a caller starting stdio servers in a loop gets here.
+        Refusal::RateLimited(exceeded) => StdioError::Session(exceeded.to_string()),
     })?;
     tracing::info!(user = admission.principal.user_id(), "serving over stdio");
     let (mut parts, ()) = http::Request::new(()).into_parts();

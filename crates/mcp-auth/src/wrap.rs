@@ -29,6 +29,7 @@ use crate::{
     extras::{Extras, ExtrasAllowList},
     http::{HttpOptions, SseSessions},
     instances::{InstanceInputs, InstanceOptions, InstanceRegistry, InstanceStats, UserEntry},
+    middleware::rate_limit::{KeyedLimiter, RateLimitConfig, RateLimitExceeded},
     secret::Secret,
 };
 
@@ -50,6 +51,7 @@ where
         instances: InstanceOptions::default(),
         extras: ExtrasAllowList::default(),
         http: HttpOptions::default(),
+        rate_limit: RateLimitConfig::default(),
     }
 }
 
@@ -62,6 +64,7 @@ pub struct WrapServerBuilder<H> {
     instances: InstanceOptions,
     extras: ExtrasAllowList,
     http: HttpOptions,
+    rate_limit: RateLimitConfig,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -102,6 +105,17 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// The per-user request rate limit, checked right after authentication and before the
+    /// credential is resolved. **On by default**: 20 requests/s sustained per user, bursts of
+    /// 100 ([`RateLimitConfig::default`] says why). Over it, HTTP requests get `429` with
+    /// `Retry-After` and `RateLimit-*` headers. [`RateLimitConfig::disabled`] turns it off;
+    /// [`per_tool`](RateLimitConfig::per_tool) does not apply here (an HTTP request names no
+    /// tool until its body is read).
+    pub fn rate_limit(mut self, config: RateLimitConfig) -> Self {
+        self.rate_limit = config;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = self.auth.ok_or_else(|| {
@@ -119,6 +133,8 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             return Err(ConfigError::invalid("instances.max_instances", 0, "at least 1"));
         }
         let http = self.http.validated()?;
+        let rate_limit =
+            if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
         let shutdown = CancellationToken::new();
         let registry = InstanceRegistry::new(
             self.factory,
@@ -134,6 +150,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 registry,
                 extras: self.extras,
                 http,
+                rate_limit,
                 sse: SseSessions::default(),
                 shutdown,
             }),
@@ -160,6 +177,8 @@ pub(crate) struct Shared<H> {
     pub(crate) registry: InstanceRegistry<H>,
     pub(crate) extras: ExtrasAllowList,
     pub(crate) http: HttpOptions,
+    /// Keyed by user id; `None` when disabled.
+    pub(crate) rate_limit: Option<KeyedLimiter<Box<str>>>,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,
 }
@@ -168,6 +187,8 @@ pub(crate) struct Shared<H> {
 #[derive(Debug)]
 pub(crate) enum Refusal {
     Auth(AuthError),
+    /// Authenticated, but over the user's rate limit.
+    RateLimited(RateLimitExceeded),
     Credential(CredentialError),
 }
 
@@ -178,10 +199,16 @@ pub(crate) struct Admission<H> {
 }
 
 impl<H: ServerHandler> Shared<H> {
-    /// Authenticate → resolve the credential → find the instance: the request path of
-    /// `docs/architecture.md`, shared by every transport.
+    /// Authenticate → rate limit → resolve the credential → find the instance: the request path
+    /// of `docs/architecture.md`, shared by every transport.
     pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
         let principal = self.auth.authenticate(ctx).await.map_err(Refusal::Auth)?;
+        // Before the resolver and the registry: a refused flood must not reach the tenant
+        // manager or build instances. After auth: the key is a verified user id, which a client
+        // cannot rotate to escape its limit.
+        if let Some(limiter) = &self.rate_limit {
+            limiter.check(&principal.user_id().into()).map_err(Refusal::RateLimited)?;
+        }
         let credential = match &self.resolver {
             Some(resolver) => resolver
                 .resolve(&principal, &self.resource_type)
@@ -209,8 +236,16 @@ impl<H: ServerHandler> WrappedServer<H> {
 
     /// Serves HTTP on `listener` until [`shutdown`](Self::shutdown) is called.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        use axum::serve::ListenerExt as _;
         let shutdown = self.shared.shutdown.clone();
         let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        // rmcp writes an SSE response in several small writes; without TCP_NODELAY each response
+        // waits ~40 ms for the client's delayed ACK (Nagle), measured in bench/.
+        let listener = listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;

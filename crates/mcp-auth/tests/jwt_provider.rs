@@ -285,3 +285,27 @@ fn configuration_errors_name_the_key_and_hide_secrets() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_not_served_past_its_expiry() {
+    let provider =
+        JwtAuthProvider::builder().secret(HS_SECRET).leeway(Duration::ZERO).build().unwrap();
+    let token = sign(Algorithm::HS256, "hs", None, &with(claims(), "exp", json!(now() + 2)));
+    assert_eq!(authenticate(&provider, &token).await, Ok("alice".into()));
+    assert_eq!(authenticate(&provider, &token).await, Ok("alice".into()), "served from the cache");
+    // `exp` has whole-second resolution and jsonwebtoken accepts `exp == now`: wait past both.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(authenticate(&provider, &token).await, Err(AuthError::Expired));
+}
+
+#[tokio::test]
+async fn the_verified_cache_can_be_disabled_and_never_holds_failures() {
+    let provider =
+        JwtAuthProvider::builder().secret(HS_SECRET).verified_cache_capacity(0).build().unwrap();
+    let token = sign(Algorithm::HS256, "hs", None, &claims());
+    assert_eq!(authenticate(&provider, &token).await, Ok("alice".into()));
+    let forged = forged_token("hs", &claims());
+    for _ in 0..2 {
+        assert_eq!(authenticate(&provider, &forged).await, Err(AuthError::BadSignature));
+    }
+}

@@ -94,6 +94,8 @@ struct Shared {
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
     background_refresh: AtomicBool,
     fetches: AtomicU64,
+    /// The provider's verified-token cache, emptied when the key set changes.
+    verified: Option<moka::sync::Cache<String, crate::auth::Principal>>,
 }
 
 #[derive(Default)]
@@ -104,6 +106,11 @@ struct KeySet {
 }
 
 impl KeySet {
+    /// The key ids, to tell whether a refetch changed anything.
+    fn kids(&self) -> std::collections::BTreeSet<&str> {
+        self.by_kid.keys().map(String::as_str).collect()
+    }
+
     fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyKey>> {
         match kid {
             Some(kid) => self.by_kid.get(kid).cloned(),
@@ -119,6 +126,7 @@ impl JwksCache {
         url: Url,
         template: Validation,
         options: JwksOptions,
+        verified: Option<moka::sync::Cache<String, crate::auth::Principal>>,
     ) -> Result<Self, ConfigError> {
         let client = build_client(options.timeout)?;
         Ok(Self {
@@ -131,6 +139,7 @@ impl JwksCache {
                 last_attempt: tokio::sync::Mutex::new(None),
                 background_refresh: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
+                verified,
             }),
         })
     }
@@ -199,7 +208,12 @@ impl Shared {
         match self.fetch().await {
             Ok(set) => {
                 tracing::debug!(url = %self.url, keys = set.all.len(), "JWKS refreshed");
+                let changed = self.current().kids() != set.kids();
                 *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
+                if let (true, Some(verified)) = (changed, &self.verified) {
+                    // A key that left the set must not keep vouching for cached tokens.
+                    verified.invalidate_all();
+                }
                 Ok(())
             }
             Err(reason) => {

@@ -16,11 +16,16 @@ pub const MAX_USER_ID_LEN: usize = 255;
 /// Cloning is cheap (shared allocations), so a principal can ride along with every request.
 /// `Debug` prints claim *names* only: claims may hold personal data or embedded tokens.
 #[derive(Clone)]
-pub struct Principal {
-    user_id: Arc<str>,
-    scopes: Arc<[String]>,
-    claims: Arc<Map<String, Value>>,
-    embedded_credentials: Arc<HashMap<String, Secret>>,
+pub struct Principal(Arc<Inner>);
+
+/// One allocation for the whole principal: cloning or dropping it per request is a single
+/// atomic operation.
+#[derive(Clone)]
+struct Inner {
+    user_id: String,
+    scopes: Vec<String>,
+    claims: Map<String, Value>,
+    embedded_credentials: HashMap<String, Secret>,
     expires_at: Option<SystemTime>,
 }
 
@@ -38,78 +43,78 @@ impl Principal {
         {
             return Err(AuthError::InvalidUserId);
         }
-        Ok(Self {
-            user_id: user_id.into(),
-            scopes: Arc::new([]),
-            claims: Arc::default(),
-            embedded_credentials: Arc::default(),
+        Ok(Self(Arc::new(Inner {
+            user_id,
+            scopes: Vec::new(),
+            claims: Map::new(),
+            embedded_credentials: HashMap::new(),
             expires_at: None,
-        })
+        })))
     }
 
     /// Sets the granted scopes.
     pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = String>) -> Self {
-        self.scopes = scopes.into_iter().collect();
+        Arc::make_mut(&mut self.0).scopes = scopes.into_iter().collect();
         self
     }
 
     /// Sets the verified claims.
     pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
-        self.claims = Arc::new(claims);
+        Arc::make_mut(&mut self.0).claims = claims;
         self
     }
 
     /// Sets the upstream credentials the token carried, keyed by resource type.
     pub fn with_embedded_credentials(mut self, credentials: HashMap<String, Secret>) -> Self {
-        self.embedded_credentials = Arc::new(credentials);
+        Arc::make_mut(&mut self.0).embedded_credentials = credentials;
         self
     }
 
     /// Sets when the authentication stops being valid (a JWT's `exp`).
     pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
-        self.expires_at = Some(expires_at);
+        Arc::make_mut(&mut self.0).expires_at = Some(expires_at);
         self
     }
 
     /// The caller's user id.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.0.user_id
     }
 
     /// The scopes granted to the caller.
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.0.scopes
     }
 
     /// True when `scope` was granted.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+        self.0.scopes.iter().any(|s| s == scope)
     }
 
     /// The verified claims (empty for providers that have none).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        &self.0.claims
     }
 
     /// The upstream credential for `resource_type` that the token carried, if any.
     pub fn embedded_credential(&self, resource_type: &str) -> Option<&Secret> {
-        self.embedded_credentials.get(resource_type)
+        self.0.embedded_credentials.get(resource_type)
     }
 
     /// When the authentication stops being valid, if it expires.
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.expires_at
+        self.0.expires_at
     }
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("user_id", &self.user_id)
-            .field("scopes", &self.scopes)
-            .field("claim_names", &self.claims.keys().collect::<Vec<_>>())
-            .field("embedded_credentials", &self.embedded_credentials.keys().collect::<Vec<_>>())
-            .field("expires_at", &self.expires_at)
+            .field("user_id", &self.0.user_id)
+            .field("scopes", &self.0.scopes)
+            .field("claim_names", &self.0.claims.keys().collect::<Vec<_>>())
+            .field("embedded_credentials", &self.0.embedded_credentials.keys().collect::<Vec<_>>())
+            .field("expires_at", &self.0.expires_at)
             .finish()
     }
 }

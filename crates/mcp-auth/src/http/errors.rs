@@ -2,12 +2,18 @@
 //! due. No internal error text ever reaches the client.
 
 use axum::{
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use crate::{auth::AuthError, credentials::CredentialError, wrap::Refusal};
+use crate::{
+    auth::AuthError,
+    credentials::CredentialError,
+    middleware::rate_limit::{RateLimitExceeded, RateLimitStatus},
+    tool::RATE_LIMITED_CODE,
+    wrap::Refusal,
+};
 
 /// The response for a refused request.
 pub(crate) fn refusal(refusal: &Refusal) -> Response {
@@ -16,6 +22,7 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response {
             unavailable(std::time::Duration::from_secs(5))
         }
         Refusal::Auth(err) => unauthorized(err),
+        Refusal::RateLimited(exceeded) => too_many_requests(exceeded),
         Refusal::Credential(err) => match err.retry_after() {
             Some(retry_after) => unavailable(retry_after),
             None => forbidden(err),
@@ -58,6 +65,36 @@ pub(crate) fn unavailable(retry_after: std::time::Duration) -> Response {
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     response
+}
+
+/// `429` with `Retry-After`, the `RateLimit-*` headers and a JSON-RPC error without an id.
+///
+/// The code is [`RATE_LIMITED_CODE`] (`-32029`), the one rate-limited tool calls get, with
+/// `data.retryAfter` in seconds, so a client handles both the same way.
+pub(crate) fn too_many_requests(exceeded: &RateLimitExceeded) -> Response {
+    let secs = exceeded.retry_after_secs();
+    let body = json!({
+        "jsonrpc": "2.0",
+        "error": {
+            "code": RATE_LIMITED_CODE,
+            "message": format!("Rate limit exceeded; retry after {secs} s"),
+            "data": { "retryAfter": secs },
+        },
+        "id": null,
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    rate_limit_headers(headers, &exceeded.status);
+    response
+}
+
+/// `RateLimit-Limit` (the burst), `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the
+/// whole burst is back), as in draft-ietf-httpapi-ratelimit-headers-07.
+pub(crate) fn rate_limit_headers(headers: &mut HeaderMap, status: &RateLimitStatus) {
+    headers.insert("ratelimit-limit", HeaderValue::from(status.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(status.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(status.reset_secs()));
 }
 
 /// A JSON-RPC error response without an id, as the MCP transport spec allows on HTTP errors.

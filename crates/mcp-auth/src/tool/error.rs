@@ -25,7 +25,7 @@ pub enum ToolError {
     #[error("{0}")]
     Credential(#[from] CredentialError),
     /// Over the caller's rate limit.
-    #[error("rate limit exceeded; retry after {} s", retry_after.as_secs().max(1))]
+    #[error("rate limit exceeded; retry after {} s", whole_seconds(*retry_after))]
     RateLimited {
         /// How long until a call would be allowed.
         retry_after: Duration,
@@ -76,7 +76,7 @@ impl ToolError {
             Self::RateLimited { retry_after } => Err(ErrorData::new(
                 rmcp::model::ErrorCode(RATE_LIMITED_CODE),
                 message,
-                Some(json!({ "retryAfter": retry_after.as_secs().max(1) })),
+                Some(json!({ "retryAfter": whole_seconds(retry_after) })),
             )),
             Self::TimedOut { after } => Err(ErrorData::new(
                 rmcp::model::ErrorCode(TIMED_OUT_CODE),
@@ -86,9 +86,14 @@ impl ToolError {
             Self::Credential(ref err) if err.is_server_side() => Err(ErrorData::new(
                 rmcp::model::ErrorCode(-32000),
                 message,
-                err.retry_after().map(|d| json!({ "retryAfter": d.as_secs().max(1) })),
+                err.retry_after().map(|d| json!({ "retryAfter": whole_seconds(d) })),
             )),
             _ => Err(ErrorData::invalid_request(message, None)),
         }
     }
+}
+
+/// Seconds to wait, rounded up (waiting less than asked would be refused again), at least 1.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs_f64().ceil().max(1.0) as u64
 }

@@ -24,6 +24,7 @@ use crate::{
     config::ConfigError,
     credentials::TokenResolver,
     http::HttpOptions,
+    middleware::RateLimitConfig,
     secret::Secret,
     wrap::{WrappedServer, wrap_server},
 };
@@ -47,6 +48,7 @@ pub struct AuthenticatedServerBuilder {
     tools: Vec<RegisteredTool>,
     layers: Vec<LayerFn>,
     http: HttpOptions,
+    rate_limit: Option<RateLimitConfig>,
 }
 
 /// A server of registered tools behind per-request authentication.
@@ -83,6 +85,7 @@ impl AuthenticatedServer {
             tools: Vec::new(),
             layers: Vec::new(),
             http: HttpOptions::default(),
+            rate_limit: None,
         }
     }
 
@@ -144,6 +147,13 @@ impl AuthenticatedServerBuilder {
     /// HTTP options (base path, CORS, hosts).
     pub fn http(mut self, options: HttpOptions) -> Self {
         self.http = options;
+        self
+    }
+
+    /// The per-user limit on whole HTTP requests (default: `wrap_server`'s). Per-tool limits are
+    /// a [`layer`](Self::layer): `with_rate_limit(..)`.
+    pub fn rate_limit(mut self, config: RateLimitConfig) -> Self {
+        self.rate_limit = Some(config);
         self
     }
 

@@ -8,7 +8,10 @@
 mod claims;
 mod verify_key;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
@@ -26,6 +29,8 @@ use crate::{
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// Default claim holding the user id.
 pub const DEFAULT_USER_ID_CLAIM: &str = "sub";
+/// Default number of verified tokens remembered.
+pub const DEFAULT_VERIFIED_CACHE_CAPACITY: u64 = 10_000;
 /// Default claim holding embedded upstream tokens (`{"tokens": {"github": "ghp_…"}}`).
 pub const DEFAULT_TOKENS_CLAIM: &str = "tokens";
 
@@ -49,6 +54,25 @@ struct Inner {
     keys: KeySource,
     user_id_claim: String,
     tokens_claim: Option<String>,
+    verified: Option<VerifiedCache>,
+}
+
+/// Verified tokens → their principals, each kept until the token's `exp`.
+type VerifiedCache = moka::sync::Cache<String, Principal>;
+
+/// Expires a cached principal when its token does.
+struct UntilTokenExpiry;
+
+impl moka::Expiry<String, Principal> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        principal: &Principal,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        let exp = principal.expires_at()?;
+        Some(exp.duration_since(SystemTime::now()).unwrap_or_default())
+    }
 }
 
 enum KeySource {
@@ -63,19 +87,35 @@ impl JwtAuthProvider {
     }
 
     /// Verifies one token and returns its principal.
+    ///
+    /// A token verified before and not yet expired is answered from a bounded cache keyed by
+    /// the whole token (see [`JwtAuthProviderBuilder::verified_cache_capacity`]): clients send
+    /// the same bearer token on every request, and verifying it again is most of the auth cost.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let header = decode_header(token).map_err(|_| classify_unparsable_header(token))?;
+        if let Some(principal) = self.inner.verified.as_ref().and_then(|cache| cache.get(token)) {
+            // moka drops expired entries lazily; never serve one.
+            if principal.expires_at().is_some_and(|exp| exp > SystemTime::now()) {
+                return Ok(principal);
+            }
+        }
         let key = match &self.inner.keys {
             KeySource::Static(key) => key.clone(),
-            KeySource::Jwks(cache) => cache.key_for(header.kid.as_deref()).await?,
+            KeySource::Jwks(cache) => {
+                let header = decode_header(token).map_err(|_| classify_unparsable_header(token))?;
+                cache.key_for(header.kid.as_deref()).await?
+            }
         };
         let data = decode::<Map<String, Value>>(token, &key.key, &key.validation)
-            .map_err(|err| map_jwt_error(&err, &format!("{:?}", header.alg)))?;
+            .map_err(|err| classify_failure(&err, token))?;
         let rules = ClaimRules {
             user_id_claim: &self.inner.user_id_claim,
             tokens_claim: self.inner.tokens_claim.as_deref(),
         };
-        principal_from_claims(data.claims, &rules)
+        let principal = principal_from_claims(data.claims, &rules)?;
+        if let Some(cache) = &self.inner.verified {
+            cache.insert(token.to_owned(), principal.clone());
+        }
+        Ok(principal)
     }
 
     /// Fetches the JWKS now rather than on the first request (a no-op for static keys), so that
@@ -92,6 +132,14 @@ impl JwtAuthProvider {
 impl AuthProvider for JwtAuthProvider {
     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
         self.verify(ctx.bearer_token()?).await
+    }
+}
+
+/// Why verification failed. The header is only looked at again here, on the failure path.
+fn classify_failure(err: &jsonwebtoken::errors::Error, token: &str) -> AuthError {
+    match decode_header(token) {
+        Ok(header) => map_jwt_error(err, &format!("{:?}", header.alg)),
+        Err(_) => classify_unparsable_header(token),
     }
 }
 
@@ -133,6 +181,7 @@ pub struct JwtAuthProviderBuilder {
     extract_tokens: bool,
     jwks: crate::auth::jwks::JwksOptions,
     environment: Option<Environment>,
+    verified_cache_capacity: u64,
 }
 
 impl Default for JwtAuthProviderBuilder {
@@ -147,6 +196,7 @@ impl Default for JwtAuthProviderBuilder {
             extract_tokens: true,
             jwks: Default::default(),
             environment: None,
+            verified_cache_capacity: DEFAULT_VERIFIED_CACHE_CAPACITY,
         }
     }
 }
@@ -221,6 +271,14 @@ impl JwtAuthProviderBuilder {
         self
     }
 
+    /// How many verified tokens to remember until their `exp` (default 10 000; 0 disables).
+    /// Only successes are cached, keyed by the whole token, and the cache is emptied whenever
+    /// the JWKS changes, so a rotated-out key stops working at once.
+    pub fn verified_cache_capacity(mut self, capacity: u64) -> Self {
+        self.verified_cache_capacity = capacity;
+        self
+    }
+
     /// The deployment environment (default: read from `MCP_AUTH_ENV`).
     pub fn environment(mut self, environment: Environment) -> Self {
         self.environment = Some(environment);
@@ -238,6 +296,12 @@ impl JwtAuthProviderBuilder {
             ));
         }
         let template = self.validation_template();
+        let verified = (self.verified_cache_capacity > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(self.verified_cache_capacity)
+                .expire_after(UntilTokenExpiry)
+                .build()
+        });
         let mut keys = self.key.into_iter();
         let key = match (keys.next(), keys.next()) {
             (Some(key), None) => key,
@@ -264,7 +328,7 @@ impl JwtAuthProviderBuilder {
             }
             KeyConfig::Jwks { url } => {
                 let url = check_endpoint_url("jwt.jwks_url", &url, self.jwks.allow_insecure_http)?;
-                KeySource::Jwks(JwksCache::new(url, template, self.jwks)?)
+                KeySource::Jwks(JwksCache::new(url, template, self.jwks, verified.clone())?)
             }
         };
         Ok(JwtAuthProvider {
@@ -272,6 +336,7 @@ impl JwtAuthProviderBuilder {
                 keys,
                 user_id_claim: self.user_id_claim,
                 tokens_claim: self.extract_tokens.then_some(self.tokens_claim),
+                verified,
             }),
         })
     }

@@ -1,0 +1,174 @@
+//! `bench-server`: the server side of `bench/load.sh`.
+//!
+//! Serves [`EchoServer`] over Streamable HTTP at `http://127.0.0.1:PORT/mcp` as one of:
+//! - `bare`: rmcp's `StreamableHttpService` in axum, no auth — the baseline;
+//! - `wrapped`: `mcp_auth::wrap_server` with an HS256 `JwtAuthProvider` — the contender;
+//! - `jwt-layer`: `bare` behind a minimal axum middleware that only verifies the JWT — the
+//!   floor any auth costs, which splits wrapped's overhead into "verifying" and "the rest".
+//!
+//! All run the same handler on the same multi-thread runtime. Prints `LISTENING <url>` once
+//! the socket is bound; the load script waits for that line.
+
+mod echo;
+
+use std::{error::Error, io::Write, net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{Request, State},
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    serve::ListenerExt,
+};
+use clap::{Parser, ValueEnum};
+use mcp_auth::{JwtAuthProvider, middleware::RateLimitConfig, wrap_server};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+
+use crate::echo::EchoServer;
+
+/// Environment variable holding the HS256 secret of the authenticating modes (32+ bytes).
+const SECRET_ENV_VAR: &str = "BENCH_JWT_SECRET";
+
+#[derive(Debug, Parser)]
+#[command(about = "The echo MCP server that bench/load.sh puts under load")]
+struct Args {
+    /// What to serve.
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Leave Nagle's algorithm on, as plain `axum::serve` and `WrappedServer::serve` do.
+    /// rmcp writes an SSE response in several small writes; with Nagle on, a keep-alive
+    /// client's delayed ACK stalls each response by ~40 ms, which hides every other cost.
+    #[arg(long)]
+    no_nodelay: bool,
+    /// `wrapped`: the per-user rate limit, in requests per second (burst the same); 0 turns it
+    /// off. The default keeps the limiter in the request path, as in production, at a rate
+    /// the single benchmark user never reaches (the library's own default, 20/s, would
+    /// answer `429` to nearly every request of a load test).
+    #[arg(long, default_value_t = 1_000_000)]
+    rate_limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    /// rmcp alone: `StreamableHttpService` + `LocalSessionManager`, default config.
+    Bare,
+    /// `wrap_server` + `JwtAuthProvider` (HS256, audience = the URL), per-user instances.
+    Wrapped,
+    /// `bare` behind a middleware that verifies the JWT with `JwtAuthProvider::verify`.
+    JwtLayer,
+}
+
+// `tokio::main` builds the multi-thread runtime, one worker per core unless
+// `TOKIO_WORKER_THREADS` says otherwise.
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    // Loopback only: the benchmark never listens on anything reachable from outside.
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let url = format!("http://{}/mcp", listener.local_addr()?);
+    let nodelay = !args.no_nodelay;
+    match args.mode {
+        Mode::Bare => {
+            let app = bare_router();
+            announce(&url)?;
+            if nodelay {
+                axum::serve(listener.tap_io(set_nodelay), app).await?;
+            } else {
+                axum::serve(listener, app).await?;
+            }
+        }
+        Mode::JwtLayer => {
+            let layer = axum::middleware::from_fn_with_state(jwt_provider(&url)?, require_jwt);
+            let app = bare_router().layer(layer);
+            announce(&url)?;
+            if nodelay {
+                axum::serve(listener.tap_io(set_nodelay), app).await?;
+            } else {
+                axum::serve(listener, app).await?;
+            }
+        }
+        Mode::Wrapped => {
+            let rate_limit = match args.rate_limit {
+                0 => RateLimitConfig::disabled(),
+                per_second => RateLimitConfig::per_second(per_second),
+            };
+            let server = wrap_server(|_token, _user_id, _extras| EchoServer::new())
+                .auth_provider(jwt_provider(&url)?)
+                .rate_limit(rate_limit)
+                .build()?;
+            announce(&url)?;
+            if nodelay {
+                // `serve` offers no socket options, so serve its router the way it would.
+                let app = server.router().into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener.tap_io(set_nodelay), app).await?;
+            } else {
+                server.serve(listener).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// rmcp's Streamable HTTP service at `/mcp`, as its examples set it up.
+fn bare_router() -> axum::Router {
+    // One shared instance, as the wrapped side's per-user mode has: rmcp calls the factory on
+    // every stateless POST, and building an `EchoServer` there would make the baseline pay for
+    // schema derivation that the contender does not.
+    let server = Arc::new(EchoServer::new());
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    axum::Router::new().nest_service("/mcp", service)
+}
+
+/// HS256 with the secret from [`SECRET_ENV_VAR`]; tokens must name this server as their
+/// audience (RFC 8707), as in production.
+fn jwt_provider(url: &str) -> Result<JwtAuthProvider, Box<dyn Error>> {
+    let secret = std::env::var(SECRET_ENV_VAR)
+        .map_err(|_| format!("{SECRET_ENV_VAR} must hold the HS256 secret"))?;
+    Ok(JwtAuthProvider::builder().secret(secret).audience(url).build()?)
+}
+
+/// The least an authenticating server does: verify the bearer JWT and hand the principal on.
+async fn require_jwt(
+    State(provider): State<JwtAuthProvider>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let Some(token) = token else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match provider.verify(token).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// Sends each write at once (`TCP_NODELAY`), as hyper-based servers usually configure.
+fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
+    // Best effort: a socket that refuses the option still serves, only slower.
+    let _ = tcp.set_nodelay(true);
+}
+
+/// Tells the load script the server is ready, and where.
+fn announce(url: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "LISTENING {url}")?;
+    stdout.flush()
+}
