@@ -1,240 +1,19 @@
 //! `ApiTokenResolver` against a real tenant manager: an axum server on `127.0.0.1:0` whose
 //! answers, failures and delay are switched at runtime, and which counts every call it gets.
 
+mod tenant_manager;
+
 use std::{
-    collections::HashMap,
     io,
-    net::SocketAddr,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::{HeaderMap, StatusCode, Uri, header},
-    response::{IntoResponse, Response},
-};
-use mcp_auth::{
-    ApiTokenResolver, CredentialError, Environment, Principal, TokenResolver,
-    credentials::ApiTokenResolverBuilder,
-};
-use serde_json::{Value, json};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    task::JoinHandle,
-};
+use mcp_auth::{ApiTokenResolver, CredentialError, Environment, Principal, TokenResolver};
+use serde_json::json;
+use tenant_manager::*;
 
-const SERVICE_TOKEN: &str = "svc-token-5f1e9a";
-
-// ---------------------------------------------------------------------------------------------
-// The in-test tenant manager
-// ---------------------------------------------------------------------------------------------
-
-/// How the tenant manager behaves right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Answers from the reply table (`404` for unknown paths).
-    Up,
-    /// Answers every call with `503` (no `Retry-After`).
-    ServiceUnavailable,
-    /// Accepts connections and closes them at once, without an answer.
-    DropConnections,
-}
-
-/// A canned answer: status, JSON body, optional `Retry-After`.
-#[derive(Debug, Clone)]
-struct Reply {
-    status: StatusCode,
-    body: Value,
-    retry_after: Option<&'static str>,
-}
-
-impl Reply {
-    fn ok(body: Value) -> Self {
-        Self { status: StatusCode::OK, body, retry_after: None }
-    }
-
-    fn status(status: u16) -> Self {
-        let status = StatusCode::from_u16(status).unwrap();
-        Self { status, body: json!({ "error": status.as_str() }), retry_after: None }
-    }
-}
-
-#[derive(Debug)]
-struct ManagerState {
-    /// Replies by raw (still percent-encoded) request path.
-    replies: Mutex<HashMap<String, Reply>>,
-    mode: Mutex<Mode>,
-    /// Calls still to be failed with `500` before the reply table is used.
-    fail_next: AtomicUsize,
-    delay: Mutex<Duration>,
-    calls: AtomicUsize,
-    /// Headers and raw path of every request that reached the handler.
-    requests: Mutex<Vec<(HeaderMap, String)>>,
-}
-
-struct Manager {
-    state: Arc<ManagerState>,
-    addr: SocketAddr,
-    server: JoinHandle<()>,
-}
-
-/// A listener that, in [`Mode::DropConnections`], accepts and immediately closes connections.
-struct SwitchableListener {
-    inner: TcpListener,
-    state: Arc<ManagerState>,
-}
-
-impl axum::serve::Listener for SwitchableListener {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        loop {
-            let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-            if *self.state.mode.lock().unwrap() != Mode::DropConnections {
-                return (stream, addr);
-            }
-            self.state.calls.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-async fn handle(State(state): State<Arc<ManagerState>>, uri: Uri, headers: HeaderMap) -> Response {
-    state.calls.fetch_add(1, Ordering::SeqCst);
-    state.requests.lock().unwrap().push((headers, uri.path().to_owned()));
-    let delay = *state.delay.lock().unwrap();
-    tokio::time::sleep(delay).await;
-
-    let reply = if *state.mode.lock().unwrap() == Mode::ServiceUnavailable {
-        Reply::status(503)
-    } else if state
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        Reply::status(500)
-    } else {
-        state.replies.lock().unwrap().get(uri.path()).cloned().unwrap_or(Reply::status(404))
-    };
-    // `Connection: close` keeps the client from pooling connections, so that a shut-down manager
-    // is truly unreachable rather than still answering on a kept-alive socket.
-    let mut response =
-        (reply.status, [(header::CONNECTION, "close")], Json(reply.body)).into_response();
-    if let Some(seconds) = reply.retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, seconds.parse().unwrap());
-    }
-    response
-}
-
-impl Manager {
-    async fn start() -> Self {
-        let state = Arc::new(ManagerState {
-            replies: Mutex::default(),
-            mode: Mutex::new(Mode::Up),
-            fail_next: AtomicUsize::new(0),
-            delay: Mutex::new(Duration::ZERO),
-            calls: AtomicUsize::new(0),
-            requests: Mutex::default(),
-        });
-        let inner = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = inner.local_addr().unwrap();
-        let listener = SwitchableListener { inner, state: state.clone() };
-        let app = Router::new().fallback(handle).with_state(state.clone());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { state, addr, server }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// A builder aimed at this manager, with fast retries and a fixed environment.
-    fn resolver(&self) -> ApiTokenResolverBuilder {
-        ApiTokenResolver::builder(self.url(), SERVICE_TOKEN)
-            .retry_base_delay(Duration::from_millis(5))
-            .environment(Environment::Development)
-    }
-
-    fn reply(&self, path: &str, reply: Reply) {
-        self.state.replies.lock().unwrap().insert(path.to_owned(), reply);
-    }
-
-    /// Grants a credential at the default endpoint (ids here need no encoding).
-    fn grant(&self, user: &str, resource: &str, body: Value) {
-        self.reply(&format!("/api/credentials/{user}/{resource}"), Reply::ok(body));
-    }
-
-    fn set_mode(&self, mode: Mode) {
-        *self.state.mode.lock().unwrap() = mode;
-    }
-
-    fn fail_next(&self, calls: usize) {
-        self.state.fail_next.store(calls, Ordering::SeqCst);
-    }
-
-    fn set_delay(&self, delay: Duration) {
-        *self.state.delay.lock().unwrap() = delay;
-    }
-
-    fn calls(&self) -> usize {
-        self.state.calls.load(Ordering::SeqCst)
-    }
-
-    /// The value of `name` in every request received, in order.
-    fn header_values(&self, name: &str) -> Vec<String> {
-        let requests = self.state.requests.lock().unwrap();
-        requests
-            .iter()
-            .filter_map(|(headers, _)| headers.get(name).map(|v| v.to_str().unwrap().to_owned()))
-            .collect()
-    }
-
-    /// The raw path of every request received, in order.
-    fn paths(&self) -> Vec<String> {
-        self.state.requests.lock().unwrap().iter().map(|(_, path)| path.clone()).collect()
-    }
-
-    /// Stops accepting connections: from now on the port refuses them.
-    async fn shut_down(&self) {
-        self.server.abort();
-        while !self.server.is_finished() {
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
-fn alice() -> Principal {
-    Principal::new("alice").unwrap()
-}
-
-fn epoch_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-fn not_found(resource_type: &str) -> CredentialError {
-    CredentialError::NotFound { resource_type: resource_type.to_owned() }
-}
-
-fn assert_unavailable(result: Result<mcp_auth::Credential, CredentialError>) -> Duration {
-    match result {
-        Err(CredentialError::TenantManagerUnavailable { retry_after }) => retry_after,
-        other => panic!("expected TenantManagerUnavailable, got {other:?}"),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Caching and single-flight
-// ---------------------------------------------------------------------------------------------
+// --- Caching and single-flight ---
 
 #[tokio::test]
 async fn second_resolve_is_served_from_the_cache() {
@@ -301,9 +80,7 @@ async fn invalidate_forces_a_refetch() {
     assert_eq!(manager.calls(), 2);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Expiry
-// ---------------------------------------------------------------------------------------------
+// --- Expiry ---
 
 #[tokio::test]
 async fn credential_is_refetched_after_its_own_expiry_even_with_a_long_cache_ttl() {
@@ -369,9 +146,7 @@ async fn expired_credential_is_not_served_stale_during_an_outage() {
     assert_unavailable(resolver.resolve(&alice(), "github").await);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Outages and stale-if-error
-// ---------------------------------------------------------------------------------------------
+// --- Outages and stale-if-error ---
 
 #[tokio::test]
 async fn outage_with_a_warm_cache_serves_the_stale_credential() {
@@ -482,9 +257,7 @@ async fn rate_limited_by_the_manager_gives_unavailable_with_its_retry_after() {
     assert_eq!(manager.calls(), 1);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Retries
-// ---------------------------------------------------------------------------------------------
+// --- Retries ---
 
 #[tokio::test]
 async fn two_500s_then_success_yields_the_credential_after_three_calls() {
@@ -521,9 +294,7 @@ async fn not_found_is_not_retried() {
     assert_eq!(manager.calls(), 1);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Status mapping and negative caching
-// ---------------------------------------------------------------------------------------------
+// --- Status mapping and negative caching ---
 
 #[tokio::test]
 async fn not_found_is_cached_for_the_negative_ttl() {
@@ -574,9 +345,7 @@ async fn a_body_without_a_token_is_treated_as_an_outage() {
     assert_eq!(manager.calls(), 1);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Request shape and response variants
-// ---------------------------------------------------------------------------------------------
+// --- Request shape and response variants ---
 
 #[tokio::test]
 async fn service_token_is_sent_as_bearer_and_path_values_are_url_encoded() {
@@ -688,9 +457,7 @@ async fn epoch_seconds_expires_at_parses() {
     assert_eq!(credential.expires_at(), Some(UNIX_EPOCH + Duration::from_secs(4_102_444_800)));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Configuration
-// ---------------------------------------------------------------------------------------------
+// --- Configuration ---
 
 #[test]
 fn empty_service_token_is_refused_without_being_shown() {
@@ -749,9 +516,7 @@ fn debug_output_never_shows_the_service_token() {
     assert!(!printed.contains(SERVICE_TOKEN) && !printed.contains("header-secret-77"), "{printed}");
 }
 
-// ---------------------------------------------------------------------------------------------
-// Logs
-// ---------------------------------------------------------------------------------------------
+// --- Logs ---
 
 /// Collects everything the `fmt` subscriber writes.
 #[derive(Clone, Default)]

@@ -1,0 +1,237 @@
+//! The in-test tenant manager shared by the `ApiTokenResolver` tests: an axum server on
+//! `127.0.0.1:0` whose answers, failures and delay are switched at runtime, counting every call.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    io,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use mcp_auth::{
+    ApiTokenResolver, CredentialError, Environment, Principal, credentials::ApiTokenResolverBuilder,
+};
+use serde_json::{Value, json};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+
+pub const SERVICE_TOKEN: &str = "svc-token-5f1e9a";
+
+// ---------------------------------------------------------------------------------------------
+// The in-test tenant manager
+// ---------------------------------------------------------------------------------------------
+
+/// How the tenant manager behaves right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answers from the reply table (`404` for unknown paths).
+    Up,
+    /// Answers every call with `503` (no `Retry-After`).
+    ServiceUnavailable,
+    /// Accepts connections and closes them at once, without an answer.
+    DropConnections,
+}
+
+/// A canned answer: status, JSON body, optional `Retry-After`.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<&'static str>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Self { status: StatusCode::OK, body, retry_after: None }
+    }
+
+    pub fn status(status: u16) -> Self {
+        let status = StatusCode::from_u16(status).unwrap();
+        Self { status, body: json!({ "error": status.as_str() }), retry_after: None }
+    }
+}
+
+#[derive(Debug)]
+pub struct ManagerState {
+    /// Replies by raw (still percent-encoded) request path.
+    pub replies: Mutex<HashMap<String, Reply>>,
+    pub mode: Mutex<Mode>,
+    /// Calls still to be failed with `500` before the reply table is used.
+    pub fail_next: AtomicUsize,
+    pub delay: Mutex<Duration>,
+    pub calls: AtomicUsize,
+    /// Headers and raw path of every request that reached the handler.
+    pub requests: Mutex<Vec<(HeaderMap, String)>>,
+}
+
+pub struct Manager {
+    pub state: Arc<ManagerState>,
+    pub addr: SocketAddr,
+    pub server: JoinHandle<()>,
+}
+
+/// A listener that, in [`Mode::DropConnections`], accepts and immediately closes connections.
+pub struct SwitchableListener {
+    pub inner: TcpListener,
+    pub state: Arc<ManagerState>,
+}
+
+impl axum::serve::Listener for SwitchableListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+            if *self.state.mode.lock().unwrap() != Mode::DropConnections {
+                return (stream, addr);
+            }
+            self.state.calls.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+pub async fn handle(
+    State(state): State<Arc<ManagerState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    state.requests.lock().unwrap().push((headers, uri.path().to_owned()));
+    let delay = *state.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
+
+    let reply = if *state.mode.lock().unwrap() == Mode::ServiceUnavailable {
+        Reply::status(503)
+    } else if state
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        Reply::status(500)
+    } else {
+        state.replies.lock().unwrap().get(uri.path()).cloned().unwrap_or(Reply::status(404))
+    };
+    // `Connection: close` keeps the client from pooling connections, so that a shut-down manager
+    // is truly unreachable rather than still answering on a kept-alive socket.
+    let mut response =
+        (reply.status, [(header::CONNECTION, "close")], Json(reply.body)).into_response();
+    if let Some(seconds) = reply.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, seconds.parse().unwrap());
+    }
+    response
+}
+
+impl Manager {
+    pub async fn start() -> Self {
+        let state = Arc::new(ManagerState {
+            replies: Mutex::default(),
+            mode: Mutex::new(Mode::Up),
+            fail_next: AtomicUsize::new(0),
+            delay: Mutex::new(Duration::ZERO),
+            calls: AtomicUsize::new(0),
+            requests: Mutex::default(),
+        });
+        let inner = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = inner.local_addr().unwrap();
+        let listener = SwitchableListener { inner, state: state.clone() };
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { state, addr, server }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A builder aimed at this manager, with fast retries and a fixed environment.
+    pub fn resolver(&self) -> ApiTokenResolverBuilder {
+        ApiTokenResolver::builder(self.url(), SERVICE_TOKEN)
+            .retry_base_delay(Duration::from_millis(5))
+            .environment(Environment::Development)
+    }
+
+    pub fn reply(&self, path: &str, reply: Reply) {
+        self.state.replies.lock().unwrap().insert(path.to_owned(), reply);
+    }
+
+    /// Grants a credential at the default endpoint (ids here need no encoding).
+    pub fn grant(&self, user: &str, resource: &str, body: Value) {
+        self.reply(&format!("/api/credentials/{user}/{resource}"), Reply::ok(body));
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    pub fn fail_next(&self, calls: usize) {
+        self.state.fail_next.store(calls, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// The value of `name` in every request received, in order.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        let requests = self.state.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter_map(|(headers, _)| headers.get(name).map(|v| v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    /// The raw path of every request received, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.state.requests.lock().unwrap().iter().map(|(_, path)| path.clone()).collect()
+    }
+
+    /// Stops accepting connections: from now on the port refuses them.
+    pub async fn shut_down(&self) {
+        self.server.abort();
+        while !self.server.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+pub fn alice() -> Principal {
+    Principal::new("alice").unwrap()
+}
+
+pub fn epoch_millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+pub fn not_found(resource_type: &str) -> CredentialError {
+    CredentialError::NotFound { resource_type: resource_type.to_owned() }
+}
+
+pub fn assert_unavailable(result: Result<mcp_auth::Credential, CredentialError>) -> Duration {
+    match result {
+        Err(CredentialError::TenantManagerUnavailable { retry_after }) => retry_after,
+        other => panic!("expected TenantManagerUnavailable, got {other:?}"),
+    }
+}
