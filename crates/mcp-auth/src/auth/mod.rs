@@ -9,8 +9,10 @@
 //! |---|---|
 //! | [`EnvAuthProvider`] | an environment variable (stdio, single-user) |
 //! | [`JwtAuthProvider`] | a verified bearer JWT: HMAC secret, PEM public key, or JWKS URL |
-//! | your own | implement [`AuthProvider`]; see `examples/api-key-provider.rs` |
+//! | [`AnonymousLoopbackProvider`] | nothing: loopback callers only, refused in production (conformance runs) |
+//! | your own | implement [`AuthProvider`]; see `examples/api_key_provider.rs` |
 
+mod anonymous;
 mod context;
 mod env;
 mod error;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 #[doc(inline)]
 pub use self::{
+    anonymous::AnonymousLoopbackProvider,
     context::{REQUEST_ID_HEADER, RequestContext, TransportKind},
     env::{DEFAULT_USER_ID, DEFAULT_USER_ID_VAR, EnvAuthProvider, EnvAuthProviderBuilder},
     error::AuthError,
