@@ -11,10 +11,21 @@ use crate::auth::Principal;
 /// The caller of a `#[tool]` method, put there by `wrap_server`'s transports (HTTP, legacy SSE
 /// and stdio alike).
 ///
-/// ```ignore
-/// #[tool(description = "Who am I?")]
-/// async fn whoami(&self, Caller(principal): Caller) -> String {
-///     principal.user_id().to_owned()
+/// ```
+/// use mcp_auth::tool::Caller;
+/// use rmcp::{handler::server::router::tool::ToolRouter, tool, tool_router};
+///
+/// #[derive(Clone)]
+/// struct MyServer {
+///     tool_router: ToolRouter<Self>,
+/// }
+///
+/// #[tool_router]
+/// impl MyServer {
+///     #[tool(description = "Who am I?")]
+///     async fn whoami(&self, Caller(principal): Caller) -> String {
+///         principal.user_id().to_owned()
+///     }
 /// }
 /// ```
 #[derive(Debug, Clone)]
