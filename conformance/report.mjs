@@ -1,1 +1,136 @@
-// placeholder
+// Reads the checks.json files of scripts/conformance.sh, writes docs/conformance.md and
+// enforces the differential rule: a check the fixture passes directly must also pass wrapped.
+// Also insists that every baseline entry carries a `# reason` comment.
+//
+// Usage: node conformance/report.mjs RESULTS_DIR OUTPUT_MD REV...
+// Exit 1 when a rule is broken; the suite's own baseline gate runs in the shell script.
+import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const [resultsDir, outputMd, ...revs] = process.argv.slice(2);
+const confDir = dirname(fileURLToPath(import.meta.url));
+const modes = ["direct", "wrapped"];
+const rank = { SUCCESS: 0, INFO: 0, SKIPPED: 0, WARNING: 1, FAILURE: 2 };
+let broken = 0;
+const problem = (msg) => { broken++; console.error(`conformance: ${msg}`); };
+
+// scenario -> check id -> worst status, for one run.
+function load(dir) {
+  const runs = new Map();
+  if (!existsSync(dir)) return runs;
+  for (const entry of readdirSync(dir).sort()) {
+    const m = /^server-(.+)-\d{4}-\d\d-\d\dT[\d-]+Z$/.exec(entry);
+    const file = join(dir, entry, "checks.json");
+    if (!m || !existsSync(file)) continue;
+    const checks = new Map();
+    for (const c of JSON.parse(readFileSync(file, "utf8"))) {
+      if (c.status === "INFO") continue;
+      const prev = checks.get(c.id);
+      if (!prev || (rank[c.status] ?? 2) > (rank[prev.status] ?? 2)) checks.set(c.id, c);
+    }
+    runs.set(m[1], checks);
+  }
+  return runs;
+}
+
+// Baseline entries and whether each has a reason: `  - scenario[:check]  # reason`.
+function baseline(rev, mode) {
+  const file = join(confDir, `baseline-${rev}-${mode}.yml`);
+  const entries = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^\s*-\s*("?)([^"#\s]+)\1\s*(#\s*(.*))?$/.exec(line);
+    if (!m) continue;
+    entries.push(m[2]);
+    if (!m[4] || !m[4].trim()) problem(`${file}: entry '${m[2]}' has no '# reason' comment`);
+  }
+  return entries;
+}
+
+const counts = (checks) => {
+  let pass = 0, fail = 0, warn = 0;
+  for (const c of checks.values()) {
+    if (c.status === "FAILURE") fail++;
+    else if (c.status === "WARNING") warn++;
+    else pass++;
+  }
+  return { pass, fail, warn, total: pass + fail + warn };
+};
+const cell = (checks) => {
+  if (!checks) return "not run";
+  const { pass, fail, warn, total } = counts(checks);
+  const mark = fail ? "✗" : warn ? "⚠" : "✓";
+  return `${mark} ${pass}/${total}` + (warn ? ` (${warn} warn)` : "");
+};
+
+const out = [
+  "# Conformance",
+  "",
+  "Results of `scripts/conformance.sh`: the official MCP conformance suite",
+  `(\`@modelcontextprotocol/conformance\` ${suiteVersion()}, \`server --requirements <rev>\`) against`,
+  "`conformance/fixture` served by rmcp directly and through `mcp_auth::wrap_server`",
+  "(`AnonymousLoopbackProvider`, rate limit off). The rule: wrapping loses no check that the",
+  "fixture passes directly. Expected failures, each with its reason, are in",
+  "`conformance/baseline-<rev>-<direct|wrapped>.yml`. Cells are passed/total checks per scenario",
+  "(a WARNING is not a pass). The gateway column is not wired up yet.",
+  "",
+  "Generated file; rerun `scripts/conformance.sh` to update it.",
+];
+
+for (const rev of revs) {
+  const runs = Object.fromEntries(modes.map((m) => [m, load(join(resultsDir, `${rev}-${m}`))]));
+  const base = Object.fromEntries(modes.map((m) => [m, baseline(rev, m)]));
+  const scenarios = [...new Set(modes.flatMap((m) => [...runs[m].keys()]))];
+  out.push("", `## ${rev}`, "", "| Scenario | direct | wrapped | gateway |", "| --- | --- | --- | --- |");
+  const totals = Object.fromEntries(modes.map((m) => [m, { pass: 0, fail: 0, warn: 0, total: 0 }]));
+  for (const s of scenarios) {
+    out.push(`| \`${s}\` | ${cell(runs.direct.get(s))} | ${cell(runs.wrapped.get(s))} | — |`);
+    for (const m of modes) {
+      const checks = runs[m].get(s);
+      if (!checks) continue;
+      const c = counts(checks);
+      for (const k of Object.keys(c)) totals[m][k] += c[k];
+    }
+  }
+  const t = (m) => `**${totals[m].pass}/${totals[m].total}** (${totals[m].fail} failed, ${totals[m].warn} warn)`;
+  out.push(`| **total** | ${t("direct")} | ${t("wrapped")} | — |`);
+
+  // The differential rule.
+  const lost = [];
+  for (const [s, checks] of runs.direct) {
+    for (const [id, c] of checks) {
+      if (c.status !== "SUCCESS") continue;
+      const w = runs.wrapped.get(s)?.get(id);
+      if (!w || w.status !== "SUCCESS") {
+        lost.push(`${s}:${id}`);
+        problem(`${rev}: ${s}:${id} passes direct but is ${w ? w.status : "missing"} wrapped` +
+          (w?.errorMessage ? ` (${w.errorMessage})` : ""));
+      }
+    }
+  }
+  for (const m of modes) {
+    const failing = [];
+    for (const [s, checks] of runs[m])
+      for (const [id, c] of checks) if (c.status === "FAILURE" || c.status === "WARNING") failing.push(`${s}:${id}`);
+    // The suite gates scored scenarios only; this covers the unscored (pending, extension) ones.
+    const expected = new Set(base[m]);
+    for (const f of failing)
+      if (!expected.has(f) && !expected.has(f.split(":")[0])) problem(`${rev} ${m}: ${f} fails but is not in its baseline`);
+    for (const e of base[m])
+      if (!failing.some((f) => f === e || f.startsWith(`${e}:`))) problem(`${rev} ${m}: baseline entry ${e} no longer fails (stale)`);
+    const unexpected = failing.filter((f) => !expected.has(f) && !expected.has(f.split(":")[0]));
+    out.push("", `${m}: ${failing.length} failing checks (FAILURE or WARNING), ` +
+      `${base[m].length} baseline entries` +
+      (unexpected.length ? `; **not in the baseline**: ${unexpected.map((f) => `\`${f}\``).join(", ")}` : "") + ".");
+  }
+  if (lost.length) out.push("", `**Lost by wrapping**: ${lost.map((f) => `\`${f}\``).join(", ")}`);
+}
+
+function suiteVersion() {
+  const lock = JSON.parse(readFileSync(join(confDir, "package-lock.json"), "utf8"));
+  return lock.packages?.["node_modules/@modelcontextprotocol/conformance"]?.version ?? "?";
+}
+
+writeFileSync(outputMd, out.join("\n") + "\n");
+console.error(`conformance: wrote ${outputMd}`);
+process.exit(broken ? 1 : 0);

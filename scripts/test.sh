@@ -19,3 +19,6 @@ cargo bench --workspace --no-run --locked
 
 echo "== e2e"
 tests/e2e/run.sh
+
+echo "== conformance (2025-11-25, direct and through wrap_server)"
+scripts/conformance.sh --quick
