@@ -45,6 +45,11 @@ pub(crate) async fn handle<H: ServerHandler>(
         }
     }
     let is_delete = parts.method == Method::DELETE;
+    let json_body = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
     parts.extensions.insert(admission.principal);
     let response = admission.entry.http.handle(Request::from_parts(parts, body)).await;
     let mut response = response.map(axum::body::Body::new);
@@ -52,6 +57,15 @@ pub(crate) async fn handle<H: ServerHandler>(
     // also what the TypeScript SDK's server sends.
     if is_delete && response.status() == axum::http::StatusCode::ACCEPTED {
         *response.status_mut() = axum::http::StatusCode::OK;
+    }
+    // rmcp answers a JSON body it cannot parse with 415 and its parser's message; for a body
+    // that *is* declared JSON that is a parse error: 400 with JSON-RPC -32700 (JSON-RPC 2.0 §5.1).
+    if json_body && response.status() == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return errors::jsonrpc_error(
+            axum::http::StatusCode::BAD_REQUEST,
+            -32700,
+            "Parse error: the body is not a valid JSON-RPC message",
+        );
     }
     response
 }
