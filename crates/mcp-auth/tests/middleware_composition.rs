@@ -6,10 +6,11 @@
 //!   limit) and the retries happen inside its span;
 //! * a call refused by the rate limit never reaches the tool.
 
+mod support;
+
 use std::{
-    io::Write,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -24,37 +25,11 @@ use mcp_auth::{
     tool::{ToolCall, ToolContext, ToolError, ToolService},
 };
 use rmcp::model::CallToolResult;
+use support::log_capture::capture_logs;
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 const DEADLINE: Duration = Duration::from_secs(1);
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Sends this thread's logs to the returned capture until the guard drops.
-fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer({
-            let capture = capture.clone();
-            move || capture.clone()
-        })
-        .finish();
-    (capture.clone(), tracing::subscriber::set_default(subscriber))
-}
 
 fn idempotent_call() -> ToolCall {
     let context = ToolContext::new(Principal::new("alice").unwrap()).with_idempotent(true);
@@ -102,7 +77,7 @@ async fn the_timeout_bounds_the_whole_retry_loop_and_logging_records_it() {
     assert_eq!(started.elapsed(), DEADLINE, "the deadline, not 100 attempts' worth of backoff");
     // Attempts at 0, 100, 300 and 700 ms; the next would be at 1500 ms.
     assert_eq!(attempts.load(Ordering::SeqCst), 4);
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains(r#"outcome="timed_out""#), "logging saw the timeout:\n{logs}");
     let retries: Vec<_> = logs.lines().filter(|l| l.contains("retrying tool call")).collect();
     // Four retries scheduled; the fourth one's backoff (800 ms from 700 ms) is cut by the deadline.
@@ -134,7 +109,7 @@ async fn a_rate_limited_call_is_logged_and_never_reaches_the_tool() {
     assert!(first.is_ok());
     assert!(matches!(second, Err(ToolError::RateLimited { .. })), "{second:?}");
     assert_eq!(attempts.load(Ordering::SeqCst), 1, "the refused call did not reach the tool");
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains(r#"outcome="ok""#), "{logs}");
     assert!(logs.contains(r#"outcome="rate_limited""#), "logging saw the refusal:\n{logs}");
 }

@@ -5,10 +5,9 @@
 //! Each test captures everything (TRACE, all targets) with a subscriber scoped to its own
 //! current-thread runtime, then greps the capture.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-};
+mod support;
+
+use std::sync::Arc;
 
 use mcp_auth::{
     Credential, CredentialError, Principal, TokenResolver,
@@ -17,6 +16,7 @@ use mcp_auth::{
 };
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
+use support::log_capture::capture_logs;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 const API_KEY: &str = "sk-SECRET1";
@@ -24,37 +24,9 @@ const PASSWORD: &str = "pw-SECRET2";
 const CREDENTIAL: &str = "ghp-SECRET3-credential";
 const RESULT_TOKEN: &str = "tok-SECRET4";
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// Runs `f` with every log line of this thread going to the returned capture.
 async fn captured<F: Future>(f: F) -> (F::Output, String) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer({
-            let capture = capture.clone();
-            move || capture.clone()
-        })
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let (capture, _default) = capture_logs();
     let output = f.await;
     (output, capture.text())
 }

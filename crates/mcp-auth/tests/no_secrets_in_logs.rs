@@ -5,11 +5,7 @@
 
 mod support;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use axum::{Json, Router, extract::Path, http::StatusCode, routing::get};
 use jsonwebtoken::Algorithm;
@@ -18,24 +14,11 @@ use mcp_auth::{
     auth::{RequestContext, TransportKind, jwks::JwksOptions},
 };
 use serde_json::json;
-use support::*;
+use support::{log_capture::LogCapture, *};
 
 const SERVICE_TOKEN: &str = "svc-token-7f3a9c-never-log-me";
 const CREDENTIAL: &str = "ghp_credential_4b1d8e_never_log_me";
 const EMBEDDED: &str = "ghp_embedded_9e2f_never_log_me";
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A tenant manager that knows `alice`, fails for `flaky`, and rejects a wrong service token.
 async fn tenant_manager() -> String {
@@ -87,13 +70,8 @@ async fn authenticate(provider: &dyn AuthProvider, header: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_token_or_credential_reaches_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = LogCapture::default();
+    capture.subscriber().init();
 
     let mut secrets: Vec<String> =
         vec![HS_SECRET.into(), SERVICE_TOKEN.into(), CREDENTIAL.into(), EMBEDDED.into()];
@@ -179,7 +157,7 @@ async fn no_secret_token_or_credential_reaches_the_logs() {
     let result = unreachable.resolve(&mcp_auth::Principal::new("alice").unwrap(), "github").await;
     tracing::info!(?result, ?resolver, "resolved against an unreachable tenant manager");
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     // The capture must really hold the events, or the search below proves nothing.
     for expected in ["authentication failed", "JWKS fetch failed", "resolved", "authenticated"] {
         assert!(logs.contains(expected), "capture lacks {expected:?}:\n{logs}");

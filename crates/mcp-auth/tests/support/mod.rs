@@ -110,4 +110,5 @@ impl JwksServer {
 }
 
 pub mod app;
+pub mod log_capture;
 pub mod server;
