@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Memory per idle user: RSS of `bench-server` before and after N users open one session each.
+"""Memory per idle user: RSS of `bench-server` before and after N users each make contact.
 
-`bench/load.sh --idle-memory` builds the server and calls this (stdlib only). For each mode
-(default `wrapped`, then `bare` for comparison) it starts a fresh server, reads its RSS, opens
-N legacy (2025-11-25) sessions — `initialize` + `notifications/initialized`, each with a
-distinct user's JWT for the authenticating modes — over keep-alive connections with bounded
+`bench/load.sh --idle-memory` builds the server and calls this (stdlib only). For each era and
+mode it starts a fresh server, reads its RSS, lets N users (`user-0` … `user-N-1`, each with
+its own JWT in the authenticating modes) make contact over keep-alive connections with bounded
 concurrency, leaves them idle, reads RSS again and reports (after − before) / N.
 
-`bare` serves every session from one shared handler with no auth, so its number is what rmcp's
-own session bookkeeping costs; `wrapped` minus `bare` is what mcp-auth adds per user (its
-instance, pool entry, rate-limiter bucket and session binding).
+- 2025-11-25: each user opens one session (`initialize` + `notifications/initialized`) and
+  keeps it. This is the issue's "10k users holding one session each".
+- 2026-07-28: each user makes one stateless `tools/call`; there is no session to keep, so what
+  stays is the user's idle instance (wrapped) or nothing at all (bare).
+
+`bare` serves everyone from one shared handler with no auth, so its number is what rmcp itself
+keeps per session; `wrapped` minus `bare` is what mcp-auth adds per user (its instance, pool
+entry, rate-limiter bucket and session binding).
 
 Knobs: BENCH_IDLE_USERS (10000), BENCH_IDLE_CONCURRENCY (32), BENCH_IDLE_MODES
-(wrapped,bare), BENCH_OUT (bench/results: idle-memory.md / idle-memory.json).
+(wrapped,bare), BENCH_IDLE_ERAS (2025-11-25,2026-07-28), BENCH_OUT (bench/results:
+idle-memory.md / idle-memory.json).
 """
 
 from __future__ import annotations
@@ -27,29 +32,32 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from load import (  # noqa: E402
     BASE_HEADERS,
     LEGACY_VERSION,
     HTTP_TIMEOUT_S,
+    STATELESS_META,
     Contender,
     Server,
+    echo_call,
     env_int,
     env_list,
     machine_info,
     mint_jwt,
 )
 
+MODERN_VERSION = "2026-07-28"
+
 TARGET_KB = 10
 
 
-def open_sessions(server: Server, secret: str | None, users: int, concurrency: int) -> list[str]:
-    """Opens one session per user (`user-0` … `user-N-1`); returns the error messages."""
-    parsed = urllib.parse.urlsplit(server.url)
-    errors: list[str] = []
-    lock = threading.Lock()
-    init = {
+Request = Callable[[dict[str, str], str], tuple[int, Any, bytes]]
+
+INITIALIZE = json.dumps(
+    {
         "jsonrpc": "2.0",
         "id": 0,
         "method": "initialize",
@@ -59,7 +67,47 @@ def open_sessions(server: Server, secret: str | None, users: int, concurrency: i
             "clientInfo": {"name": "mcp-auth-bench-idle", "version": "1"},
         },
     }
-    initialized = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+)
+INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
+def open_session(request: Request, headers: dict[str, str]) -> None:
+    """2025-11-25: `initialize`, then `notifications/initialized` on the new session, kept."""
+    status, resp_headers, body = request(headers, INITIALIZE)
+    session = resp_headers.get("Mcp-Session-Id")
+    if status != 200 or not session:
+        raise RuntimeError(f"initialize gave {status}: {body[:200]!r}")
+    headers = {**headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
+    status, _, body = request(headers, INITIALIZED)
+    if status != 202:
+        raise RuntimeError(f"notifications/initialized gave {status}: {body[:200]!r}")
+
+
+def call_once(request: Request, headers: dict[str, str]) -> None:
+    """2026-07-28: one stateless `tools/call`; nothing but the user's instance stays."""
+    headers = {
+        **headers,
+        "MCP-Protocol-Version": MODERN_VERSION,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "echo",
+    }
+    status, _, body = request(headers, echo_call(STATELESS_META))
+    if status != 200:
+        raise RuntimeError(f"tools/call gave {status}: {body[:200]!r}")
+
+
+CONTACT: dict[str, Callable[[Request, dict[str, str]], None]] = {
+    LEGACY_VERSION: open_session,
+    MODERN_VERSION: call_once,
+}
+
+
+def make_contact(server: Server, secret: str | None, era: str, users: int, concurrency: int) -> list[str]:
+    """Every user (`user-0` … `user-N-1`) makes contact in `era`; returns the error messages."""
+    parsed = urllib.parse.urlsplit(server.url)
+    contact = CONTACT[era]
+    errors: list[str] = []
+    lock = threading.Lock()
     conns: list[http.client.HTTPConnection] = []
 
     def worker(w: int) -> None:
@@ -78,15 +126,7 @@ def open_sessions(server: Server, secret: str | None, users: int, concurrency: i
             if secret is not None:
                 headers["Authorization"] = f"Bearer {mint_jwt(secret, f'user-{i}', server.url)}"
             try:
-                status, resp_headers, body = request(headers, json.dumps(init))
-                session = resp_headers.get("Mcp-Session-Id")
-                if status != 200 or not session:
-                    raise RuntimeError(f"initialize gave {status}: {body[:200]!r}")
-                headers["Mcp-Session-Id"] = session
-                headers["MCP-Protocol-Version"] = LEGACY_VERSION
-                status, _, body = request(headers, initialized)
-                if status != 202:
-                    raise RuntimeError(f"notifications/initialized gave {status}: {body[:200]!r}")
+                contact(request, headers)
             except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
                 with lock:
                     errors.append(f"user-{i}: {e}")
@@ -98,7 +138,7 @@ def open_sessions(server: Server, secret: str | None, users: int, concurrency: i
     for t in threads:
         # Bounded: each request has its own timeout; this caps the whole phase too.
         t.join(timeout=600)
-    # The sessions outlive the connections (they end on DELETE or the server's idle timeout).
+    # Sessions and instances outlive the connections (they end on DELETE or idle timeout).
     for conn in conns:
         conn.close()
     return errors
@@ -109,7 +149,7 @@ def settle(server: Server, seconds: float = 1.0) -> int:
     return server.rss_kb()
 
 
-def run_mode(server_bin: str, mode: str, users: int, concurrency: int) -> dict:
+def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int) -> dict:
     needs_token = mode != "bare"
     secret = secrets.token_hex(32)
     contender = Contender(
@@ -123,52 +163,59 @@ def run_mode(server_bin: str, mode: str, users: int, concurrency: int) -> dict:
     try:
         before = settle(server)
         t0 = time.monotonic()
-        errors = open_sessions(server, secret if needs_token else None, users, concurrency)
+        errors = make_contact(server, secret if needs_token else None, era, users, concurrency)
         elapsed = time.monotonic() - t0
         after = settle(server, 2.0)
         peak = server.peak_rss_kb()
     finally:
         server.stop()
-    opened = users - len(errors)
+    idle = users - len(errors)
     return {
         "mode": mode,
+        "era": era,
         "users": users,
-        "sessions_opened": opened,
+        "idle_users": idle,
         "errors": len(errors),
         "first_errors": errors[:5],
         "rss_before_kb": before,
         "rss_after_kb": after,
         "peak_rss_kb": peak,
-        "kb_per_user": (after - before) / max(opened, 1),
-        "open_seconds": elapsed,
+        "kb_per_user": (after - before) / max(idle, 1),
+        "contact_seconds": elapsed,
     }
+
+
+WHAT_STAYS = {
+    LEGACY_VERSION: "one session kept (initialize + notifications/initialized)",
+    MODERN_VERSION: "one stateless tools/call made, no session",
+}
 
 
 def render(report: dict) -> str:
     m = report["machine"]
     out = [
         f"Run {report['started']} · {m['nproc']} cores, {m['cpu_model']} · {m['rustc']} · rmcp {m['rmcp']}",
-        f"{report['users']} users × one idle 2025-11-25 session each (initialize + notifications/initialized), "
-        f"{report['concurrency']} keep-alive connections; RSS (VmRSS) read 1 s after start and 2 s after the last session.",
+        f"{report['users']} users, {report['concurrency']} keep-alive connections; RSS (VmRSS) read 1 s after "
+        "start and 2 s after the last user.",
         "",
-        "| mode | sessions | RSS before MB | RSS after MB | KB per idle user | target (< 10 KB) | errors |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| era | each user | mode | idle users | RSS before MB | RSS after MB | KB per idle user | target (< 10 KB) | errors |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|",
     ]
     for r in report["modes"]:
         target = ("met" if r["kb_per_user"] < TARGET_KB else "**missed**") if r["mode"] != "bare" else "(baseline)"
         out.append(
-            f"| {r['mode']} | {r['sessions_opened']:,} | {r['rss_before_kb'] / 1024:.1f} | {r['rss_after_kb'] / 1024:.1f} | "
+            f"| {r['era']} | {WHAT_STAYS[r['era']]} | {r['mode']} | {r['idle_users']:,} | "
+            f"{r['rss_before_kb'] / 1024:.1f} | {r['rss_after_kb'] / 1024:.1f} | "
             f"{r['kb_per_user']:.2f} | {target} | {r['errors']} |"
         )
-    by_mode = {r["mode"]: r for r in report["modes"]}
-    if "bare" in by_mode:
-        for r in report["modes"]:
-            if r["mode"] != "bare":
-                out.append("")
-                out.append(
-                    f"{r['mode']} − bare: {r['kb_per_user'] - by_mode['bare']['kb_per_user']:+.2f} KB per user "
-                    f"(what mcp-auth adds on top of rmcp's own session)."
-                )
+    bare = {r["era"]: r for r in report["modes"] if r["mode"] == "bare"}
+    for r in report["modes"]:
+        if r["mode"] != "bare" and r["era"] in bare:
+            out.append("")
+            out.append(
+                f"{r['era']}, {r['mode']} − bare: {r['kb_per_user'] - bare[r['era']]['kb_per_user']:+.2f} KB per "
+                "user (what mcp-auth adds on top of rmcp)."
+            )
     return "\n".join(out) + "\n"
 
 
@@ -178,18 +225,25 @@ def main() -> int:
     users = env_int("BENCH_IDLE_USERS", 10_000)
     concurrency = env_int("BENCH_IDLE_CONCURRENCY", 32)
     modes = env_list("BENCH_IDLE_MODES", "wrapped,bare")
+    eras = env_list("BENCH_IDLE_ERAS", f"{LEGACY_VERSION},{MODERN_VERSION}")
+    unknown = [era for era in eras if era not in CONTACT]
+    if unknown:
+        print(f"unknown era(s) {unknown}; known: {list(CONTACT)}", file=sys.stderr)
+        return 2
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results = []
-    for mode in modes:
-        r = run_mode(server_bin, mode, users, concurrency)
-        print(
-            f"{mode}: {r['sessions_opened']:,} sessions in {r['open_seconds']:.1f} s, RSS {r['rss_before_kb'] / 1024:.1f} → "
-            f"{r['rss_after_kb'] / 1024:.1f} MB, {r['kb_per_user']:.2f} KB per user, errors {r['errors']}",
-            flush=True,
-        )
-        for e in r["first_errors"]:
-            print(f"  {e}", flush=True)
-        results.append(r)
+    for era in eras:
+        for mode in modes:
+            r = run_mode(server_bin, mode, era, users, concurrency)
+            print(
+                f"{era} {mode}: {r['idle_users']:,} users in {r['contact_seconds']:.1f} s, RSS "
+                f"{r['rss_before_kb'] / 1024:.1f} → {r['rss_after_kb'] / 1024:.1f} MB, "
+                f"{r['kb_per_user']:.2f} KB per user, errors {r['errors']}",
+                flush=True,
+            )
+            for e in r["first_errors"]:
+                print(f"  {e}", flush=True)
+            results.append(r)
     report = {
         "started": started,
         "users": users,

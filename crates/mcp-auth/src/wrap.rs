@@ -118,9 +118,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
 
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
-        let auth = self.auth.ok_or_else(|| {
-            ConfigError::missing("auth_provider", "an AuthProvider (e.g. JwtAuthProvider)")
-        })?;
+        let auth = crate::auth::required(self.auth)?;
         let rt = &self.resource_type;
         if rt.is_empty() || !rt.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(ConfigError::invalid(
@@ -178,7 +176,7 @@ pub(crate) struct Shared<H> {
     pub(crate) extras: ExtrasAllowList,
     pub(crate) http: HttpOptions,
     /// Keyed by user id; `None` when disabled.
-    pub(crate) rate_limit: Option<KeyedLimiter<Box<str>>>,
+    pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,
 }
@@ -203,11 +201,13 @@ impl<H: ServerHandler> Shared<H> {
     /// of `docs/architecture.md`, shared by every transport.
     pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
         let principal = self.auth.authenticate(ctx).await.map_err(Refusal::Auth)?;
+        // One allocation per request, shared by the rate-limit key and the instance key.
+        let user_id: Arc<str> = principal.user_id().into();
         // Before the resolver and the registry: a refused flood must not reach the tenant
         // manager or build instances. After auth: the key is a verified user id, which a client
         // cannot rotate to escape its limit.
         if let Some(limiter) = &self.rate_limit {
-            limiter.check(&principal.user_id().into()).map_err(Refusal::RateLimited)?;
+            limiter.check(&user_id).map_err(Refusal::RateLimited)?;
         }
         let credential = match &self.resolver {
             Some(resolver) => resolver
@@ -221,7 +221,7 @@ impl<H: ServerHandler> Shared<H> {
         } else {
             self.extras.extract(ctx.headers(), ctx.query())
         };
-        let inputs = InstanceInputs { credential, user_id: principal.user_id().into(), extras };
+        let inputs = InstanceInputs { credential, user_id, extras };
         let entry = self.registry.entry(inputs).await;
         Ok(Admission { principal, entry })
     }

@@ -69,3 +69,13 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Box<P> {
         (**self).authenticate(ctx).await
     }
 }
+
+/// The builders' shared check: serving without an auth provider is a configuration error,
+/// never an open server.
+pub(crate) fn required(
+    auth: Option<Arc<dyn AuthProvider>>,
+) -> Result<Arc<dyn AuthProvider>, crate::ConfigError> {
+    auth.ok_or_else(|| {
+        crate::ConfigError::missing("auth_provider", "an AuthProvider (e.g. JwtAuthProvider)")
+    })
+}

@@ -214,9 +214,7 @@ impl AuthenticatedServerBuilder {
 
     /// Validates and builds.
     pub fn build(self) -> Result<AuthenticatedServer, ConfigError> {
-        let auth = self.auth.ok_or_else(|| {
-            ConfigError::missing("auth_provider", "an AuthProvider (e.g. JwtAuthProvider)")
-        })?;
+        let auth = crate::auth::required(self.auth)?;
         let mut tools = HashMap::new();
         for RegisteredTool { tool, service, idempotent } in self.tools {
             let service = self.layers.iter().fold(service, |service, layer| layer(service));
