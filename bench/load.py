@@ -612,7 +612,7 @@ def main() -> int:
         "rounds": env_int("BENCH_ROUNDS", 3),
         "concurrency": [int(c) for c in env_list("BENCH_CONCURRENCY", "1,16,64")],
         "eras": env_list("BENCH_ERAS", ",".join(ERAS)),
-        "contenders": env_list("BENCH_CONTENDERS", "bare,wrapped,per_session"),
+        "contenders": env_list("BENCH_CONTENDERS", "bare,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk"),
         "wrk_threads": env_int("BENCH_WRK_THREADS", 1),
         "max_other_pct": env_float("BENCH_MAX_OTHER_PCT", 10),
         "retries": env_int("BENCH_RETRIES", 2),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Whole-request load benchmark: `echo` through wrap_server (JWT auth on) vs a bare rmcp server,
-# both eras, concurrency 1/16/64. See bench/README.md for what it measures and the knobs.
+# Whole-request load benchmark, side by side: `echo` through wrap_server (JWT auth on) vs a bare
+# rmcp server, FastMCP and the TypeScript SDK server, both eras, concurrency 1/16/64. See
+# bench/README.md for what it measures and the knobs.
 #
-#   bench/load.sh                                   # the default run (~4 min on 2 cores)
+#   bench/load.sh                                   # every contender (~10 min on 2 cores)
 #   BENCH_DURATION=1 BENCH_ROUNDS=1 bench/load.sh   # a quick check
-#   BENCH_CONTENDERS=bare,wrapped,fastmcp,fastmcp-sessions,ts-sdk bench/load.sh   # other stacks
+#   BENCH_CONTENDERS=bare,wrapped,per_session bench/load.sh   # only the Rust servers
 #   bench/load.sh --idle-memory                     # KB per idle user (bench/idle_memory.py)
 set -euo pipefail
 
@@ -38,6 +39,7 @@ CONTENDERS_DIR="$ROOT/bench/contenders"
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
+export BENCH_CONTENDERS="${BENCH_CONTENDERS:-bare,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk}"
 case ",${BENCH_CONTENDERS:-}," in
   *,ts-sdk,*)
     # shellcheck source=scripts/lib/node.sh

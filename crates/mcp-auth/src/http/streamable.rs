@@ -19,6 +19,9 @@ use crate::{auth::TransportKind, wrap::Shared};
 /// The first protocol version without sessions: its requests ignore `Mcp-Session-Id`.
 const STATELESS_ERA: &str = "2026-07-28";
 
+/// The media type of a JSON-RPC body (parameters such as `; charset=utf-8` may follow).
+const JSON: &str = "application/json";
+
 /// `POST | GET | DELETE {base}`.
 pub(crate) async fn handle<H: ServerHandler>(
     State(shared): State<Arc<Shared<H>>>,
@@ -49,7 +52,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+        .is_some_and(|v| v.get(..JSON.len()).is_some_and(|t| t.eq_ignore_ascii_case(JSON)));
     parts.extensions.insert(admission.principal);
     let response = admission.entry.http.handle(Request::from_parts(parts, body)).await;
     let mut response = response.map(axum::body::Body::new);
