@@ -17,7 +17,8 @@ entry, rate-limiter bucket and session binding).
 
 Knobs: BENCH_IDLE_USERS (10000), BENCH_IDLE_CONCURRENCY (32), BENCH_IDLE_MODES
 (wrapped,bare), BENCH_IDLE_ERAS (2025-11-25,2026-07-28), BENCH_OUT (bench/results:
-idle-memory.md / idle-memory.json).
+idle-memory.md / idle-memory.json), BENCH_DOC (a markdown file whose generated section to
+replace, e.g. docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from load import (  # noqa: E402
     env_list,
     machine_info,
     mint_jwt,
+    write_doc_section,
 )
 
 MODERN_VERSION = "2026-07-28"
@@ -255,9 +257,13 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "idle-memory.md").write_text(text)
     (out_dir / "idle-memory.json").write_text(json.dumps(report, indent=2) + "\n")
+    written = [out_dir / "idle-memory.md", out_dir / "idle-memory.json"]
+    if os.environ.get("BENCH_DOC"):
+        write_doc_section(Path(os.environ["BENCH_DOC"]), "bench/idle_memory.py", text)
+        written.append(Path(os.environ["BENCH_DOC"]))
     print()
     print(text)
-    print(f"written: {out_dir / 'idle-memory.md'}, {out_dir / 'idle-memory.json'}")
+    print(f"written: {', '.join(map(str, written))}")
     return 0 if all(r["errors"] == 0 for r in results) else 1
 
 

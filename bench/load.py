@@ -603,6 +603,18 @@ def render(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def write_doc_section(doc: Path, name: str, text: str) -> None:
+    """Replaces what lies between `<!-- generated: NAME -->` and `<!-- end: NAME -->` in `doc`
+    with `text`, so that a run updates its tables in place and the prose around them stays."""
+    start, end = f"<!-- generated: {name} -->", f"<!-- end: {name} -->"
+    content = doc.read_text()
+    if content.count(start) != 1 or content.count(end) != 1 or content.index(start) > content.index(end):
+        raise SystemExit(f"{doc}: needs exactly one '{start}' … '{end}' pair")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(f"{head}{start}\n{text.rstrip()}\n{end}{tail}")
+
+
 def main() -> int:
     server_bin = sys.argv[1] if len(sys.argv) > 1 else "target/release/bench-server"
     out_dir = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "results"))
@@ -734,9 +746,13 @@ def main() -> int:
         chart_paths.append(Path(os.environ["BENCH_CHART"]))
     for path in chart_paths:
         path.write_text(svg)
+    written = [out_dir / "latest.md", out_dir / "latest.json", *chart_paths]
+    if os.environ.get("BENCH_DOC"):
+        write_doc_section(Path(os.environ["BENCH_DOC"]), "bench/load.py", text)
+        written.append(Path(os.environ["BENCH_DOC"]))
     print()
     print(text)
-    print(f"written: {out_dir / 'latest.md'}, {out_dir / 'latest.json'}, {', '.join(map(str, chart_paths))}")
+    print(f"written: {', '.join(map(str, written))}")
     return 0
 
 

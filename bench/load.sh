@@ -7,14 +7,18 @@
 #   BENCH_DURATION=1 BENCH_ROUNDS=1 bench/load.sh   # a quick check
 #   BENCH_CONTENDERS=bare,wrapped,per_session bench/load.sh   # only the Rust servers
 #   bench/load.sh --idle-memory                     # KB per idle user (bench/idle_memory.py)
+#   bench/load.sh --docs; bench/load.sh --idle-memory --docs   # also update docs/benchmarks.md
 set -euo pipefail
 
 IDLE_MEMORY=false
-case "${1:-}" in
-  --idle-memory) IDLE_MEMORY=true ;;
-  "") ;;
-  *) echo "usage: bench/load.sh [--idle-memory]" >&2; exit 2 ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+    --idle-memory) IDLE_MEMORY=true ;;
+    # Update the generated sections of docs/benchmarks.md (and its chart) in place.
+    --docs) export BENCH_DOC=docs/benchmarks.md BENCH_CHART=docs/benchmarks-chart.svg ;;
+    *) echo "usage: bench/load.sh [--idle-memory] [--docs]" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
