@@ -33,21 +33,24 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from load import (  # noqa: E402
     BASE_HEADERS,
     LEGACY_VERSION,
     HTTP_TIMEOUT_S,
+    STATELESS_HEADERS,
     STATELESS_META,
     Contender,
+    Request,
     Server,
     echo_call,
     env_int,
     env_list,
     machine_info,
     mint_jwt,
+    open_session,
     write_doc_section,
 )
 
@@ -56,50 +59,20 @@ MODERN_VERSION = "2026-07-28"
 TARGET_KB = 10
 
 
-Request = Callable[[dict[str, str], str], tuple[int, Any, bytes]]
-
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": LEGACY_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "mcp-auth-bench-idle", "version": "1"},
-        },
-    }
-)
-INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-
-def open_session(request: Request, headers: dict[str, str]) -> None:
-    """2025-11-25: `initialize`, then `notifications/initialized` on the new session, kept."""
-    status, resp_headers, body = request(headers, INITIALIZE)
-    session = resp_headers.get("Mcp-Session-Id")
-    if status != 200 or not session:
-        raise RuntimeError(f"initialize gave {status}: {body[:200]!r}")
-    headers = {**headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
-    status, _, body = request(headers, INITIALIZED)
-    if status != 202:
-        raise RuntimeError(f"notifications/initialized gave {status}: {body[:200]!r}")
+def keep_session(request: Request, headers: dict[str, str]) -> None:
+    """2025-11-25: opens a session and keeps it (never deleted)."""
+    open_session(request, headers)
 
 
 def call_once(request: Request, headers: dict[str, str]) -> None:
     """2026-07-28: one stateless `tools/call`; nothing but the user's instance stays."""
-    headers = {
-        **headers,
-        "MCP-Protocol-Version": MODERN_VERSION,
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": "echo",
-    }
-    status, _, body = request(headers, echo_call(STATELESS_META))
+    status, _, body = request({**headers, **STATELESS_HEADERS}, echo_call(STATELESS_META))
     if status != 200:
         raise RuntimeError(f"tools/call gave {status}: {body[:200]!r}")
 
 
 CONTACT: dict[str, Callable[[Request, dict[str, str]], None]] = {
-    LEGACY_VERSION: open_session,
+    LEGACY_VERSION: keep_session,
     MODERN_VERSION: call_once,
 }
 

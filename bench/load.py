@@ -35,6 +35,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ECHO_TEXT = "hello from bench"
 # The `_meta` every 2026-07-28 request carries (SEP-2575: no initialize, so the request says who
@@ -125,8 +126,8 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             "bare",
             env={"BENCH_JWT_SECRET": secret},
         ),
-        # Other implementations, same tool and HS256 tokens (not in the default set; load.sh
-        # installs them when named). FastMCP stateless speaks 2026-07-28 but keeps no sessions;
+        # Other implementations, same tool and HS256 tokens (load.sh installs them when named,
+        # as the default set does). FastMCP stateless speaks 2026-07-28 but keeps no sessions;
         # with sessions it is a separate contender for the legacy era.
         Contender(
             "fastmcp",
@@ -294,6 +295,39 @@ def split_at_id(body: str) -> tuple[str, str]:
     return head, tail
 
 
+# Sends one POST with these headers and body; answers (status, response headers, body).
+Request = Callable[[dict[str, str], str], tuple[int, Any, Any]]
+
+INITIALIZE = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcp-auth-bench", "version": "1"},
+        },
+    }
+)
+INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+# 2026-07-28: the SEP-2243 routing headers of an `echo` call.
+STATELESS_HEADERS = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
+
+
+def open_session(request: Request, headers: dict[str, str]) -> dict[str, str]:
+    """2025-11-25: `initialize`, then `notifications/initialized`; the headers naming the session."""
+    status, resp_headers, body = request(headers, INITIALIZE)
+    session = resp_headers.get("Mcp-Session-Id")
+    if status != 200 or not session:
+        raise RuntimeError(f"initialize gave {status}: {body[:300]!r}")
+    headers = {**headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
+    status, _, body = request(headers, INITIALIZED)
+    if status != 202:
+        raise RuntimeError(f"notifications/initialized gave {status}: {body[:300]!r}")
+    return headers
+
+
 @dataclasses.dataclass
 class LoadRequest:
     headers: dict[str, str]
@@ -308,39 +342,20 @@ class LoadRequest:
 
 def stateless_request(server: Server) -> LoadRequest:
     """2026-07-28: every request standalone, with the SEP-2243 routing headers and `_meta`."""
-    headers = {
-        **BASE_HEADERS,
-        **server.auth_headers(),
-        "MCP-Protocol-Version": "2026-07-28",
-        "Mcp-Method": "tools/call",
-        "Mcp-Name": "echo",
-    }
+    headers = {**BASE_HEADERS, **server.auth_headers(), **STATELESS_HEADERS}
     return LoadRequest(headers, echo_call(STATELESS_META))
 
 
 def session_request(server: Server) -> LoadRequest:
     """2025-11-25: initialize once, then every request names the session."""
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": LEGACY_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "mcp-auth-bench", "version": "1"},
-        },
-    }
-    headers = {**BASE_HEADERS, **server.auth_headers()}
-    status, resp_headers, body = post(server.url, headers, json.dumps(init))
-    session = resp_headers.get("Mcp-Session-Id")
-    if status != 200 or not session:
-        raise RuntimeError(f"{server.contender.name}: initialize gave {status}: {body[:300]}")
-    headers = {**headers, "Mcp-Session-Id": session, "MCP-Protocol-Version": LEGACY_VERSION}
-    status, _, body = post(
-        server.url, headers, json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
-    )
-    if status != 202:
-        raise RuntimeError(f"{server.contender.name}: notifications/initialized gave {status}: {body[:300]}")
+
+    def request(headers: dict[str, str], body: str):
+        return post(server.url, headers, body)
+
+    try:
+        headers = open_session(request, {**BASE_HEADERS, **server.auth_headers()})
+    except RuntimeError as e:
+        raise RuntimeError(f"{server.contender.name}: {e}") from None
 
     def teardown() -> None:
         post(server.url, headers, None, method="DELETE")
