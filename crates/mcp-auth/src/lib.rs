@@ -12,9 +12,13 @@
 //!    `(access_token, user_id, extras)` — see [`wrap_server`] and the [`http`] and [`stdio`]
 //!    transports.
 //!
+//! Between authentication and the instance, admission enforces the per-user rate limit and
+//! the [`Limits`]: in-flight requests, unread response bytes, sessions and instances per user.
+//!
 //! Secrets travel as [`Secret`], which never prints itself. Configuration mistakes are
 //! [`ConfigError`]s that name the key, the bad value (redacted if secret) and what is valid.
 
+mod admission;
 pub mod auth;
 pub mod config;
 pub mod credentials;
@@ -22,6 +26,7 @@ pub mod extras;
 pub mod http;
 mod http_client;
 pub mod instances;
+mod limits;
 pub mod middleware;
 pub mod secret;
 pub mod stdio;
@@ -36,6 +41,7 @@ pub use self::{
         ApiTokenResolver, Credential, CredentialError, JwtTokenResolver, SimpleTokenResolver,
         TokenResolver,
     },
+    limits::Limits,
     secret::Secret,
     wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},
 };

@@ -16,9 +16,10 @@ use rmcp::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{
+    admission::Refusal,
     auth::{AuthError, RequestContext, TransportKind},
     credentials::CredentialError,
-    wrap::{Refusal, Shared},
+    wrap::Shared,
 };
 
 /// Why a stdio server could not start or stopped abnormally.
@@ -58,18 +59,24 @@ where
         Refusal::Auth(err) => StdioError::Auth(err),
         Refusal::Credential(err) => StdioError::Credential(err),
         // One admission per process: only a caller starting stdio servers in a loop gets here.
-        Refusal::RateLimited(exceeded) => StdioError::Session(exceeded.to_string()),
+        Refusal::RateLimited(exceeded) | Refusal::PeerBlocked(exceeded) => {
+            StdioError::Session(exceeded.to_string())
+        }
+        Refusal::OverCap(cap) => StdioError::Session(cap.message().to_owned()),
+        Refusal::Busy(_) | Refusal::InstanceFailed => {
+            StdioError::Session("the server could not be started".to_owned())
+        }
     })?;
     tracing::info!(user = admission.principal.user_id(), "serving over stdio");
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.extensions.insert(admission.principal);
     let transport = WithIdentity { inner: AsyncRwTransport::new_server(read, write), parts };
-    let running = admission
+    let instance = admission
         .entry
         .instance()
-        .serve(transport)
-        .await
-        .map_err(|e| StdioError::Session(e.to_string()))?;
+        .map_err(|_| StdioError::Session("the server could not be started".to_owned()))?;
+    let running =
+        instance.serve(transport).await.map_err(|e| StdioError::Session(e.to_string()))?;
     running.waiting().await.map_err(|e| StdioError::Session(e.to_string()))?;
     Ok(())
 }

@@ -23,13 +23,15 @@ use rmcp::ServerHandler;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{AuthError, AuthProvider, Principal, RequestContext},
+    admission::{FailedAuthLimiter, SecurityLog},
+    auth::AuthProvider,
     config::ConfigError,
-    credentials::{Credential, CredentialError, TokenResolver},
+    credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
-    http::{HttpOptions, SseSessions},
-    instances::{InstanceInputs, InstanceOptions, InstanceRegistry, InstanceStats, UserEntry},
-    middleware::rate_limit::{KeyedLimiter, RateLimitConfig, RateLimitExceeded},
+    http::{CredentialHeaders, HttpOptions, SseSessions},
+    instances::{InstanceOptions, InstanceRegistry, InstanceStats},
+    limits::Limits,
+    middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
     secret::Secret,
 };
 
@@ -52,6 +54,7 @@ where
         extras: ExtrasAllowList::default(),
         http: HttpOptions::default(),
         rate_limit: RateLimitConfig::default(),
+        limits: Limits::default(),
     }
 }
 
@@ -65,6 +68,7 @@ pub struct WrapServerBuilder<H> {
     extras: ExtrasAllowList,
     http: HttpOptions,
     rate_limit: RateLimitConfig,
+    limits: Limits,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -116,6 +120,13 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// What one user may hold at once (in-flight requests, unread response bytes, sessions,
+    /// instances) and the failed-authentication budget per peer. On by default; see [`Limits`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -133,15 +144,20 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         let http = self.http.validated()?;
         let rate_limit =
             if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
+        let limits = self.limits.validated()?;
+        let failed_auth = FailedAuthLimiter::new(&limits.failed_auth_per_peer)?;
         let shutdown = CancellationToken::new();
         let registry = InstanceRegistry::new(
             self.factory,
             &self.instances,
+            limits.clone(),
             http.rmcp_config(),
             shutdown.clone(),
         );
+        let credential_headers = CredentialHeaders::new(&*auth);
         Ok(WrappedServer {
             shared: Arc::new(Shared {
+                credential_headers,
                 auth,
                 resolver: self.resolver,
                 resource_type: self.resource_type,
@@ -149,6 +165,9 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 extras: self.extras,
                 http,
                 rate_limit,
+                failed_auth,
+                security_log: SecurityLog::default(),
+                limits,
                 sse: SseSessions::default(),
                 shutdown,
             }),
@@ -170,6 +189,8 @@ impl<H> Clone for WrappedServer<H> {
 
 pub(crate) struct Shared<H> {
     pub(crate) auth: Arc<dyn AuthProvider>,
+    /// Stripped from every admitted request before the wrapped server sees it.
+    pub(crate) credential_headers: CredentialHeaders,
     pub(crate) resolver: Option<Arc<dyn TokenResolver>>,
     pub(crate) resource_type: String,
     pub(crate) registry: InstanceRegistry<H>,
@@ -177,54 +198,12 @@ pub(crate) struct Shared<H> {
     pub(crate) http: HttpOptions,
     /// Keyed by user id; `None` when disabled.
     pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
+    /// Failed authentications per peer; `None` when disabled.
+    pub(crate) failed_auth: Option<FailedAuthLimiter>,
+    pub(crate) security_log: SecurityLog,
+    pub(crate) limits: Limits,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,
-}
-
-/// Why a request was not admitted.
-#[derive(Debug)]
-pub(crate) enum Refusal {
-    Auth(AuthError),
-    /// Authenticated, but over the user's rate limit.
-    RateLimited(RateLimitExceeded),
-    Credential(CredentialError),
-}
-
-/// An admitted caller and their instance entry.
-pub(crate) struct Admission<H> {
-    pub(crate) principal: Principal,
-    pub(crate) entry: Arc<UserEntry<H>>,
-}
-
-impl<H: ServerHandler> Shared<H> {
-    /// Authenticate → rate limit → resolve the credential → find the instance: the request path
-    /// of `docs/architecture.md`, shared by every transport.
-    pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
-        let principal = self.auth.authenticate(ctx).await.map_err(Refusal::Auth)?;
-        // One allocation per request, shared by the rate-limit key and the instance key.
-        let user_id: Arc<str> = principal.user_id().into();
-        // Before the resolver and the registry: a refused flood must not reach the tenant
-        // manager or build instances. After auth: the key is a verified user id, which a client
-        // cannot rotate to escape its limit.
-        if let Some(limiter) = &self.rate_limit {
-            limiter.check(&user_id).map_err(Refusal::RateLimited)?;
-        }
-        let credential = match &self.resolver {
-            Some(resolver) => resolver
-                .resolve(&principal, &self.resource_type)
-                .await
-                .map_err(Refusal::Credential)?,
-            None => Credential::empty(),
-        };
-        let extras = if self.extras.is_empty() {
-            Extras::default()
-        } else {
-            self.extras.extract(ctx.headers(), ctx.query())
-        };
-        let inputs = InstanceInputs { credential, user_id, extras };
-        let entry = self.registry.entry(inputs).await;
-        Ok(Admission { principal, entry })
-    }
 }
 
 impl<H: ServerHandler> WrappedServer<H> {

@@ -75,8 +75,13 @@ async fn idle_instances_are_evicted_and_rebuilt_empty() {
     call(&alice, "notes_add", json!({ "text": "remember me" })).await;
     assert_eq!(app.server.stats().await.live, 1);
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(app.server.stats().await.live, 0, "the idle instance was evicted");
+    // Closing the client ends its GET stream, which pinned the instance; then it goes idle.
+    alice.cancel().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.server.stats().await.live != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the idle instance was never evicted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Its session went with it: a new client gets a new, empty instance.
     let (alice, _) = app.client("alice").await;

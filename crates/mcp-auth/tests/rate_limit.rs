@@ -127,11 +127,17 @@ async fn legacy_sse_routes_are_limited_too() {
     assert!(header(&second, "retry-after") >= 1);
 }
 
+/// Room for 150 concurrent requests of one user.
+fn wide_in_flight() -> mcp_auth::Limits {
+    mcp_auth::Limits::default().with_max_in_flight_per_user(1000)
+}
+
 #[tokio::test]
 async fn the_limit_is_on_by_default() {
     // The default allows bursts of 100 and refills 20/s: 150 concurrent requests from one user
     // must see some 429s, and at least the 100 of the burst must pass.
-    let app = App::start(|b| b).await;
+    // The in-flight cap (32 by default) is not what this test is about.
+    let app = App::start(|b| b.limits(wide_in_flight())).await;
     let http = reqwest::Client::new();
     let responses = join_all((0..150).map(|_| echo_as(&app, &http, "alice"))).await;
     let ok = responses.iter().filter(|r| r.status() == 200).count();
@@ -145,7 +151,8 @@ async fn the_limit_is_on_by_default() {
 
 #[tokio::test]
 async fn disabled_turns_the_limit_off() {
-    let app = App::start(|b| b.rate_limit(RateLimitConfig::disabled())).await;
+    let app =
+        App::start(|b| b.rate_limit(RateLimitConfig::disabled()).limits(wide_in_flight())).await;
     let http = reqwest::Client::new();
     let responses = join_all((0..150).map(|_| echo_as(&app, &http, "alice"))).await;
     assert!(responses.iter().all(|r| r.status() == 200));

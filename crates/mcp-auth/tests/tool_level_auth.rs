@@ -146,3 +146,34 @@ async fn rmcp_macro_servers_read_the_caller_with_an_extractor() {
     assert_eq!(call(&client, "caller", json!({})).await, "erin");
     server.shutdown();
 }
+
+/// `AuthenticatedServerBuilder::rate_limit` is applied to whole HTTP requests (issue 9, bug 3:
+/// it used to be stored and ignored).
+#[tokio::test]
+async fn the_builders_rate_limit_applies_to_http_requests() {
+    use mcp_auth::middleware::RateLimitConfig;
+    let server = server_builder()
+        .auth_provider(jwt_provider())
+        .rate_limit(RateLimitConfig::per_minute(3))
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+
+    let http = reqwest::Client::new();
+    let token = token_for("alice");
+    let body = stateless_call(1, "whoami", json!({}), None);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = stateless_request(&http, &url, Some(&token), "whoami", &body);
+        statuses.push(response.send().await.unwrap());
+    }
+    let codes: Vec<u16> = statuses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(codes, [200, 200, 200, 429]);
+    let refused = statuses.pop().unwrap();
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], -32029);
+}

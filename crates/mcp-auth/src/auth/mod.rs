@@ -54,6 +54,14 @@ pub use self::{
 pub trait AuthProvider: Send + Sync + 'static {
     /// Authenticates one request.
     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError>;
+
+    /// Request headers that carry this provider's credentials beyond `Authorization`,
+    /// `Proxy-Authorization` and `Cookie` (say `x-api-key`). The HTTP transports remove all of
+    /// them before the request reaches the wrapped server, so no handler can read, log or
+    /// forward the caller's token (MCP authorization spec: no token passthrough).
+    fn credential_headers(&self) -> Vec<http::HeaderName> {
+        Vec::new()
+    }
 }
 
 #[async_trait::async_trait]
@@ -61,12 +69,20 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
         (**self).authenticate(ctx).await
     }
+
+    fn credential_headers(&self) -> Vec<http::HeaderName> {
+        (**self).credential_headers()
+    }
 }
 
 #[async_trait::async_trait]
 impl<P: AuthProvider + ?Sized> AuthProvider for Box<P> {
     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
         (**self).authenticate(ctx).await
+    }
+
+    fn credential_headers(&self) -> Vec<http::HeaderName> {
+        (**self).credential_headers()
     }
 }
 

@@ -6,7 +6,8 @@ use crate::secret::Secret;
 
 /// A resolved upstream credential (a GitHub token, an API key…) and its optional expiry.
 ///
-/// `Debug` redacts the secret.
+/// `Debug` redacts the secret. Equality compares the secret *and* the expiry; whether an instance
+/// must be rebuilt is [`same_secret`](Self::same_secret), which ignores the expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     secret: Secret,
@@ -38,6 +39,15 @@ impl Credential {
     /// When the credential stops being valid, if it expires.
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at
+    }
+
+    /// True when both hold the same secret, whatever their expiries (constant time).
+    ///
+    /// This is what decides whether a user's instance must be rebuilt: a refreshed JWT or a
+    /// tenant manager's sliding expiry changes the expiry on every resolution, and rebuilding
+    /// for that would drop all of the user's sessions.
+    pub fn same_secret(&self, other: &Self) -> bool {
+        self.secret == other.secret
     }
 
     /// True when the expiry has passed.

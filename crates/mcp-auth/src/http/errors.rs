@@ -8,11 +8,11 @@ use axum::{
 use serde_json::json;
 
 use crate::{
+    admission::{Cap, Refusal},
     auth::AuthError,
     credentials::CredentialError,
     middleware::rate_limit::{RateLimitExceeded, RateLimitStatus},
     tool::RATE_LIMITED_CODE,
-    wrap::Refusal,
 };
 
 /// The response for a refused request.
@@ -27,7 +27,44 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response {
             Some(retry_after) => unavailable(retry_after),
             None => forbidden(err),
         },
+        Refusal::PeerBlocked(exceeded) => with_retry_after(
+            StatusCode::TOO_MANY_REQUESTS,
+            i64::from(RATE_LIMITED_CODE),
+            "Too many failed authentications from this address",
+            exceeded.retry_after_secs(),
+        ),
+        Refusal::OverCap(cap) => over_cap(*cap),
+        Refusal::Busy(retry_after) => with_retry_after(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "Server busy: every instance is held by an active user; retry later",
+            retry_after.as_secs().max(1),
+        ),
+        Refusal::InstanceFailed => jsonrpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            -32603,
+            "Internal error: the server could not be started for this user",
+        ),
     }
+}
+
+/// `429` for a user over one of their caps. The cap frees up as the user's own requests end, so
+/// `Retry-After` is short.
+pub(crate) fn over_cap(cap: Cap) -> Response {
+    let code = i64::from(RATE_LIMITED_CODE);
+    with_retry_after(StatusCode::TOO_MANY_REQUESTS, code, cap.message(), 1)
+}
+
+/// A JSON-RPC error without an id, with `Retry-After` and `data.retryAfter` in seconds.
+fn with_retry_after(status: StatusCode, code: i64, message: &str, secs: u64) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "error": { "code": code, "message": message, "data": { "retryAfter": secs } },
+        "id": null,
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
 }
 
 /// `401` with an RFC 6750 challenge.

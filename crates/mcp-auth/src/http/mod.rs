@@ -10,11 +10,13 @@
 //!
 //! Every route passes the `Host`/`Origin` guard and CORS first; every MCP route authenticates.
 
+mod body;
 mod errors;
 mod guard;
 mod info;
 mod options;
 mod sse;
+mod sse_queue;
 mod streamable;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -30,6 +32,7 @@ use rmcp::ServerHandler;
 #[doc(inline)]
 pub use self::options::{AllowedHosts, HttpOptions};
 pub(crate) use self::sse::SseSessions;
+
 use crate::{
     auth::{RequestContext, TransportKind},
     wrap::Shared,
@@ -53,6 +56,31 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
         None => router,
     };
     router.layer(axum::middleware::from_fn_with_state(guard, guard::check_host_and_origin))
+}
+
+/// The headers that carry a caller's credentials. They are removed once the request is admitted,
+/// before rmcp sees it: rmcp hands the request `Parts` to every handler, and the MCP spec forbids
+/// passing the client's token through to the server.
+pub(crate) struct CredentialHeaders(Vec<http::HeaderName>);
+
+impl CredentialHeaders {
+    pub(crate) fn new(provider: &dyn crate::auth::AuthProvider) -> Self {
+        use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+        let mut names = vec![AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
+        for name in provider.credential_headers() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Self(names)
+    }
+
+    /// Removes every credential header (all values of each).
+    pub(crate) fn strip(&self, headers: &mut http::HeaderMap) {
+        for name in &self.0 {
+            headers.remove(name);
+        }
+    }
 }
 
 /// The auth provider's view of an HTTP request.

@@ -8,11 +8,11 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::Ordering},
 };
 
 use axum::{
-    body::Bytes,
+    body::{Body, Bytes},
     extract::{Query, Request, State},
     http::StatusCode,
     response::{
@@ -21,18 +21,23 @@ use axum::{
     },
 };
 use futures::{StreamExt, stream};
-use rmcp::{
-    ServerHandler, ServiceExt,
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
-};
+use rmcp::{ServerHandler, ServiceExt, model::ClientJsonRpcMessage};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::PollSender;
 
-use super::{errors, request_context};
-use crate::{auth::TransportKind, wrap::Shared};
+use super::{
+    body::{GuardedBody, stream_end},
+    errors, request_context, sse_queue,
+};
+use crate::{
+    admission::{Cap, Refusal},
+    auth::TransportKind,
+    instances::UserState,
+    wrap::Shared,
+};
 
-/// Messages buffered per direction before senders wait.
+/// Messages buffered per direction. Client to server, a POST waits for room; server to client,
+/// a full queue drops the session ([`sse_queue`]).
 const CHANNEL_CAPACITY: usize = 64;
 
 /// Open legacy SSE sessions: id → (owner, sender into that session's server).
@@ -59,16 +64,19 @@ impl SseSessions {
     }
 }
 
-/// Removes a session from the map when its SSE response is dropped (client gone).
+/// Removes a session from the map when its SSE response is dropped (client gone, stream
+/// closed at token expiry, or queue full), and gives back the user's session slot.
 struct SessionGuard<H> {
     shared: Arc<Shared<H>>,
     id: String,
+    user: Arc<UserState>,
     _stop_server: tokio_util::sync::DropGuard,
 }
 
 impl<H> Drop for SessionGuard<H> {
     fn drop(&mut self) {
         self.shared.sse.lock().remove(&self.id);
+        self.user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -85,19 +93,43 @@ pub(crate) async fn connect<H: ServerHandler>(
             Err(refusal) => return errors::refusal(&refusal),
         }
     };
+    let (principal, entry, held) = admission.hold();
+    let user = held.user.clone();
+    let limits = &shared.limits;
+    if user.sse_sessions.fetch_add(1, Ordering::Relaxed) >= limits.max_sse_sessions_per_user {
+        user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
+        shared.security_log.refused("sse_sessions", principal.user_id(), None);
+        return errors::refusal(&Refusal::OverCap(Cap::SseSessions));
+    }
+    let guard_user = user.clone();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
-    let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);
-    let owner: Arc<str> = admission.principal.user_id().into();
-    shared.sse.lock().insert(id.clone(), SseSession { owner, to_server });
-
+    let (to_client, from_server) = sse_queue::queue(CHANNEL_CAPACITY, user);
+    let owner: Arc<str> = principal.user_id().into();
+    {
+        let mut sessions = shared.sse.lock();
+        if sessions.len() >= limits.max_sessions_total {
+            drop(sessions);
+            guard_user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
+            return errors::refusal(&Refusal::Busy(limits.busy_retry_after));
+        }
+        sessions.insert(id.clone(), SseSession { owner, to_server });
+    }
     // The session's server stops when the entry is evicted or the client goes away.
-    let stop = admission.entry.shutdown.child_token();
-    let instance = admission.entry.instance();
-    let server_stop = stop.clone();
+    let stop = entry.shutdown.child_token();
+    let guard = SessionGuard {
+        shared: shared.clone(),
+        id: id.clone(),
+        user: guard_user,
+        _stop_server: stop.clone().drop_guard(),
+    };
+    let instance = match entry.instance() {
+        Ok(instance) => instance,
+        Err(_) => return errors::refusal(&Refusal::InstanceFailed),
+    };
     tokio::spawn(async move {
-        let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
-        match instance.serve_with_ct(transport, server_stop).await {
+        let transport = (to_client, ReceiverStream::new(from_client));
+        match instance.serve_with_ct(transport, stop).await {
             Ok(running) => {
                 let _ = running.waiting().await;
             }
@@ -105,18 +137,17 @@ pub(crate) async fn connect<H: ServerHandler>(
         }
     });
 
-    let guard =
-        SessionGuard { shared: shared.clone(), id: id.clone(), _stop_server: stop.drop_guard() };
     let endpoint = format!("{}/messages?sessionId={id}", shared.http.base_path);
     let first = stream::once(async move { Ok(Event::default().event("endpoint").data(endpoint)) });
-    let messages = ReceiverStream::new(from_server).map(move |message| {
+    let messages = from_server.map(move |data| {
         let _session = &guard; // lives as long as the stream
-        let data = serde_json::to_string(&message).unwrap_or_default();
         Ok::<_, Infallible>(Event::default().event("message").data(data))
     });
-    Sse::new(first.chain(messages))
+    let response = Sse::new(first.chain(messages))
         .keep_alive(KeepAlive::new().interval(shared.http.sse_keep_alive))
-        .into_response()
+        .into_response();
+    let ends_at = stream_end(principal.expires_at(), limits.stream_expiry_leeway);
+    response.map(|body| Body::new(GuardedBody::new(body, held, ends_at)))
 }
 
 #[derive(serde::Deserialize)]
@@ -164,6 +195,7 @@ pub(crate) async fn post_message<H: ServerHandler>(
     };
     // The same contract as rmcp's Streamable HTTP service: handlers find the request parts, and
     // our `Principal` inside them, in the message extensions.
+    shared.credential_headers.strip(&mut parts.headers);
     parts.extensions.insert(admission.principal);
     message.insert_extension(parts);
     match session.to_server.send(message).await {

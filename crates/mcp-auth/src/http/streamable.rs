@@ -13,8 +13,15 @@ use axum::{
 };
 use rmcp::{ServerHandler, transport::streamable_http_server::SessionManager};
 
-use super::{errors, info, request_context};
-use crate::{auth::TransportKind, wrap::Shared};
+use super::{
+    body::{GuardedBody, stream_end},
+    errors, info, request_context,
+};
+use crate::{
+    admission::{Admission, Cap, Refusal},
+    auth::TransportKind,
+    wrap::Shared,
+};
 
 /// The first protocol version without sessions: its requests ignore `Mcp-Session-Id`.
 const STATELESS_ERA: &str = "2026-07-28";
@@ -41,21 +48,48 @@ pub(crate) async fn handle<H: ServerHandler>(
     // Sessions are bound to the user who created them: each user has a session manager of their
     // own, so another user's session id is unknown here. Answer 404 for every method ourselves —
     // rmcp would accept a DELETE of an unknown session with 202.
-    if let Some(session_id) = legacy_session_id(&parts.headers) {
+    let session_id = legacy_session_id(&parts.headers);
+    if let Some(session_id) = session_id {
         let known = admission.entry.sessions.has_session(&session_id.into()).await.unwrap_or(false);
         if !known {
             return errors::session_not_found();
         }
     }
+    // A legacy-era POST without a session opens one (it must be `initialize`).
+    let opens_session =
+        parts.method == Method::POST && session_id.is_none() && !is_stateless(&parts.headers);
+    if opens_session && let Err(refusal) = reserve_session(&shared, &admission) {
+        shared.security_log.refused("sessions", admission.principal.user_id(), None);
+        return errors::refusal(&refusal);
+    }
+    // A POST is answered (perhaps as a stream) and takes an in-flight slot until it is; a GET
+    // is the session's stream, capped through the sessions, and ends when its token expires.
+    let (principal, entry, held, ends_at) = if parts.method == Method::POST {
+        let user_id = admission.principal.user_id().to_owned();
+        match admission.start_request() {
+            Ok((principal, entry, held)) => (principal, entry, held, None),
+            Err(refusal) => {
+                shared.security_log.refused("in_flight", &user_id, None);
+                return errors::refusal(&refusal);
+            }
+        }
+    } else {
+        let (principal, entry, held) = admission.hold();
+        let ends_at = stream_end(principal.expires_at(), shared.limits.stream_expiry_leeway);
+        (principal, entry, held, ends_at)
+    };
     let is_delete = parts.method == Method::DELETE;
     let json_body = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.get(..JSON.len()).is_some_and(|t| t.eq_ignore_ascii_case(JSON)));
-    parts.extensions.insert(admission.principal);
-    let response = admission.entry.http.handle(Request::from_parts(parts, body)).await;
-    let mut response = response.map(axum::body::Body::new);
+    shared.credential_headers.strip(&mut parts.headers);
+    parts.extensions.insert(principal);
+    let response = entry.http.handle(Request::from_parts(parts, body)).await;
+    let mut response = response.map(|body| {
+        axum::body::Body::new(GuardedBody::new(axum::body::Body::new(body), held, ends_at))
+    });
     // rmcp answers a session DELETE with 202; clients (Python `mcp`) expect 200 or 204, which is
     // also what the TypeScript SDK's server sends.
     if is_delete && response.status() == axum::http::StatusCode::ACCEPTED {
@@ -73,6 +107,30 @@ pub(crate) async fn handle<H: ServerHandler>(
     response
 }
 
+/// Room for one more session of this user, and of all users together.
+fn reserve_session<H: ServerHandler>(
+    shared: &Shared<H>,
+    admission: &Admission<H>,
+) -> Result<(), Refusal> {
+    let limits = &shared.limits;
+    if admission.entry.session_count() >= limits.max_sessions_per_user {
+        return Err(Refusal::OverCap(Cap::Sessions));
+    }
+    let room = limits.max_sessions_total.saturating_sub(shared.sse.len());
+    if !shared.registry.reserve_session(room) {
+        return Err(Refusal::Busy(limits.busy_retry_after));
+    }
+    Ok(())
+}
+
+/// True for a request of the stateless era (2026-07-28 and later).
+fn is_stateless(headers: &HeaderMap) -> bool {
+    headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v >= STATELESS_ERA)
+}
+
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
@@ -84,10 +142,6 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
 /// The session id of a legacy-era request (2026-07-28 requests carry none that matters).
 fn legacy_session_id(headers: &HeaderMap) -> Option<&str> {
     let session = headers.get("mcp-session-id")?.to_str().ok()?;
-    let version = headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok());
     // Dates compare correctly as strings.
-    match version {
-        Some(v) if v >= STATELESS_ERA => None,
-        _ => Some(session),
-    }
+    (!is_stateless(headers)).then_some(session)
 }

@@ -4,7 +4,7 @@
 //! Each user gets a `StreamableHttpService` with a session manager of their own. That is what
 //! binds sessions to users: another user's session id is simply unknown to this manager.
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use rmcp::{
     ServerHandler,
@@ -14,7 +14,7 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::InstanceMode;
+use super::{InstanceMode, InstanceRefusal, activity::Activity, user::UserState};
 use crate::{credentials::Credential, extras::Extras, wrap::ServerFactory};
 
 /// The inputs an instance is built from.
@@ -28,6 +28,10 @@ pub(crate) struct InstanceInputs {
 /// One user's instance(s) and HTTP sessions.
 pub(crate) struct UserEntry<H> {
     pub(crate) inputs: InstanceInputs,
+    /// The user's share of the server, common to all of their entries.
+    pub(crate) user: Arc<UserState>,
+    /// In-flight requests and open streams; pins the entry while any is held.
+    pub(crate) activity: Arc<Activity>,
     shared: Option<Arc<H>>,
     factory: Arc<ServerFactory<H>>,
     pub(crate) http: StreamableHttpService<Arc<H>, LocalSessionManager>,
@@ -37,43 +41,55 @@ pub(crate) struct UserEntry<H> {
 }
 
 impl<H: ServerHandler> UserEntry<H> {
+    /// Builds the entry (and, per user, its instance). Fails when the factory panics.
+    #[allow(clippy::too_many_arguments)] // one call site, each argument named there
     pub(crate) fn new(
         inputs: InstanceInputs,
+        user: Arc<UserState>,
         mode: InstanceMode,
         factory: Arc<ServerFactory<H>>,
         http_config: &StreamableHttpServerConfig,
         parent_shutdown: &CancellationToken,
-    ) -> Arc<Self> {
+        epoch: Instant,
+    ) -> Result<Arc<Self>, InstanceRefusal> {
         let shutdown = parent_shutdown.child_token();
         let sessions = Arc::new(LocalSessionManager::default());
         let shared = match mode {
-            InstanceMode::PerUser => Some(Arc::new(build(&*factory, &inputs))),
+            InstanceMode::PerUser => Some(Arc::new(build(&*factory, &inputs)?)),
             _ => None,
         };
-        Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+        let activity = Activity::new(epoch);
+        Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
             let weak = weak.clone();
             let config = http_config.clone().with_cancellation_token(shutdown.clone());
             // rmcp calls this once per session (legacy era) or per POST (stateless era), and
             // again for schema lookups; hand out the shared instance where there is one.
             let http = StreamableHttpService::new(
                 move || {
-                    weak.upgrade()
-                        .map(|entry| entry.instance())
-                        .ok_or_else(|| std::io::Error::other("the user's instance was evicted"))
+                    let entry = weak
+                        .upgrade()
+                        .ok_or_else(|| std::io::Error::other("the user's instance was evicted"))?;
+                    entry.instance().map_err(|_| std::io::Error::other("the server factory failed"))
                 },
                 sessions.clone(),
                 config,
             );
-            Self { inputs, shared, factory, http, sessions, shutdown }
-        })
+            Self { inputs, user, activity, shared, factory, http, sessions, shutdown }
+        }))
     }
 
-    /// The instance to serve with: the user's shared one, or a fresh one per session.
-    pub(crate) fn instance(&self) -> Arc<H> {
+    /// The instance to serve with: the user's shared one, or a fresh one per session. Fails
+    /// when the factory panics (per session).
+    pub(crate) fn instance(&self) -> Result<Arc<H>, InstanceRefusal> {
         match &self.shared {
-            Some(shared) => shared.clone(),
-            None => Arc::new(build(&*self.factory, &self.inputs)),
+            Some(shared) => Ok(shared.clone()),
+            None => build(&*self.factory, &self.inputs).map(Arc::new),
         }
+    }
+
+    /// The entry's open Streamable HTTP sessions (0 while the session table is being written).
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
     }
 
     /// Ends every stream and session of this entry.
@@ -87,6 +103,18 @@ impl<H: ServerHandler> UserEntry<H> {
     }
 }
 
-fn build<H>(factory: &ServerFactory<H>, inputs: &InstanceInputs) -> H {
-    factory(inputs.credential.secret().clone(), inputs.user_id.to_string(), inputs.extras.clone())
+/// Calls the factory. A panic is caught: it fails this user's request, never the server or
+/// other users (the panic message is not logged: it may hold the credential).
+fn build<H>(factory: &ServerFactory<H>, inputs: &InstanceInputs) -> Result<H, InstanceRefusal> {
+    let call = || {
+        factory(
+            inputs.credential.secret().clone(),
+            inputs.user_id.to_string(),
+            inputs.extras.clone(),
+        )
+    };
+    std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| {
+        tracing::error!(user = %inputs.user_id, "the server factory panicked");
+        InstanceRefusal::FactoryFailed
+    })
 }

@@ -3,24 +3,41 @@
 //! After authentication and credential resolution, the registry hands out the caller's
 //! [`UserEntry`] — creating it on first use (single-flight: concurrent first requests of one user
 //! create one instance, and never wait on other users), replacing it when the user's credential
-//! has changed, and evicting it when idle, too old, or least recently used beyond the bound.
+//! secret has changed (a new expiry alone keeps it), and dropping it when idle or too old.
+//!
+//! **Busy entries are never evicted.** An in-flight request or an open stream pins its entry
+//! ([`Activity`]): it is neither dropped as idle nor evicted to make room. When the registry is
+//! full, the least recently used *idle* entries make room; when every entry is busy, a new user
+//! is refused ([`InstanceRefusal::Full`], `503` + `Retry-After`) rather than evicting someone
+//! mid-call. moka keeps the map, single-flight creation and the lifetime bound; the idle and
+//! capacity rules are ours, because moka's time-to-idle and LRU cannot see activity.
 
+mod activity;
 mod entry;
 mod options;
+mod sweep;
+mod user;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
-use moka::{future::Cache, notification::RemovalCause, policy::EvictionPolicy};
+use moka::{future::Cache, notification::RemovalCause};
 use rmcp::{ServerHandler, transport::streamable_http_server::StreamableHttpServerConfig};
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use self::entry::{InstanceInputs, UserEntry};
 #[doc(inline)]
 pub use self::options::{InstanceMode, InstanceOptions};
-use crate::{extras::Extras, wrap::ServerFactory};
+pub(crate) use self::{
+    activity::ActiveGuard,
+    entry::{InstanceInputs, UserEntry},
+    user::{UserState, Users},
+};
+use crate::{extras::Extras, limits::Limits, wrap::ServerFactory};
 
 /// What an instance is keyed by: the user, and the extras it was built with.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -39,83 +56,150 @@ pub struct InstanceStats {
     pub created: u64,
     /// Open legacy HTTP+SSE sessions.
     pub legacy_sse_sessions: usize,
+    /// Open Streamable HTTP sessions (2025-era `Mcp-Session-Id`), all users together.
+    pub sessions: u64,
+    /// Bytes of response handed to clients and not yet taken by them, all users together.
+    pub unread_response_bytes: usize,
+}
+
+/// Why no entry could be handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InstanceRefusal {
+    /// Every slot is held by a busy user: try again later (`503`).
+    Full,
+    /// This user already holds their share of instances (`429`).
+    TooManyForUser,
+    /// The factory panicked while building the user's instance.
+    FactoryFailed,
 }
 
 pub(crate) struct InstanceRegistry<H> {
+    pub(crate) inner: Arc<RegistryInner<H>>,
+}
+
+pub(crate) struct RegistryInner<H> {
     entries: Cache<InstanceKey, Arc<UserEntry<H>>>,
+    pub(crate) users: Users,
     factory: Arc<ServerFactory<H>>,
-    mode: InstanceMode,
+    options: InstanceOptions,
     http_config: StreamableHttpServerConfig,
     shutdown: CancellationToken,
+    epoch: Instant,
     created: AtomicU64,
+    /// Entries held now (moka's own count lags behind until its pending tasks run).
+    live: AtomicU64,
+    /// Streamable HTTP sessions of all users: counted up per new session, recounted exactly
+    /// when it reaches the bound (sessions end inside rmcp, unseen).
+    sessions: AtomicU64,
+    sweep: sweep::SweepState,
 }
 
 impl<H: ServerHandler> InstanceRegistry<H> {
     pub(crate) fn new(
         factory: Arc<ServerFactory<H>>,
         options: &InstanceOptions,
+        limits: Limits,
         http_config: StreamableHttpServerConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        let entries = Cache::builder()
-            .max_capacity(options.max_instances)
-            .time_to_idle(options.idle_timeout)
-            .time_to_live(options.max_lifetime)
-            .eviction_policy(EvictionPolicy::lru())
-            .async_eviction_listener(|_key, entry: Arc<UserEntry<H>>, cause: RemovalCause| {
-                Box::pin(async move {
-                    tracing::debug!(user = %entry.inputs.user_id, ?cause, "instance dropped");
-                    entry.close().await;
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<RegistryInner<H>>| {
+            let weak = weak.clone();
+            let entries = Cache::builder()
+                .time_to_live(options.max_lifetime)
+                .async_eviction_listener(move |_key, entry: Arc<UserEntry<H>>, cause| {
+                    let registry = weak.upgrade();
+                    Box::pin(async move {
+                        tracing::debug!(user = %entry.inputs.user_id, ?cause, "instance dropped");
+                        // A replacement keeps the counts: one entry out, one in.
+                        if cause != RemovalCause::Replaced {
+                            entry.user.instances.fetch_sub(1, Ordering::Relaxed);
+                            if let Some(registry) = registry {
+                                registry.live.fetch_sub(1, Ordering::Relaxed);
+                            }
+                        }
+                        entry.close().await;
+                    })
                 })
-            })
-            .build();
-        Self {
-            entries,
-            factory,
-            mode: options.mode,
-            http_config,
-            shutdown,
-            created: AtomicU64::new(0),
-        }
+                .build();
+            RegistryInner {
+                entries,
+                users: Users::new(limits, options.max_instances),
+                factory,
+                options: options.clone(),
+                http_config,
+                shutdown,
+                epoch: Instant::now(),
+                created: AtomicU64::new(0),
+                live: AtomicU64::new(0),
+                sessions: AtomicU64::new(0),
+                sweep: sweep::SweepState::default(),
+            }
+        });
+        Self { inner }
     }
 
     /// The entry for `inputs`, created or replaced as needed.
-    pub(crate) async fn entry(&self, inputs: InstanceInputs) -> Arc<UserEntry<H>> {
+    pub(crate) async fn entry(
+        &self,
+        inputs: InstanceInputs,
+    ) -> Result<Arc<UserEntry<H>>, InstanceRefusal> {
+        let inner = &self.inner;
+        sweep::ensure_running(&self.inner);
         let key = InstanceKey { user_id: inputs.user_id.clone(), extras: inputs.extras.clone() };
-        // Fast path: the entry exists and was built with the same credential.
-        if let Some(entry) = self.entries.get(&key).await
-            && entry.inputs.credential == inputs.credential
+        // Fast path: the entry exists, was built with the same secret, and is neither idle past
+        // its timeout nor closed.
+        let existing = inner.entries.get(&key).await;
+        if let Some(entry) = &existing
+            && inner.is_current(entry, &inputs)
         {
-            return entry;
+            return Ok(entry.clone());
         }
-        // Slow path, serialised per key: create, or replace an entry whose credential changed.
-        let result = self
+        let user = inner.users.get(&inputs.user_id);
+        if existing.is_none() {
+            let per_user = inner.users.limits().max_instances_per_user;
+            if user.instances.load(Ordering::Relaxed) >= per_user {
+                return Err(InstanceRefusal::TooManyForUser);
+            }
+            if inner.live.load(Ordering::Relaxed) >= inner.options.max_instances {
+                inner.make_room().await?;
+            }
+        }
+        // Slow path, serialised per key: create, or replace an entry whose secret changed.
+        let result = inner
             .entries
             .entry(key)
-            .and_compute_with(|existing| {
-                let current = existing
-                    .map(|e| e.into_value())
-                    .filter(|entry| entry.inputs.credential == inputs.credential);
+            .and_try_compute_with(|existing| {
+                let current =
+                    existing.map(|e| e.into_value()).filter(|e| inner.is_current(e, &inputs));
                 let op = match current {
-                    Some(_) => moka::ops::compute::Op::Nop,
-                    None => {
-                        self.created.fetch_add(1, Ordering::Relaxed);
-                        moka::ops::compute::Op::Put(UserEntry::new(
-                            inputs,
-                            self.mode,
-                            self.factory.clone(),
-                            &self.http_config,
-                            &self.shutdown,
-                        ))
-                    }
+                    Some(_) => Ok(moka::ops::compute::Op::Nop),
+                    None => UserEntry::new(
+                        inputs,
+                        user,
+                        inner.options.mode,
+                        inner.factory.clone(),
+                        &inner.http_config,
+                        &inner.shutdown,
+                        inner.epoch,
+                    )
+                    .map(moka::ops::compute::Op::Put),
                 };
                 std::future::ready(op)
             })
-            .await;
+            .await?;
+        use moka::ops::compute::CompResult;
         match result {
-            moka::ops::compute::CompResult::Inserted(e)
-            | moka::ops::compute::CompResult::ReplacedWith(e)
-            | moka::ops::compute::CompResult::Unchanged(e) => e.into_value(),
+            CompResult::Inserted(e) => {
+                inner.created.fetch_add(1, Ordering::Relaxed);
+                inner.live.fetch_add(1, Ordering::Relaxed);
+                e.value().user.instances.fetch_add(1, Ordering::Relaxed);
+                Ok(e.into_value())
+            }
+            CompResult::ReplacedWith(e) => {
+                inner.created.fetch_add(1, Ordering::Relaxed);
+                Ok(e.into_value())
+            }
+            CompResult::Unchanged(e) => Ok(e.into_value()),
             // The closure never removes, and never leaves an absent entry absent.
             _ => unreachable!("the instance registry always keeps or puts an entry"),
         }
@@ -123,17 +207,52 @@ impl<H: ServerHandler> InstanceRegistry<H> {
 
     /// Current counts. Runs pending evictions first, so the numbers are exact.
     pub(crate) async fn stats(&self) -> InstanceStats {
-        self.entries.run_pending_tasks().await;
+        self.inner.entries.run_pending_tasks().await;
         InstanceStats {
-            live: self.entries.entry_count(),
-            created: self.created.load(Ordering::Relaxed),
+            live: self.inner.live.load(Ordering::Relaxed),
+            created: self.inner.created.load(Ordering::Relaxed),
             legacy_sse_sessions: 0,
+            sessions: self.inner.count_sessions(),
+            unread_response_bytes: self.inner.users.unread_bytes(),
         }
     }
 
     /// Drops every entry (shutdown).
     pub(crate) async fn clear(&self) {
-        self.entries.invalidate_all();
-        self.entries.run_pending_tasks().await;
+        self.inner.entries.invalidate_all();
+        self.inner.entries.run_pending_tasks().await;
+    }
+
+    /// Reserves room for one more Streamable HTTP session if all users together hold fewer than
+    /// `max`; false when they hold `max` or more.
+    pub(crate) fn reserve_session(&self, max: usize) -> bool {
+        let inner = &self.inner;
+        let max = max as u64;
+        if inner.sessions.fetch_add(1, Ordering::Relaxed) < max {
+            return true;
+        }
+        let exact = inner.count_sessions();
+        inner.sessions.store(exact + 1, Ordering::Relaxed);
+        if exact < max {
+            return true;
+        }
+        inner.sessions.store(exact, Ordering::Relaxed);
+        false
+    }
+}
+
+impl<H: ServerHandler> RegistryInner<H> {
+    /// Streamable HTTP sessions held by all entries now. O(entries): runs only at the bound.
+    fn count_sessions(&self) -> u64 {
+        self.entries.iter().map(|(_, entry)| entry.session_count() as u64).sum()
+    }
+
+    /// May `entry` serve a request with `inputs`? Not when the secret changed, not when it has
+    /// been idle past the timeout (it is rebuilt, as if the sweep had dropped it), not once
+    /// closed.
+    fn is_current(&self, entry: &UserEntry<H>, inputs: &InstanceInputs) -> bool {
+        entry.inputs.credential.same_secret(&inputs.credential)
+            && entry.activity.idle_for() <= self.options.idle_timeout
+            && !entry.shutdown.is_cancelled()
     }
 }

@@ -239,11 +239,14 @@ impl AuthenticatedServerBuilder {
         // Credentials are resolved per tool call (with_auth), not per HTTP request, so the
         // transport runs in static mode: a user without a credential can still list tools.
         let http = HttpOptions { name: self.name, version: self.version, ..self.http };
-        let wrapped =
+        let mut wrapped =
             wrap_server(move |_token, _user, _extras| ToolServer { registry: registry.clone() })
                 .auth_provider(auth)
-                .http(http)
-                .build()?;
+                .http(http);
+        if let Some(rate_limit) = self.rate_limit {
+            wrapped = wrapped.rate_limit(rate_limit);
+        }
+        let wrapped = wrapped.build()?;
         Ok(AuthenticatedServer { wrapped })
     }
 }

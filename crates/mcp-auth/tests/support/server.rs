@@ -83,6 +83,21 @@ impl TestServer {
         format!("{} {principal}", self.user)
     }
 
+    #[tool(description = "Everything a handler can reach of the HTTP request: headers and URI")]
+    async fn reachable(&self, ctx: RequestContext<RoleServer>) -> String {
+        let Some(parts) = ctx.extensions.get::<http::request::Parts>() else {
+            return "<no parts>".to_owned();
+        };
+        let mut dump = format!("{} {}\n", parts.method, parts.uri);
+        for (name, value) in &parts.headers {
+            dump.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+        }
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            dump.push_str(&format!("principal: {principal:?}\n"));
+        }
+        dump
+    }
+
     #[tool(description = "The upstream credential this instance was built with")]
     async fn credential(&self) -> String {
         self.token.expose().to_owned()

@@ -1,0 +1,177 @@
+//! Admission: the request path of `docs/architecture.md`, shared by every transport.
+//!
+//! Failed-auth budget of the peer → authenticate → per-user rate limit → resolve the credential
+//! → find (or build) the instance and pin it. What a transport holds for the rest of the request
+//! — an in-flight slot, the pin, the unread-bytes account — is [`Held`]. Only how a refusal is
+//! reported differs between transports (an HTTP status, a stdio exit).
+
+mod failed_auth;
+mod security_log;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use rmcp::ServerHandler;
+use tokio::sync::OwnedSemaphorePermit;
+
+pub(crate) use self::{failed_auth::FailedAuthLimiter, security_log::SecurityLog};
+use crate::{
+    auth::{AuthError, Principal, RequestContext},
+    credentials::{Credential, CredentialError},
+    extras::Extras,
+    instances::{ActiveGuard, InstanceInputs, InstanceRefusal, UserEntry, UserState},
+    middleware::rate_limit::RateLimitExceeded,
+    wrap::Shared,
+};
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The peer failed to authenticate too often (before any token is looked at).
+    PeerBlocked(RateLimitExceeded),
+    Auth(AuthError),
+    /// Authenticated, but over the user's rate limit.
+    RateLimited(RateLimitExceeded),
+    Credential(CredentialError),
+    /// Over one of the user's caps ([`Limits`](crate::Limits)).
+    OverCap(Cap),
+    /// The server is full of busy users: retry after this long.
+    Busy(Duration),
+    /// The user's instance could not be built (the factory panicked).
+    InstanceFailed,
+}
+
+/// Which per-user cap refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cap {
+    InFlight,
+    UnreadBytes,
+    Sessions,
+    SseSessions,
+    Instances,
+}
+
+impl Cap {
+    /// What the client is told (and the security log records).
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Self::InFlight => "Too many requests in flight for this user; wait for one to finish",
+            Self::UnreadBytes => {
+                "Too many unread response bytes for this user; read the pending responses first"
+            }
+            Self::Sessions => "Too many open sessions for this user; close one (DELETE) first",
+            Self::SseSessions => "Too many open SSE sessions for this user; close one first",
+            Self::Instances => "Too many server instances for this user",
+        }
+    }
+}
+
+/// An admitted caller and their instance entry, pinned for as long as this is held.
+pub(crate) struct Admission<H> {
+    pub(crate) principal: Principal,
+    pub(crate) entry: Arc<UserEntry<H>>,
+    pub(crate) pin: ActiveGuard,
+}
+
+impl<H> Admission<H> {
+    /// Takes one of the user's in-flight slots, for a request whose answer the client waits for.
+    pub(crate) fn start_request(self) -> Result<(Principal, Arc<UserEntry<H>>, Held), Refusal> {
+        let user = self.entry.user.clone();
+        if user.is_over_unread_bytes() {
+            return Err(Refusal::OverCap(Cap::UnreadBytes));
+        }
+        let permit = user.try_start_request().ok_or(Refusal::OverCap(Cap::InFlight))?;
+        let held = Held { _pin: self.pin, _permit: Some(permit), user };
+        Ok((self.principal, self.entry, held))
+    }
+
+    /// Holds the entry for a stream, which takes no in-flight slot (sessions cap streams).
+    pub(crate) fn hold(self) -> (Principal, Arc<UserEntry<H>>, Held) {
+        let user = self.entry.user.clone();
+        (self.principal, self.entry, Held { _pin: self.pin, _permit: None, user })
+    }
+}
+
+/// What a request or stream holds until it ends: the entry's pin, perhaps an in-flight slot, and
+/// the user whose unread bytes its response counts against.
+pub(crate) struct Held {
+    _pin: ActiveGuard,
+    _permit: Option<OwnedSemaphorePermit>,
+    pub(crate) user: Arc<UserState>,
+}
+
+impl<H: ServerHandler> Shared<H> {
+    /// Failed-auth budget → authenticate → rate limit → resolve → instance, pinned.
+    pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
+        let peer = ctx.peer_addr().map(|addr| addr.ip());
+        if let (Some(limiter), Some(peer)) = (&self.failed_auth, peer) {
+            limiter.check(peer).map_err(|exceeded| {
+                self.security_log.peer_blocked(peer);
+                Refusal::PeerBlocked(exceeded)
+            })?;
+        }
+        let principal = match self.auth.authenticate(ctx).await {
+            Ok(principal) => principal,
+            Err(err) => return Err(self.auth_failed(err, peer)),
+        };
+        // One allocation per request, shared by the rate-limit key and the instance key.
+        let user_id: Arc<str> = principal.user_id().into();
+        // Before the resolver and the registry: a refused flood must not reach the tenant
+        // manager or build instances. After auth: the key is a verified user id, which a client
+        // cannot rotate to escape its limit.
+        if let Some(limiter) = &self.rate_limit {
+            limiter.check(&user_id).map_err(|exceeded| {
+                self.security_log.refused("rate_limit", &user_id, peer);
+                Refusal::RateLimited(exceeded)
+            })?;
+        }
+        let credential = match &self.resolver {
+            Some(resolver) => resolver
+                .resolve(&principal, &self.resource_type)
+                .await
+                .map_err(Refusal::Credential)?,
+            None => Credential::empty(),
+        };
+        let extras = if self.extras.is_empty() {
+            Extras::default()
+        } else {
+            self.extras.extract(ctx.headers(), ctx.query())
+        };
+        let inputs = InstanceInputs { credential, user_id, extras };
+        // An entry evicted between the lookup and the pin is already closed: look again.
+        for _ in 0..2 {
+            let entry = self.registry.entry(inputs.clone()).await.map_err(|refusal| {
+                self.instance_refused(&refusal, &inputs.user_id, peer);
+                match refusal {
+                    InstanceRefusal::Full => Refusal::Busy(self.limits.busy_retry_after),
+                    InstanceRefusal::TooManyForUser => Refusal::OverCap(Cap::Instances),
+                    InstanceRefusal::FactoryFailed => Refusal::InstanceFailed,
+                }
+            })?;
+            let pin = entry.activity.pin();
+            if !entry.shutdown.is_cancelled() {
+                return Ok(Admission { principal, entry, pin });
+            }
+        }
+        Err(Refusal::Busy(self.limits.busy_retry_after))
+    }
+
+    fn auth_failed(&self, err: AuthError, peer: Option<IpAddr>) -> Refusal {
+        // A server-side failure (keys unavailable) is not the caller's fault.
+        if !err.is_server_side() {
+            self.security_log.auth_failed(&err, peer);
+            if let (Some(limiter), Some(peer)) = (&self.failed_auth, peer) {
+                limiter.record_failure(peer);
+            }
+        }
+        Refusal::Auth(err)
+    }
+
+    fn instance_refused(&self, refusal: &InstanceRefusal, user_id: &str, peer: Option<IpAddr>) {
+        let what = match refusal {
+            InstanceRefusal::Full => "registry_full",
+            InstanceRefusal::TooManyForUser => "instances_per_user",
+            InstanceRefusal::FactoryFailed => return,
+        };
+        self.security_log.refused(what, user_id, peer);
+    }
+}

@@ -1,0 +1,104 @@
+//! [`UserState`]: what one user holds across all of their entries — requests in flight, bytes of
+//! response not yet read, legacy SSE sessions, instances — so that a per-user cap holds however
+//! many entries (allow-listed extras variants) the user has.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::limits::Limits;
+
+/// One user's share of the server.
+pub(crate) struct UserState {
+    in_flight: Arc<Semaphore>,
+    unread_bytes: AtomicUsize,
+    max_unread_bytes: usize,
+    pub(crate) sse_sessions: AtomicUsize,
+    pub(crate) instances: AtomicUsize,
+}
+
+impl UserState {
+    /// A slot for one more request in flight, if the user has one left.
+    pub(crate) fn try_start_request(&self) -> Option<OwnedSemaphorePermit> {
+        self.in_flight.clone().try_acquire_owned().ok()
+    }
+
+    /// True when the user's unread responses have reached the cap.
+    pub(crate) fn is_over_unread_bytes(&self) -> bool {
+        self.unread_bytes.load(Ordering::Relaxed) >= self.max_unread_bytes
+    }
+
+    /// Counts `bytes` handed to the user's connection and not yet known to be read.
+    pub(crate) fn add_unread(&self, bytes: usize) {
+        self.unread_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Forgets `bytes` counted by [`add_unread`](Self::add_unread).
+    pub(crate) fn remove_unread(&self, bytes: usize) {
+        self.unread_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// The table of user states, keyed by user id.
+///
+/// Entries, in-flight requests and sessions hold their user's state; the table itself holds
+/// only what they reference, and [`prune`](Self::prune) drops the rest. Its size is bounded by
+/// the instance bound plus what live requests hold, and it is pruned at once when it passes
+/// twice the instance bound.
+pub(crate) struct Users {
+    map: Mutex<HashMap<Arc<str>, Arc<UserState>>>,
+    limits: Limits,
+    prune_above: usize,
+}
+
+impl Users {
+    pub(crate) fn new(limits: Limits, max_instances: u64) -> Self {
+        let prune_above = usize::try_from(max_instances).unwrap_or(usize::MAX).saturating_mul(2);
+        Self { map: Mutex::default(), limits, prune_above }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<UserState>>> {
+        // Inserts and removes only; a poisoned map is still consistent.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state of `user`, created on first use.
+    pub(crate) fn get(&self, user: &Arc<str>) -> Arc<UserState> {
+        let mut map = self.lock();
+        if let Some(state) = map.get(user) {
+            return state.clone();
+        }
+        if map.len() >= self.prune_above {
+            map.retain(|_, state| Arc::strong_count(state) > 1);
+        }
+        let state = Arc::new(UserState {
+            in_flight: Arc::new(Semaphore::new(self.limits.max_in_flight_per_user)),
+            unread_bytes: AtomicUsize::new(0),
+            max_unread_bytes: self.limits.max_unread_response_bytes_per_user,
+            sse_sessions: AtomicUsize::new(0),
+            instances: AtomicUsize::new(0),
+        });
+        map.insert(user.clone(), state.clone());
+        state
+    }
+
+    /// Drops the states nothing references any more.
+    pub(crate) fn prune(&self) {
+        self.lock().retain(|_, state| Arc::strong_count(state) > 1);
+    }
+
+    /// Unread response bytes of all users together.
+    pub(crate) fn unread_bytes(&self) -> usize {
+        self.lock().values().map(|state| state.unread_bytes.load(Ordering::Relaxed)).sum()
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
