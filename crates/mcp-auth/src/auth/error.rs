@@ -51,6 +51,13 @@ pub enum AuthError {
         /// Name of the absent claim.
         claim: String,
     },
+    /// A time claim holds a value this server cannot use: an `exp` past the last instant the
+    /// platform's clock can represent, or an `iat` in the future.
+    #[error("the token's `{claim}` claim is out of range")]
+    InvalidClaim {
+        /// Name of the claim, e.g. `exp`.
+        claim: String,
+    },
     /// Neither the configured user-id claim nor its fallbacks carry a user id.
     #[error("the token carries no user id (looked for `{claim}`)")]
     MissingUserId {

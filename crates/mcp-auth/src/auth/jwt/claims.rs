@@ -47,10 +47,18 @@ pub(crate) fn principal_from_claims(
     };
 
     let scopes = scopes_of(&claims);
-    let expiry = claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .map(|exp| SystemTime::UNIX_EPOCH + Duration::from_secs(exp));
+    // `exp` is required and was validated, but only as a number of seconds: one past what the
+    // platform's clock can hold (2^63 s on Unix) would make `UNIX_EPOCH + exp` panic. No honest
+    // issuer sends such a date, and a refused token is the safe answer (RFC 7519 §4.1.4 leaves
+    // the upper bound to us).
+    let expiry = match claims.get("exp") {
+        Some(exp) => Some(
+            numeric_date(exp)
+                .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+                .ok_or_else(|| AuthError::InvalidClaim { claim: "exp".into() })?,
+        ),
+        None => None,
+    };
 
     let mut principal = Principal::new(user_id)?
         .with_scopes(scopes)
@@ -60,6 +68,18 @@ pub(crate) fn principal_from_claims(
         principal = principal.with_expiry(expiry);
     }
     Ok(principal)
+}
+
+/// A NumericDate (RFC 7519 §2) as whole seconds, read the way jsonwebtoken validated it: a
+/// non-negative integer, or a finite non-negative float below 2^64, rounded. Reading floats too
+/// keeps a fractional `exp` from silently yielding a principal that never expires.
+pub(crate) fn numeric_date(value: &Value) -> Option<u64> {
+    if let Some(secs) = value.as_u64() {
+        return Some(secs);
+    }
+    let secs = value.as_f64()?;
+    // `u64::MAX as f64` rounds up to 2^64, so `<` excludes every float that would saturate.
+    (secs.is_finite() && secs >= 0.0 && secs < u64::MAX as f64).then(|| secs.round() as u64)
 }
 
 fn claim_as_id(value: &Value) -> Option<String> {

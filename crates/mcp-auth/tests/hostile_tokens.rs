@@ -1,0 +1,90 @@
+//! Validly signed but hostile tokens: time claims no clock can hold, oversized tokens, user ids
+//! that would hide their true form. Each is refused with a plain 401, never a panic, and an
+//! oversized token is refused before any key lookup or signature check.
+
+mod support;
+
+use jsonwebtoken::Algorithm;
+use mcp_auth::{AuthError, JwtAuthProvider};
+use serde_json::{Value, json};
+use support::{HS_SECRET, app::*, now, sign};
+
+fn hs256(claims: &Value) -> String {
+    sign(Algorithm::HS256, "hs", None, claims)
+}
+
+/// POSTs an initialize with `token` and returns the status and `WWW-Authenticate` value.
+async fn post_with_token(app: &App, token: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(&app.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(token)
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},
+            "clientInfo":{"name":"t","version":"1"}}}))
+        .send()
+        .await
+        .expect("the server answers instead of dropping the connection");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), challenge)
+}
+
+/// `exp` values that pass jsonwebtoken's own check (they are in the future) but name an instant
+/// no `SystemTime` can hold: 2^63 s, `u64::MAX` s, and a float just under `u64::MAX`.
+fn unrepresentable_expiries() -> [Value; 3] {
+    [json!(1u64 << 63), json!(u64::MAX), json!(1.8e19)]
+}
+
+#[tokio::test]
+async fn an_exp_beyond_any_representable_time_is_refused_without_panicking() {
+    let provider = jwt_provider();
+    for exp in unrepresentable_expiries() {
+        let token = hs256(&json!({ "sub": "alice", "exp": exp }));
+        let verifying = provider.clone();
+        let outcome = tokio::spawn(async move { verifying.verify(&token).await })
+            .await
+            .unwrap_or_else(|e| panic!("exp {exp}: verification panicked: {e}"));
+        assert_eq!(
+            outcome.map(|p| p.user_id().to_owned()),
+            Err(AuthError::InvalidClaim { claim: "exp".into() }),
+            "exp {exp}"
+        );
+    }
+    // A float too large even for a u64 is no valid `exp` at all.
+    let token = hs256(&json!({ "sub": "alice", "exp": 1e300 }));
+    assert_eq!(
+        provider.verify(&token).await.unwrap_err(),
+        AuthError::MissingClaim { claim: "exp".into() }
+    );
+}
+
+#[tokio::test]
+async fn an_exp_beyond_any_representable_time_gets_401_over_http() {
+    let app = App::start(|b| b).await;
+    for exp in unrepresentable_expiries() {
+        let token = hs256(&json!({ "sub": "alice", "exp": exp }));
+        let (status, challenge) = post_with_token(&app, &token).await;
+        assert_eq!(status, 401, "exp {exp}");
+        assert!(challenge.starts_with(r#"Bearer error="invalid_token""#), "{challenge}");
+        assert!(challenge.contains("the token's `exp` claim is out of range"), "{challenge}");
+    }
+    // The server is still serving.
+    let (status, _) = post_with_token(&app, &token_for("alice")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_fractional_exp_still_sets_the_principal_expiry() {
+    let provider = JwtAuthProvider::builder().secret(HS_SECRET).build().unwrap();
+    let exp = now() as f64 + 600.4;
+    let principal = provider.verify(&hs256(&json!({ "sub": "alice", "exp": exp }))).await.unwrap();
+    let expected = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now() as u64 + 600);
+    let actual = principal.expires_at().expect("a float exp is an expiry too");
+    let skew = actual.duration_since(expected).unwrap_or_else(|e| e.duration());
+    assert!(skew.as_secs() <= 2, "{actual:?} vs {expected:?}");
+}
