@@ -169,3 +169,20 @@ async fn an_oversized_token_never_reaches_the_jwks_endpoint() {
     assert_eq!(provider.verify(&ordinary).await.unwrap_err(), AuthError::UnknownKey);
     assert_eq!(server.fetches(), 1);
 }
+
+#[tokio::test]
+async fn a_user_id_with_invisible_or_reordering_characters_gets_401() {
+    let app = App::start(|b| b).await;
+    for sub in ["alice\u{202E}", "a\u{200B}b", "\u{FEFF}alice", "alice\u{2066}"] {
+        let token = hs256(&json!({ "sub": sub, "exp": now() + 3600 }));
+        assert_eq!(jwt_provider().verify(&token).await.unwrap_err(), AuthError::InvalidUserId);
+        let (status, challenge) = post_with_token(&app, &token).await;
+        assert_eq!(status, 401, "{sub:?}");
+        assert_eq!(
+            challenge,
+            r#"Bearer error="invalid_token", error_description="the user id is empty, longer than 255 bytes or contains control or invisible formatting characters""#,
+            "{sub:?}"
+        );
+    }
+    assert_eq!(app.server.stats().await.created, 0, "no instance for a look-alike user");
+}

@@ -87,8 +87,13 @@ pub enum AuthError {
         /// The claims that were searched, e.g. `sub`, `userId`.
         claim: String,
     },
-    /// The user id is empty, longer than 255 bytes or contains control characters.
-    #[error("the user id is empty, longer than 255 bytes or contains control characters")]
+    /// The user id is empty, longer than 255 bytes, or contains control, line-separator or
+    /// invisible format characters (zero-width, bidi overrides; Unicode category Cf). See
+    /// [`Principal::new`](super::Principal::new).
+    #[error(
+        "the user id is empty, longer than 255 bytes or contains control or invisible formatting \
+         characters"
+    )]
     InvalidUserId,
     /// Presented credentials (an API key, say) are not valid.
     #[error("the presented credentials are not valid")]
