@@ -109,5 +109,9 @@ impl EnvAuthProviderBuilder {
 }
 
 fn invalid_user(key: &str, value: &str) -> ConfigError {
-    ConfigError::invalid(key, value, "a user id of 1 to 255 bytes without control characters")
+    ConfigError::invalid(
+        key,
+        value,
+        "a user id of 1 to 255 bytes without control or invisible formatting characters",
+    )
 }

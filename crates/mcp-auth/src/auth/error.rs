@@ -17,6 +17,29 @@ pub enum AuthError {
     /// An `Authorization` header was present but is not `Bearer <token>`.
     #[error("the Authorization header is not of the form `Bearer <token>`")]
     MalformedHeader,
+    /// The bearer token is longer than the configured limit. Refused before any parsing, key
+    /// lookup or signature check.
+    #[error("the token is longer than the {limit}-byte limit")]
+    TokenTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The token's header lists critical extensions (`crit`, RFC 7515 §4.1.11), none of which
+    /// this server understands.
+    #[error("the token's header marks extensions as critical (`crit`); none is supported")]
+    UnsupportedCritical,
+    /// The token's `typ` header is not the one required (e.g. `at+jwt`, RFC 9068 §4).
+    #[error("the token's `typ` header is not `{expected}`")]
+    WrongTokenType {
+        /// The required type.
+        expected: String,
+    },
+    /// The token lives longer (`exp` minus `iat`) than the configured maximum.
+    #[error("the token's lifetime exceeds the {max_secs}-second maximum")]
+    LifetimeTooLong {
+        /// The maximum, in seconds.
+        max_secs: u64,
+    },
     /// The token is not a well-formed JWT (wrong shape, bad base64 or JSON, wrong claim types).
     #[error("the token is not a well-formed JWT")]
     MalformedToken,
@@ -45,10 +68,17 @@ pub enum AuthError {
     /// The token's `kid` is not in the key set, even after a refresh.
     #[error("the token's signing key is unknown")]
     UnknownKey,
-    /// A claim the configuration requires (`exp`, `iss`, `aud`) is absent or of the wrong type.
+    /// A claim the configuration requires (`exp`, `iss`, `aud`, `iat`) is absent or of the wrong type.
     #[error("the token has no valid `{claim}` claim")]
     MissingClaim {
         /// Name of the absent claim.
+        claim: String,
+    },
+    /// A time claim holds a value this server cannot use: an `exp` past the last instant the
+    /// platform's clock can represent, or an `iat` in the future.
+    #[error("the token's `{claim}` claim is out of range")]
+    InvalidClaim {
+        /// Name of the claim, e.g. `exp`.
         claim: String,
     },
     /// Neither the configured user-id claim nor its fallbacks carry a user id.
@@ -57,8 +87,13 @@ pub enum AuthError {
         /// The claims that were searched, e.g. `sub`, `userId`.
         claim: String,
     },
-    /// The user id is empty, longer than 255 bytes or contains control characters.
-    #[error("the user id is empty, longer than 255 bytes or contains control characters")]
+    /// The user id is empty, longer than 255 bytes, or contains control, line-separator or
+    /// invisible format characters (zero-width, bidi overrides; Unicode category Cf). See
+    /// [`Principal::new`](super::Principal::new).
+    #[error(
+        "the user id is empty, longer than 255 bytes or contains control or invisible formatting \
+         characters"
+    )]
     InvalidUserId,
     /// Presented credentials (an API key, say) are not valid.
     #[error("the presented credentials are not valid")]

@@ -4,12 +4,32 @@
 //! incoming connections"; "If the `Origin` header is present and invalid, servers MUST respond
 //! with HTTP 403 Forbidden". The `Host` check stops a rebinding attack before the `Origin` check
 //! is even needed. Both run before authentication, on every route.
+//!
+//! The rules, in order:
+//!
+//! 1. **A well-formed, single `Host`** (RFC 9110 §7.2: a server MUST answer `400` to a request
+//!    with more than one `Host` field line or an invalid value). `Host` is `host[:port]`: no
+//!    userinfo (`127.0.0.1:80@evil.example` names `evil.example` to some parsers and
+//!    `127.0.0.1` to others), a numeric port. When the request target also carries an authority
+//!    (absolute-form, or HTTP/2 `:authority`), the two must agree. Otherwise `400`.
+//! 2. **An allowed host name** ([`AllowedHosts`]), else `403`.
+//! 3. **An allowed `Origin`**, when one is sent (at most one, RFC 6454 §7.3), else `403`. An
+//!    origin is allowed when configured (or `*`), or when it is *this* origin: same scheme,
+//!    host and port (RFC 6454 §5), ports compared after filling in the scheme's default. This
+//!    server speaks plain HTTP, so its scheme is `http` — unless the request carries
+//!    `X-Forwarded-Proto: https`, as a TLS-terminating proxy in front sets it. Believing that
+//!    header is safe *for this check*: a page on another origin cannot add it to a request
+//!    without a CORS preflight, and the preflight itself (which does not carry it) meets this
+//!    same check and is refused; a non-browser client can send any `Origin` anyway. So
+//!    `Origin: https://127.0.0.1:PORT` against a plain-http `127.0.0.1:PORT` is refused, while
+//!    a browser behind a TLS proxy that sets `X-Forwarded-Proto` still counts as same-origin
+//!    (without that header, list the public origin in `cors_origins`).
 
 use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, uri::Authority},
     middleware::Next,
     response::Response,
 };
@@ -17,7 +37,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{AllowedHosts, HttpOptions, errors::jsonrpc_error};
 
-const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "::1"];
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 /// What the guard needs, precomputed once.
 pub(crate) struct Guard {
@@ -44,9 +64,9 @@ impl Guard {
         Arc::new(Self { hosts, origins, any_origin })
     }
 
-    fn host_allowed(&self, host: Option<&str>) -> bool {
+    fn host_allowed(&self, host: Option<&Authority>) -> bool {
         let name = match host {
-            Some(host) => host_name(host),
+            Some(host) => host.host(),
             None => return self.hosts == AllowedHosts::Any,
         };
         match &self.hosts {
@@ -59,38 +79,167 @@ impl Guard {
         }
     }
 
-    /// An origin is allowed when configured, or when it is the server's own (same-origin: the
-    /// `Host` it names was already accepted).
-    fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
+    /// An origin is allowed when configured, or when it is the server's own: the `Host` it
+    /// names was already accepted, and `scheme` is the one the request arrived with.
+    fn origin_allowed(&self, origin: &str, host: Option<&Authority>, scheme: Scheme) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
         if self.any_origin || self.origins.contains(&origin) {
             return true;
         }
-        let authority = origin.split_once("://").map(|(_, rest)| rest);
-        matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+        host.is_some_and(|host| is_same_origin(&origin, host, scheme))
     }
 }
 
-/// Middleware: `403` for a foreign `Host` or a disallowed `Origin`.
+/// The scheme a request arrived with, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// `https` only when a proxy in front says so (see the module docs for why that header may
+    /// be believed here): the first `X-Forwarded-Proto` entry is the client-facing hop.
+    fn of(headers: &HeaderMap) -> Self {
+        let forwarded = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        match forwarded {
+            Some(proto) if proto.eq_ignore_ascii_case("https") => Self::Https,
+            _ => Self::Http,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// RFC 6454 §5: same scheme, host and port. `origin` must be a serialised origin
+/// (`scheme://host[:port]`, no userinfo, path or query); anything else, `null` included, is
+/// never this server's own.
+fn is_same_origin(origin: &str, host: &Authority, scheme: Scheme) -> bool {
+    let Some((origin_scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    if origin_scheme != scheme.as_str() {
+        return false;
+    }
+    match parse_authority(rest) {
+        Some(origin) => same_authority(&origin, host, scheme.default_port()),
+        None => false,
+    }
+}
+
+fn same_authority(a: &Authority, b: &Authority, default_port: u16) -> bool {
+    a.host().eq_ignore_ascii_case(b.host())
+        && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
+}
+
+/// `host[:port]` and nothing else: no userinfo, a port of 1–5 digits that fits a `u16`.
+/// `Authority` alone accepts userinfo and leaves a bad port unparsed rather than refused.
+fn parse_authority(text: &str) -> Option<Authority> {
+    if text.is_empty() || text.contains('@') {
+        return None;
+    }
+    let authority: Authority = text.parse().ok()?;
+    if authority.as_str() != text {
+        return None;
+    }
+    match &text[authority.host().len()..] {
+        "" => Some(authority),
+        port => {
+            let digits = port.strip_prefix(':')?;
+            let valid = (1..=5).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && digits.parse::<u16>().is_ok();
+            valid.then_some(authority)
+        }
+    }
+}
+
+/// The request's host, from `Host` and/or the request target's authority; `Err` with the
+/// reason when it is ambiguous or malformed (a `400`).
+fn request_host(request: &Request) -> Result<Option<Authority>, &'static str> {
+    let mut values = request.headers().get_all(header::HOST).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err("Bad Request: more than one Host header");
+    }
+    let from_header = match first {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(parse_authority)
+                .ok_or("Bad Request: malformed Host header")?,
+        ),
+        None => None,
+    };
+    let from_target = match request.uri().authority() {
+        Some(authority) => Some(
+            parse_authority(authority.as_str())
+                .ok_or("Bad Request: malformed authority in the request target")?,
+        ),
+        None => None,
+    };
+    match (from_header, from_target) {
+        // RFC 9112 §3.2.2 / RFC 9113 §8.3.1: the target's authority wins; a `Host` that names
+        // something else is a request smuggling attempt or a confused proxy.
+        (Some(header), Some(target)) => {
+            let default_port = Scheme::of(request.headers()).default_port();
+            if same_authority(&header, &target, default_port) {
+                Ok(Some(target))
+            } else {
+                Err("Bad Request: Host does not match the request target")
+            }
+        }
+        (header, target) => Ok(target.or(header)),
+    }
+}
+
+/// Middleware: `400` for an ambiguous or malformed `Host` or `Origin`, `403` for a foreign
+/// `Host` or a disallowed `Origin`.
 pub(crate) async fn check_host_and_origin(
     State(guard): State<Arc<Guard>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if !guard.host_allowed(host) {
+    let host = match request_host(&request) {
+        Ok(host) => host,
+        Err(reason) => return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, reason),
+    };
+    if !guard.host_allowed(host.as_ref()) {
         return jsonrpc_error(
             StatusCode::FORBIDDEN,
             -32000,
             "Forbidden: Host header is not allowed",
         );
     }
-    if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let allowed = origin.to_str().is_ok_and(|o| guard.origin_allowed(o, host));
+    let mut origins = request.headers().get_all(header::ORIGIN).iter();
+    let (origin, second) = (origins.next(), origins.next());
+    if second.is_some() {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "Bad Request: more than one Origin header",
+        );
+    }
+    if let Some(origin) = origin {
+        let scheme = Scheme::of(request.headers());
+        let allowed = origin.to_str().is_ok_and(|o| guard.origin_allowed(o, host.as_ref(), scheme));
         if !allowed {
             return jsonrpc_error(
                 StatusCode::FORBIDDEN,
@@ -100,14 +249,6 @@ pub(crate) async fn check_host_and_origin(
         }
     }
     next.run(request).await
-}
-
-/// The host name of a `Host` value, without its port.
-fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.split_inclusive(']').next().unwrap_or(host);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// CORS for the configured origins, with the original's methods, headers and max age, plus the
@@ -154,19 +295,39 @@ pub(crate) fn cors(options: &HttpOptions) -> Option<CorsLayer> {
 mod tests {
     use super::*;
 
+    fn authority(text: &str) -> Authority {
+        parse_authority(text).unwrap_or_else(|| panic!("{text} should parse"))
+    }
+
     #[test]
-    fn host_names_lose_their_port() {
-        assert_eq!(host_name("localhost:8080"), "localhost");
-        assert_eq!(host_name("[::1]:8080"), "[::1]");
-        assert_eq!(host_name("example.com"), "example.com");
+    fn hosts_are_host_and_port_only() {
+        assert_eq!(authority("localhost:8080").host(), "localhost");
+        assert_eq!(authority("[::1]:8080").host(), "[::1]");
+        assert_eq!(authority("example.com").host(), "example.com");
+        for bad in [
+            "",
+            "127.0.0.1:80@evil.example",
+            "user@127.0.0.1",
+            "127.0.0.1:80:90",
+            "127.0.0.1:abc",
+            "127.0.0.1:",
+            "127.0.0.1:99999",
+            "127.0.0.1:0080000",
+            "[::1",
+            "::1",
+            "host/path",
+            "host name",
+        ] {
+            assert!(parse_authority(bad).is_none(), "{bad:?} should be refused");
+        }
     }
 
     #[test]
     fn loopback_hosts_only_by_default() {
         let guard = Guard::new(&HttpOptions::default());
-        assert!(guard.host_allowed(Some("127.0.0.1:3000")));
-        assert!(guard.host_allowed(Some("[::1]:3000")));
-        assert!(!guard.host_allowed(Some("evil.example.com")));
+        assert!(guard.host_allowed(Some(&authority("127.0.0.1:3000"))));
+        assert!(guard.host_allowed(Some(&authority("[::1]:3000"))));
+        assert!(!guard.host_allowed(Some(&authority("evil.example.com"))));
         assert!(!guard.host_allowed(None));
     }
 
@@ -174,8 +335,26 @@ mod tests {
     fn origins_must_be_configured_or_same_origin() {
         let options = HttpOptions::default().with_cors_origins(["https://app.example.com"]);
         let guard = Guard::new(&options);
-        assert!(guard.origin_allowed("https://app.example.com", Some("127.0.0.1:1")));
-        assert!(guard.origin_allowed("http://127.0.0.1:8080", Some("127.0.0.1:8080")));
-        assert!(!guard.origin_allowed("http://evil.example.com", Some("127.0.0.1:8080")));
+        let host = authority("127.0.0.1:8080");
+        let allowed = |origin: &str, scheme| guard.origin_allowed(origin, Some(&host), scheme);
+        assert!(allowed("https://app.example.com", Scheme::Http));
+        assert!(allowed("http://127.0.0.1:8080", Scheme::Http));
+        assert!(!allowed("https://127.0.0.1:8080", Scheme::Http), "the scheme is part of it");
+        assert!(allowed("https://127.0.0.1:8080", Scheme::Https));
+        assert!(!allowed("http://127.0.0.1:8080", Scheme::Https));
+        assert!(!allowed("http://evil.example.com", Scheme::Http));
+        assert!(!allowed("http://127.0.0.1:8081", Scheme::Http));
+        assert!(!allowed("http://127.0.0.1:8080/path", Scheme::Http));
+        assert!(!allowed("http://x@127.0.0.1:8080", Scheme::Http));
+        assert!(!allowed("null", Scheme::Http));
+    }
+
+    #[test]
+    fn default_ports_are_filled_in() {
+        let guard = Guard::new(&HttpOptions::default());
+        let plain = authority("localhost");
+        assert!(guard.origin_allowed("http://localhost:80", Some(&plain), Scheme::Http));
+        assert!(guard.origin_allowed("https://localhost", Some(&plain), Scheme::Https));
+        assert!(!guard.origin_allowed("https://localhost:80", Some(&plain), Scheme::Https));
     }
 }

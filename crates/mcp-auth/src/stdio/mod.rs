@@ -2,18 +2,23 @@
 //! [`EnvAuthProvider`](crate::auth::EnvAuthProvider)), JSON-RPC on stdout and nothing else.
 //!
 //! Logs must go to stderr: a single stray line on stdout corrupts the protocol (the original
-//! package logged there). Every inbound message carries synthetic request [`Parts`] holding the
-//! [`Principal`](crate::auth::Principal), so tools read the identity exactly as over HTTP.
+//! package logged there). Every inbound message carries synthetic request
+//! [`Parts`](http::request::Parts) holding the [`Principal`](crate::auth::Principal), so tools
+//! read the identity exactly as over HTTP.
+//!
+//! Input is read a line at a time, each line at most 4 MiB (the HTTP body limit), and a line
+//! that is not JSON or not a JSON-RPC message is answered with a JSON-RPC error (`-32700` /
+//! `-32600`) instead of being dropped silently; see `lines.rs` for the rules.
+
+mod lines;
 
 use std::sync::Arc;
 
-use http::{HeaderMap, request::Parts};
-use rmcp::{
-    RoleServer, ServerHandler, ServiceExt,
-    service::{RxJsonRpcMessage, TxJsonRpcMessage},
-    transport::{Transport, async_rw::AsyncRwTransport},
-};
+use http::HeaderMap;
+use rmcp::{ServerHandler, ServiceExt};
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use self::lines::{LineTransport, MAX_LINE_BYTES};
 
 use crate::{
     admission::Refusal,
@@ -70,7 +75,7 @@ where
     tracing::info!(user = admission.principal.user_id(), "serving over stdio");
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.extensions.insert(admission.principal);
-    let transport = WithIdentity { inner: AsyncRwTransport::new_server(read, write), parts };
+    let transport = LineTransport::new(read, write, parts, MAX_LINE_BYTES);
     let instance = admission
         .entry
         .instance()
@@ -79,38 +84,4 @@ where
         instance.serve(transport).await.map_err(|e| StdioError::Session(e.to_string()))?;
     running.waiting().await.map_err(|e| StdioError::Session(e.to_string()))?;
     Ok(())
-}
-
-/// A transport that attaches the process's identity to every inbound message.
-struct WithIdentity<T> {
-    inner: T,
-    parts: Parts,
-}
-
-impl<T: Transport<RoleServer>> Transport<RoleServer> for WithIdentity<T> {
-    type Error = T::Error;
-
-    fn send(
-        &mut self,
-        item: TxJsonRpcMessage<RoleServer>,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        self.inner.send(item)
-    }
-
-    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
-        let mut message = self.inner.receive().await?;
-        message.insert_extension(clone_parts(&self.parts));
-        Some(message)
-    }
-
-    async fn close(&mut self) -> Result<(), Self::Error> {
-        self.inner.close().await
-    }
-}
-
-/// `Parts` is not `Clone`; rebuild the synthetic one with the same extensions.
-fn clone_parts(parts: &Parts) -> Parts {
-    let (mut copy, ()) = http::Request::new(()).into_parts();
-    copy.extensions = parts.extensions.clone();
-    copy
 }
