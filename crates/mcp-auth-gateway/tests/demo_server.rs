@@ -1,5 +1,10 @@
 //! The demo server driven by a real rmcp client, in process over `tokio::io::duplex`: the
 //! identity it was built with, per-instance notes, progress, cancellation and argument bounds.
+//!
+//! The tests that watch `slow` run in paused time (`start_paused`): client and server talk over
+//! an in-memory pipe, so the runtime only moves the clock when every task is waiting on a timer.
+//! A virtual `sleep` therefore returns only once all in-flight messages have been handled, and
+//! the tool's own pauses cost no real time.
 
 use std::{
     sync::{Arc, Mutex},
@@ -72,10 +77,10 @@ fn text_of(result: &CallToolResult) -> String {
     result.content.iter().filter_map(|block| block.as_text()).map(|t| t.text.as_str()).collect()
 }
 
-/// Polls until `done` holds, failing the test after two seconds. Progress notifications are
-/// handled on their own tasks, so they may land just after the response.
+/// Polls until `done` holds, failing the test after ten (virtual) seconds. Progress
+/// notifications are handled on their own tasks, so they may land just after the response.
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -136,7 +141,7 @@ async fn two_instances_for_the_same_user_do_not_share_notes() {
     assert_eq!(call(&second, "notes_list", json!({})).await, "no notes");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn slow_reports_each_step_as_progress_and_returns_done() {
     let (client, recorder) = connect(DemoServer::new("alice".to_owned())).await;
 
@@ -144,7 +149,8 @@ async fn slow_reports_each_step_as_progress_and_returns_done() {
     assert_eq!(result, "done");
 
     eventually("3 progress notifications", || recorder.progress().len() >= 3).await;
-    // Give a stray fourth notification the chance to show up before counting.
+    // Paused time: this returns once every task is idle, so a stray fourth notification would
+    // have landed by now.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut progress = recorder.progress();
     assert_eq!(progress.len(), 3, "{progress:?}");
@@ -158,7 +164,7 @@ async fn slow_reports_each_step_as_progress_and_returns_done() {
     assert!(progress.windows(2).all(|w| w[0].progress_token == w[1].progress_token));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dropping_a_slow_call_stops_the_tool() {
     let (client, recorder) = connect(DemoServer::new("alice".to_owned())).await;
     let peer = client.peer().clone();
@@ -176,7 +182,7 @@ async fn dropping_a_slow_call_stops_the_tool() {
     assert_eq!(call_echo(&client).await, "still here");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_explicit_cancel_notification_stops_a_slow_call() {
     let (client, recorder) = connect(DemoServer::new("alice".to_owned())).await;
     let request = ClientRequest::CallToolRequest(Request::new(params(
@@ -196,11 +202,13 @@ async fn an_explicit_cancel_notification_stops_a_slow_call() {
 }
 
 /// Proves the tool stopped: once in-flight notifications have landed, no further step is
-/// reported over a window in which an uncancelled run would report ten more.
+/// reported over a window in which an uncancelled run would report a hundred more. Runs in
+/// paused time (see the module docs): the clock moves only when every task is idle, so neither
+/// wait depends on how busy the machine is.
 async fn assert_progress_stops(recorder: &RecordingClient) {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let after_cancel = steps_reached(recorder);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let later = steps_reached(recorder);
     assert_eq!(after_cancel, later, "the tool kept reporting steps after the cancellation");
     assert!(later < 20, "the tool ran {later} steps; cancellation was not prompt");

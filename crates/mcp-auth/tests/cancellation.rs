@@ -3,19 +3,23 @@
 
 mod support;
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::{future::ready, sync::atomic::Ordering};
 
 use serde_json::json;
-use support::app::*;
+use support::{DEADLINE, app::*, poll_until, server::Observed};
 
-/// Asserts that the step counter stops moving (a running call makes a step every 20 ms).
-async fn assert_stopped(steps: &std::sync::atomic::AtomicU32) {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = steps.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let after = steps.load(Ordering::SeqCst);
-    assert!(after <= before + 1, "the tool kept running: {before} → {after} steps");
-    assert!(after < 100, "the tool ran to completion");
+/// Waits until `user`'s `slow` call has seen its cancellation and returned early. A call that is
+/// never cancelled runs all its 100 steps (2 s) and returns "done" without counting one, so the
+/// wait fails at the deadline.
+async fn assert_stopped(observed: &Observed, user: &str) {
+    let cancelled = observed.cancellations_of(user);
+    poll_until("the tool to see the cancellation", DEADLINE, || {
+        ready((cancelled.load(Ordering::SeqCst) > 0).then_some(()))
+    })
+    .await;
+    assert_eq!(cancelled.load(Ordering::SeqCst), 1);
+    let steps = observed.steps_of(user).load(Ordering::SeqCst);
+    assert!(steps < 100, "the tool ran to completion ({steps} steps)");
 }
 
 #[tokio::test]
@@ -30,7 +34,7 @@ async fn a_cancelled_notification_stops_the_tool() {
     eventually("the tool to start", || steps.load(Ordering::SeqCst) >= 2).await;
     // Dropping rmcp's call future sends `notifications/cancelled` for the request.
     call.abort();
-    assert_stopped(&steps).await;
+    assert_stopped(&app.observed, "alice").await;
     // The session is still usable.
     assert_eq!(call_text(&alice).await, "still here");
 }
@@ -58,5 +62,5 @@ async fn closing_a_stateless_response_stream_stops_the_tool() {
         }
     }
     drop(events);
-    assert_stopped(&app.observed.steps_of("bob")).await;
+    assert_stopped(&app.observed, "bob").await;
 }

@@ -290,11 +290,24 @@ fn configuration_errors_name_the_key_and_hide_secrets() {
 async fn a_remembered_token_is_not_served_past_its_expiry() {
     let provider =
         JwtAuthProvider::builder().secret(HS_SECRET).leeway(Duration::ZERO).build().unwrap();
-    let token = sign(Algorithm::HS256, "hs", None, &with(claims(), "exp", json!(now() + 2)));
+    let exp = now() + 2;
+    let token = sign(Algorithm::HS256, "hs", None, &with(claims(), "exp", json!(exp)));
     assert_eq!(authenticate(&provider, &token).await, Ok("alice".into()));
     assert_eq!(authenticate(&provider, &token).await, Ok("alice".into()), "served from the cache");
-    // `exp` has whole-second resolution and jsonwebtoken accepts `exp == now`: wait past both.
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // `exp` has whole-second resolution and jsonwebtoken accepts `exp == now`. Until then the
+    // token is accepted; after, refused, whether or not it is still remembered.
+    poll_until("the token to expire", DEADLINE, async || {
+        let checked_at = now();
+        match authenticate(&provider, &token).await {
+            Ok(user) => {
+                assert_eq!(user, "alice");
+                assert!(checked_at <= exp, "accepted at {checked_at}, past its exp {exp}");
+                None
+            }
+            Err(err) => Some(err),
+        }
+    })
+    .await;
     assert_eq!(authenticate(&provider, &token).await, Err(AuthError::Expired));
 }
 

@@ -7,7 +7,7 @@ use std::{sync::atomic::Ordering, time::Duration};
 
 use mcp_auth::instances::{InstanceMode, InstanceOptions};
 use serde_json::json;
-use support::app::*;
+use support::{DEADLINE, app::*, poll_until};
 
 #[tokio::test]
 async fn each_user_sees_their_own_identity_and_notes() {
@@ -77,11 +77,11 @@ async fn idle_instances_are_evicted_and_rebuilt_empty() {
 
     // Closing the client ends its GET stream, which pinned the instance; then it goes idle.
     alice.cancel().await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while app.server.stats().await.live != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the idle instance was never evicted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // `stats` runs the pool's pending maintenance, so polling it sees the eviction once due.
+    poll_until("the idle instance to be evicted", DEADLINE, || async {
+        (app.server.stats().await.live == 0).then_some(())
+    })
+    .await;
 
     // Its session went with it: a new client gets a new, empty instance.
     let (alice, _) = app.client("alice").await;

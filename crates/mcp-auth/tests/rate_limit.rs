@@ -28,7 +28,9 @@ use mcp_auth::{
 use rmcp::model::CallToolResult;
 use serde_json::{Map, Value, json};
 use support::{
+    DEADLINE,
     app::{App, jwt_provider, stateless_call, stateless_request, token_for},
+    poll_until,
     server::Observed,
 };
 use tower::{Layer, Service, ServiceExt};
@@ -253,9 +255,13 @@ async fn a_hundred_thousand_one_off_users_are_forgotten_once_their_state_expires
     }
     assert_eq!(limiter.tracked_keys(), 100_000);
 
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    limiter.sweep();
-    assert_eq!(limiter.tracked_keys(), 0);
+    // A sweep keeps the keys whose state is still live; once it has expired, one sweep drops
+    // them all.
+    poll_until("every one-off user's state to expire and be swept", DEADLINE, async || {
+        limiter.sweep();
+        (limiter.tracked_keys() == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -268,12 +274,15 @@ async fn expired_keys_are_swept_every_sweep_interval_without_being_asked() {
     }
     assert!(limiter.tracked_keys() > 900, "{}", limiter.tracked_keys());
 
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    // The limiter looks at the clock every 64 checks; traffic from one user is enough.
-    for _ in 0..64 {
-        let _ = limiter.check(&"alice".to_owned());
-    }
-    assert!(limiter.tracked_keys() <= 1, "{}", limiter.tracked_keys());
+    // The limiter looks at the clock every 64 checks; traffic from one user is enough. Once a
+    // sweep interval has passed (and the keys' state expired), that traffic sweeps the rest.
+    poll_until("the periodic sweep to drop the idle keys", DEADLINE, async || {
+        for _ in 0..64 {
+            let _ = limiter.check(&"alice".to_owned());
+        }
+        (limiter.tracked_keys() <= 1).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -287,7 +296,16 @@ async fn passing_the_cap_sweeps_expired_keys_at_once_and_keeps_live_ones() {
         limiter.check(&format!("old-{user}")).unwrap();
     }
     assert_eq!(limiter.tracked_keys(), 1_000);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait for the old keys to expire without touching this limiter (a sweep here would do the
+    // work this test expects of the cap): a key used after all of them, in a limiter of the same
+    // quota, expires last.
+    let witness = KeyedLimiter::new(&config).unwrap();
+    witness.check(&"witness".to_owned()).unwrap();
+    poll_until("the old keys' state to expire", DEADLINE, async || {
+        witness.sweep();
+        (witness.tracked_keys() == 0).then_some(())
+    })
+    .await;
 
     let alice = "alice".to_owned();
     limiter.check(&alice).unwrap();

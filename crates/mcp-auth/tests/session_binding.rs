@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::app::*;
+use support::{DEADLINE, app::*, poll_until};
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
@@ -135,15 +135,10 @@ async fn other_users_legacy_sse_session_gets_404_and_the_owner_keeps_it() {
 
     // Closing the stream ends the session: nothing is leaked.
     drop(events);
-    let mut closed = false;
-    for _ in 0..50 {
-        if app.server.stats().await.legacy_sse_sessions == 0 {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(closed, "the legacy SSE session outlived its stream");
+    poll_until("the legacy SSE session to end with its stream", DEADLINE, || async {
+        (app.server.stats().await.legacy_sse_sessions == 0).then_some(())
+    })
+    .await;
     let late = http.post(&post_url).bearer_auth(&alice).json(&call).send().await.unwrap();
     assert_eq!(late.status(), 404);
 }

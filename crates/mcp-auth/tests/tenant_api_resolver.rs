@@ -1,6 +1,7 @@
 //! `ApiTokenResolver` against a real tenant manager: an axum server on `127.0.0.1:0` whose
 //! answers, failures and delay are switched at runtime, and which counts every call it gets.
 
+mod support;
 mod tenant_manager;
 
 use std::{
@@ -11,7 +12,31 @@ use std::{
 
 use mcp_auth::{ApiTokenResolver, CredentialError, Environment, Principal, TokenResolver};
 use serde_json::json;
+use support::{DEADLINE, poll_until};
 use tenant_manager::*;
+
+/// Resolves alice's `github` credential until `done` accepts the answer, and returns it; fails
+/// after the deadline. Used to wait for a TTL or an expiry to run out: a cache hit costs no call,
+/// so polling does not change what the tenant manager sees.
+async fn resolve_until(
+    resolver: &ApiTokenResolver,
+    what: &str,
+    mut done: impl FnMut(&Result<mcp_auth::Credential, CredentialError>) -> bool,
+) -> Result<mcp_auth::Credential, CredentialError> {
+    poll_until(what, DEADLINE, async || {
+        let answer = resolver.resolve(&alice(), "github").await;
+        done(&answer).then_some(answer)
+    })
+    .await
+}
+
+/// Rounding between a wall-clock expiry sent in milliseconds and the monotonic instant the
+/// resolver keeps it as.
+const CLOCK_SLACK: Duration = Duration::from_millis(50);
+
+fn token_of(answer: &Result<mcp_auth::Credential, CredentialError>) -> Option<&str> {
+    answer.as_ref().ok().map(|credential| credential.secret().expose())
+}
 
 // --- Caching and single-flight ---
 
@@ -98,10 +123,20 @@ async fn credential_is_refetched_after_its_own_expiry_even_with_a_long_cache_ttl
     assert_eq!(manager.calls(), 1, "still cached before the expiry");
 
     manager.grant("alice", "github", json!({ "accessToken": "ghp_next" }));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let after = resolver.resolve(&alice(), "github").await.unwrap();
+    // Until the expiry the cached credential answers (no call); the first resolve after it
+    // fetches the new one, which the long TTL then keeps.
+    let after = resolve_until(&resolver, "a refetch after the credential's expiry", |answer| {
+        let token = token_of(answer).expect("a credential");
+        assert!(token == "ghp_short" || token == "ghp_next", "{token}");
+        token == "ghp_next"
+    })
+    .await;
 
-    assert_eq!(after.secret().expose(), "ghp_next");
+    // The expiry travels in whole milliseconds and is then kept on the monotonic clock: allow
+    // for that rounding, not for a refetch that came early.
+    assert!(SystemTime::now() + CLOCK_SLACK >= soon, "refetched before the credential expired");
+    assert_eq!(after.unwrap().secret().expose(), "ghp_next");
+
     assert_eq!(manager.calls(), 2);
 }
 
@@ -129,21 +164,31 @@ async fn expired_credential_is_not_served_stale_during_an_outage() {
         "github",
         json!({ "accessToken": "ghp_short", "expiresAt": epoch_millis(soon) }),
     );
+    // A zero TTL: the entry is stale at once, so every resolve tries a refresh.
     let resolver = manager
         .resolver()
-        .cache_ttl(Duration::from_millis(200))
+        .cache_ttl(Duration::ZERO)
         .stale_if_error(Duration::from_secs(600))
         .build()
         .unwrap();
     resolver.resolve(&alice(), "github").await.unwrap();
 
     manager.set_mode(Mode::ServiceUnavailable);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let stale = resolver.resolve(&alice(), "github").await.unwrap();
     assert_eq!(stale.secret().expose(), "ghp_short", "stale but not expired: served");
+    assert_eq!(manager.calls(), 1 + 3, "the refresh was tried, with its retries");
 
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_unavailable(resolver.resolve(&alice(), "github").await);
+    // Served stale until its own expiry, then no more: the outage shows.
+    let answer =
+        resolve_until(&resolver, "the expired credential to stop being served", |answer| {
+            if answer.is_ok() {
+                assert_eq!(token_of(answer), Some("ghp_short"));
+            }
+            answer.is_err()
+        })
+        .await;
+    assert_unavailable(answer);
+    assert!(SystemTime::now() + CLOCK_SLACK >= soon, "refused before the credential expired");
 }
 
 // --- Outages and stale-if-error ---
@@ -152,11 +197,18 @@ async fn expired_credential_is_not_served_stale_during_an_outage() {
 async fn outage_with_a_warm_cache_serves_the_stale_credential() {
     let manager = Manager::start().await;
     manager.grant("alice", "github", json!({ "accessToken": "ghp_cached" }));
-    let resolver = manager.resolver().cache_ttl(Duration::from_millis(200)).build().unwrap();
+    // A zero TTL: the entry is stale at once; a long cool-down, so the check below cannot
+    // outlast it on a slow machine.
+    let resolver = manager
+        .resolver()
+        .cache_ttl(Duration::ZERO)
+        .failure_cooldown(Duration::from_secs(600))
+        .default_retry_after(Duration::from_secs(600))
+        .build()
+        .unwrap();
     resolver.resolve(&alice(), "github").await.unwrap();
 
     manager.set_mode(Mode::ServiceUnavailable);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let stale = resolver.resolve(&alice(), "github").await.unwrap();
 
     assert_eq!(stale.secret().expose(), "ghp_cached");
@@ -170,13 +222,13 @@ async fn outage_with_a_warm_cache_serves_the_stale_credential() {
 async fn outage_with_a_warm_cache_serves_the_stale_credential_when_the_manager_is_gone() {
     let manager = Manager::start().await;
     manager.grant("alice", "github", json!({ "accessToken": "ghp_cached" }));
-    let resolver = manager.resolver().cache_ttl(Duration::from_millis(200)).build().unwrap();
+    // A zero TTL: the entry is stale at once, so the next resolve tries a refresh.
+    let resolver = manager.resolver().cache_ttl(Duration::ZERO).build().unwrap();
     resolver.resolve(&alice(), "github").await.unwrap();
 
     // Were the manager still reachable, the refresh would return this instead.
     manager.grant("alice", "github", json!({ "accessToken": "ghp_new" }));
     manager.shut_down().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let stale = resolver.resolve(&alice(), "github").await.unwrap();
 
     assert_eq!(stale.secret().expose(), "ghp_cached");
@@ -186,18 +238,26 @@ async fn outage_with_a_warm_cache_serves_the_stale_credential_when_the_manager_i
 async fn stale_credential_is_not_served_past_the_stale_window() {
     let manager = Manager::start().await;
     manager.grant("alice", "github", json!({ "accessToken": "ghp_cached" }));
-    let resolver = manager
-        .resolver()
-        .cache_ttl(Duration::from_millis(200))
-        .stale_if_error(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let window = Duration::from_millis(1000);
+    // A zero TTL: the stale window starts at the fetch.
+    let resolver =
+        manager.resolver().cache_ttl(Duration::ZERO).stale_if_error(window).build().unwrap();
+    let fetched = std::time::Instant::now();
     resolver.resolve(&alice(), "github").await.unwrap();
 
     manager.set_mode(Mode::ServiceUnavailable);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stale = resolver.resolve(&alice(), "github").await.unwrap();
+    assert_eq!(stale.secret().expose(), "ghp_cached", "inside the window: served");
 
-    assert_unavailable(resolver.resolve(&alice(), "github").await);
+    let answer = resolve_until(&resolver, "the stale window to close", |answer| {
+        if answer.is_ok() {
+            assert_eq!(token_of(answer), Some("ghp_cached"));
+        }
+        answer.is_err()
+    })
+    .await;
+    assert_unavailable(answer);
+    assert!(fetched.elapsed() >= window, "refused inside the stale window");
 }
 
 #[tokio::test]
@@ -306,11 +366,16 @@ async fn not_found_is_cached_for_the_negative_ttl() {
     assert_eq!(manager.calls(), 1, "the second 404 came from the cache");
 
     manager.grant("alice", "github", json!({ "accessToken": "ghp_connected" }));
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        resolver.resolve(&alice(), "github").await.unwrap().secret().expose(),
-        "ghp_connected"
-    );
+    // The remembered 404 answers (no call) until the negative TTL runs out.
+    let after = resolve_until(&resolver, "the negative entry to expire", |answer| match answer {
+        Ok(_) => true,
+        Err(err) => {
+            assert_eq!(*err, not_found("github"));
+            false
+        }
+    })
+    .await;
+    assert_eq!(after.unwrap().secret().expose(), "ghp_connected");
     assert_eq!(manager.calls(), 2);
 }
 
@@ -556,13 +621,13 @@ async fn logs_never_contain_the_service_token_the_credential_or_a_body() {
     // An unusable body that still carries a secret-looking value.
     manager.grant("alice", "slack", json!({ "accessToken": 5, "refresh": "xoxb_body_secret" }));
     manager.reply("/api/credentials/alice/jira", Reply::status(401));
-    let resolver = manager.resolver().cache_ttl(Duration::from_millis(100)).build().unwrap();
+    // A zero TTL: the next resolve of github refreshes, fails and serves the stale credential.
+    let resolver = manager.resolver().cache_ttl(Duration::ZERO).build().unwrap();
 
     resolver.resolve(&alice(), "github").await.unwrap();
     resolver.resolve(&alice(), "slack").await.unwrap_err();
     resolver.resolve(&alice(), "jira").await.unwrap_err();
     manager.set_mode(Mode::ServiceUnavailable);
-    tokio::time::sleep(Duration::from_millis(150)).await;
     resolver.resolve(&alice(), "github").await.unwrap(); // stale, with warnings
 
     let printed = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

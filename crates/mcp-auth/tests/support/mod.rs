@@ -6,7 +6,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -106,6 +106,34 @@ impl JwksServer {
 
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// How long [`poll_until`] waits by default before failing a test: far longer than anything
+/// takes on a busy machine, so reaching it means the awaited thing is not going to happen.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Polls `check` every 10 ms until it returns `Some`, and returns that value; fails the test,
+/// naming `what`, once `deadline` has passed.
+///
+/// This replaces a fixed `sleep` wherever a test waits for something that happens on its own
+/// time (a TTL running out, a background task finishing): the test goes on as soon as the
+/// condition holds, and fails only if it never does.
+pub async fn poll_until<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

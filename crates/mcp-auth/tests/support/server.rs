@@ -27,6 +27,7 @@ use serde::Deserialize;
 pub struct Observed {
     pub instances: Arc<AtomicUsize>,
     steps: Arc<Mutex<HashMap<String, Arc<AtomicU32>>>>,
+    cancelled: Arc<Mutex<HashMap<String, Arc<AtomicU32>>>>,
 }
 
 impl Observed {
@@ -34,14 +35,30 @@ impl Observed {
         self.steps.lock().unwrap().entry(user.to_owned()).or_default().clone()
     }
 
+    /// How many of `user`'s `slow` calls saw their cancellation and stopped.
+    pub fn cancellations_of(&self, user: &str) -> Arc<AtomicU32> {
+        self.cancelled.lock().unwrap().entry(user.to_owned()).or_default().clone()
+    }
+
     /// A factory for `wrap_server` that counts the instances it builds.
     pub fn factory(&self) -> impl Fn(Secret, String, Extras) -> TestServer + Send + Sync + 'static {
         let observed = self.clone();
         move |token, user, extras| {
             observed.instances.fetch_add(1, Ordering::SeqCst);
-            TestServer::new(token, user.clone(), extras, observed.steps_of(&user))
+            let counters = Counters {
+                steps: observed.steps_of(&user),
+                cancelled: observed.cancellations_of(&user),
+            };
+            TestServer::new(token, user, extras, counters)
         }
     }
+}
+
+/// One user's counters, shared by their instances: `slow` steps made, `slow` calls cancelled.
+#[derive(Clone, Default)]
+pub struct Counters {
+    pub steps: Arc<AtomicU32>,
+    pub cancelled: Arc<AtomicU32>,
 }
 
 #[derive(Clone)]
@@ -50,7 +67,7 @@ pub struct TestServer {
     user: String,
     extras: Extras,
     notes: Arc<Mutex<Vec<String>>>,
-    steps: Arc<AtomicU32>,
+    counters: Counters,
     tool_router: ToolRouter<Self>,
 }
 
@@ -67,9 +84,9 @@ pub struct SlowArgs {
 
 #[tool_router]
 impl TestServer {
-    pub fn new(token: Secret, user: String, extras: Extras, steps: Arc<AtomicU32>) -> Self {
+    pub fn new(token: Secret, user: String, extras: Extras, counters: Counters) -> Self {
         let notes = Arc::default();
-        Self { token, user, extras, notes, steps, tool_router: Self::tool_router() }
+        Self { token, user, extras, notes, counters, tool_router: Self::tool_router() }
     }
 
     #[tool(description = "The user this instance was built for, and the request's principal")]
@@ -133,10 +150,13 @@ impl TestServer {
         for i in 1..=steps {
             tokio::select! {
                 biased;
-                _ = ctx.ct.cancelled() => return Err(ErrorData::internal_error("cancelled", None)),
+                _ = ctx.ct.cancelled() => {
+                    self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
+                    return Err(ErrorData::internal_error("cancelled", None));
+                }
                 _ = tokio::time::sleep(Duration::from_millis(delay_ms)) => {}
             }
-            self.steps.fetch_add(1, Ordering::SeqCst);
+            self.counters.steps.fetch_add(1, Ordering::SeqCst);
             if let Some(token) = ctx.meta.get_progress_token() {
                 let param = ProgressNotificationParam::new(token, f64::from(i))
                     .with_total(f64::from(steps))

@@ -142,6 +142,12 @@ pub async fn handle(
 
 impl Manager {
     pub async fn start() -> Self {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// A manager listening on `addr`: the address of one that was [shut down](Self::shut_down)
+    /// restarts it on the same port, with a fresh state (no replies, no calls counted).
+    pub async fn start_on(addr: SocketAddr) -> Self {
         let state = Arc::new(ManagerState {
             replies: Mutex::default(),
             mode: Mutex::new(Mode::Up),
@@ -150,7 +156,7 @@ impl Manager {
             calls: AtomicUsize::new(0),
             requests: Mutex::default(),
         });
-        let inner = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let inner = bind(addr).await;
         let addr = inner.local_addr().unwrap();
         let listener = SwitchableListener { inner, state: state.clone() };
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -213,6 +219,24 @@ impl Manager {
         self.server.abort();
         while !self.server.is_finished() {
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Binds `addr`. A port just released by a shut-down manager may take a moment to be free
+/// again (its last connections closing), so "in use" is retried for up to ten seconds.
+async fn bind(addr: SocketAddr) -> TcpListener {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(err)
+                if err.kind() == io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(err) => panic!("binding {addr}: {err}"),
         }
     }
 }
