@@ -14,6 +14,7 @@ mod errors;
 mod guard;
 mod info;
 mod options;
+pub(crate) mod serve;
 mod sse;
 mod streamable;
 
