@@ -40,6 +40,11 @@ struct DemoArgs {
     /// Serve one user (MCP_USER_ID, default `local-user`) over stdin/stdout instead of HTTP.
     #[arg(long)]
     stdio: bool,
+    /// The URL clients use to reach the MCP endpoint (behind a proxy, under a DNS name, or with
+    /// --host 0.0.0.0), e.g. https://mcp.example.com/mcp: the printed token's audience; its
+    /// host is accepted in `Host`.
+    #[arg(long, env = demo::PUBLIC_URL_ENV_VAR)]
+    public_url: Option<String>,
 }
 
 /// Arguments of `mcp-auth token`. Deliberately not `Debug`: it holds the secret.
@@ -138,6 +143,7 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
     let options = demo::DemoOptions {
         addr: std::net::SocketAddr::new(args.host, args.port),
         stdio: args.stdio,
+        public_url: args.public_url,
     };
     runtime.block_on(demo::run(options)).map_err(|err| {
         eprintln!("mcp-auth demo: {err}");

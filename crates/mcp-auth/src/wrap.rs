@@ -17,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use rmcp::ServerHandler;
 use tokio_util::sync::CancellationToken;
@@ -213,21 +213,14 @@ impl<H: ServerHandler> WrappedServer<H> {
         crate::http::router(self.shared.clone())
     }
 
-    /// Serves HTTP on `listener` until [`shutdown`](Self::shutdown) is called.
+    /// Serves HTTP/1.1 and HTTP/2 on `listener` until [`shutdown`](Self::shutdown) is called,
+    /// within the connection limits of [`HttpOptions`]: a connection cap, header-read,
+    /// keep-alive and body timeouts. After `shutdown`, open connections get
+    /// [`shutdown_grace_period`](HttpOptions::shutdown_grace_period) to finish.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        use axum::serve::ListenerExt as _;
         let shutdown = self.shared.shutdown.clone();
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        // rmcp writes an SSE response in several small writes; without TCP_NODELAY each response
-        // waits ~40 ms for the client's delayed ACK (Nagle), measured in bench/.
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+        let result =
+            crate::http::serve::serve(listener, self.router(), &self.shared.http, shutdown).await;
         self.shared.registry.clear().await;
         result
     }

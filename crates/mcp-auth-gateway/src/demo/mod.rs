@@ -10,7 +10,7 @@ mod run;
 mod server;
 
 #[doc(inline)]
-pub use self::run::{DEMO_TOKEN_TTL, DEMO_USER, DemoError, DemoOptions, run};
+pub use self::run::{DEMO_TOKEN_TTL, DEMO_USER, DemoError, DemoOptions, PUBLIC_URL_ENV_VAR, run};
 #[doc(inline)]
 pub use self::server::{
     DemoServer, MAX_NOTE_BYTES, MAX_NOTES, MAX_SLOW_DELAY_MS, MAX_SLOW_STEPS, SERVER_NAME,

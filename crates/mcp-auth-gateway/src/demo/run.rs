@@ -1,10 +1,15 @@
 //! `mcp-auth demo`: the demo server behind `wrap_server` and `JwtAuthProvider` (HS256), over
 //! Streamable HTTP and legacy SSE, or over stdio.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    time::Duration,
+};
 
 use mcp_auth::{
-    EnvAuthProvider, JwtAuthProvider, Secret, WrappedServer, http::HttpOptions, wrap_server,
+    ConfigError, EnvAuthProvider, JwtAuthProvider, Secret, WrappedServer,
+    http::{AllowedHosts, HttpOptions},
+    wrap_server,
 };
 
 use super::DemoServer;
@@ -22,7 +27,14 @@ pub struct DemoOptions {
     pub addr: SocketAddr,
     /// Serve one user over stdin/stdout instead of HTTP.
     pub stdio: bool,
+    /// The URL clients reach the MCP endpoint at, when that is not `http://<addr>/mcp`: behind a
+    /// reverse proxy, under a DNS name, or when `addr` is `0.0.0.0`/`::`. It becomes the printed
+    /// token's audience, and its host is accepted in `Host` (any other still gets 403).
+    pub public_url: Option<String>,
 }
+
+/// Environment variable read for [`DemoOptions::public_url`] by `mcp-auth demo`.
+pub const PUBLIC_URL_ENV_VAR: &str = "MCP_AUTH_PUBLIC_URL";
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +72,15 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         server.serve_stdio().await?;
         return Ok(());
     }
+    // Checked before binding: a typo should not leave a port open.
+    let public_url = options.public_url.as_deref().map(PublicUrl::parse).transpose()?;
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|source| DemoError::Io { addr: options.addr, source })?;
     let addr =
         listener.local_addr().map_err(|source| DemoError::Io { addr: options.addr, source })?;
-    let url = format!("http://{addr}/mcp");
+    let Endpoint { url, hosts, note } = Endpoint::new(addr, public_url);
+    let http = http.with_allowed_hosts(hosts);
     let (secret, generated) = match std::env::var(SECRET_ENV_VAR) {
         Ok(secret) if !secret.is_empty() => (Secret::new(secret), false),
         _ => (generate_secret(), true),
@@ -75,7 +90,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let jwt = token::mint(secret.expose(), DEMO_USER, DEMO_TOKEN_TTL, None, Some(&url), None)?;
     let server: WrappedServer<DemoServer> =
         wrap_server(demo_factory).auth_provider(provider).http(http).build()?;
-    print!("{}", banner(&url, &jwt, generated));
+    print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
     let stopper = server.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -84,13 +99,88 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     server.serve(listener).await.map_err(|source| DemoError::Io { addr, source })
 }
 
+/// A checked [`DemoOptions::public_url`] and its host.
+struct PublicUrl {
+    url: String,
+    host: String,
+}
+
+impl PublicUrl {
+    fn parse(text: &str) -> Result<Self, ConfigError> {
+        let invalid = || {
+            ConfigError::invalid(
+                "demo.public_url",
+                text,
+                "an http(s) URL without credentials, query or fragment, such as \
+                 `https://mcp.example.com/mcp`",
+            )
+        };
+        let parsed = url::Url::parse(text.trim()).map_err(|_| invalid())?;
+        let plain = matches!(parsed.scheme(), "http" | "https")
+            && parsed.username().is_empty()
+            && parsed.password().is_none()
+            && parsed.query().is_none()
+            && parsed.fragment().is_none();
+        // `host_str` keeps the brackets of an IPv6 address, as the `Host` check compares them.
+        match parsed.host_str() {
+            Some(host) if plain => {
+                // The operator's spelling is the audience: tokens are minted with it as given.
+                Ok(Self { url: text.trim().to_owned(), host: host.to_owned() })
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// The URL the banner prints and tokens name as their audience, and the `Host` values served.
+struct Endpoint {
+    url: String,
+    hosts: AllowedHosts,
+    /// Printed above the token when the URL cannot work for everyone.
+    note: Option<String>,
+}
+
+impl Endpoint {
+    fn new(addr: SocketAddr, public_url: Option<PublicUrl>) -> Self {
+        if let Some(PublicUrl { url, host }) = public_url {
+            return Self { url, hosts: AllowedHosts::List(vec![host]), note: None };
+        }
+        let ip = addr.ip();
+        if ip.is_unspecified() {
+            // No single address names this server: print one that works here, and say how to
+            // serve remote clients.
+            let loopback: IpAddr =
+                if ip.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() };
+            let url = format!("http://{}/mcp", SocketAddr::new(loopback, addr.port()));
+            let note = format!(
+                "Note: listening on all interfaces, but only loopback requests are served:\n\
+                 any other `Host` gets 403, and the token below is for {url}. For remote clients\n\
+                 pass the URL they use: --public-url http://<this host's name>:{}/mcp\n\
+                 (or {PUBLIC_URL_ENV_VAR}).",
+                addr.port()
+            );
+            return Self { url, hosts: AllowedHosts::Loopback, note: Some(note) };
+        }
+        let url = format!("http://{addr}/mcp");
+        let hosts = if ip.is_loopback() {
+            AllowedHosts::Loopback
+        } else {
+            // `SocketAddr` displays IPv6 in brackets, as `Host` carries it.
+            let host = SocketAddr::new(ip, 0).to_string();
+            let host = host.rsplit_once(':').map_or(host.as_str(), |(host, _)| host);
+            AllowedHosts::List(vec![host.to_owned()])
+        };
+        Self { url, hosts, note: None }
+    }
+}
+
 /// A fresh 256-bit secret for this run only.
 fn generate_secret() -> Secret {
     let bytes: [u8; 32] = rand::random();
     Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn banner(url: &str, jwt: &str, generated: bool) -> String {
+fn banner(addr: SocketAddr, url: &str, jwt: &str, generated: bool, note: Option<&str>) -> String {
     let secret_note = if generated {
         format!(
             "The signing secret was generated for this run. To mint more tokens, restart with\n\
@@ -103,6 +193,7 @@ fn banner(url: &str, jwt: &str, generated: bool) -> String {
              cargo run -p mcp-auth-gateway -- token --user alice --aud {url}"
         )
     };
+    let note = note.map(|note| format!("{note}\n\n")).unwrap_or_default();
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
     format!(
         "mcp-auth demo: the demo MCP server, one instance per user, behind JWT auth.
@@ -110,8 +201,9 @@ fn banner(url: &str, jwt: &str, generated: bool) -> String {
 MCP endpoint: {url}
   legacy SSE: {url}/sse   health: {url}/health
   tools: whoami, notes_add, notes_list, slow, echo
+  listening on {addr}
 
-Token for user `{DEMO_USER}` (HS256, 24 h, audience {url}):
+{note}Token for user `{DEMO_USER}` (HS256, 24 h, audience {url}):
   {jwt}
 
 Try it (a 2026-07-28 stateless call):
@@ -126,4 +218,62 @@ Try it (a 2026-07-28 stateless call):
 Press Ctrl-C to stop.
 "
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(addr: &str, public_url: Option<&str>) -> Endpoint {
+        let public_url = public_url.map(|url| PublicUrl::parse(url).unwrap());
+        Endpoint::new(addr.parse().unwrap(), public_url)
+    }
+
+    #[test]
+    fn a_loopback_bind_prints_its_own_url_and_serves_loopback_hosts() {
+        let endpoint = endpoint("127.0.0.1:8080", None);
+        assert_eq!(endpoint.url, "http://127.0.0.1:8080/mcp");
+        assert_eq!(endpoint.hosts, AllowedHosts::Loopback);
+        assert!(endpoint.note.is_none());
+    }
+
+    #[test]
+    fn a_concrete_address_is_the_url_and_an_accepted_host() {
+        let v4 = endpoint("192.0.2.7:8080", None);
+        assert_eq!(v4.url, "http://192.0.2.7:8080/mcp");
+        assert_eq!(v4.hosts, AllowedHosts::List(vec!["192.0.2.7".into()]));
+        let v6 = endpoint("[2001:db8::7]:8080", None);
+        assert_eq!(v6.url, "http://[2001:db8::7]:8080/mcp");
+        assert_eq!(v6.hosts, AllowedHosts::List(vec!["[2001:db8::7]".into()]));
+    }
+
+    #[test]
+    fn an_unspecified_address_prints_the_loopback_url_and_a_note_about_public_url() {
+        for (bind, url) in
+            [("0.0.0.0:8080", "http://127.0.0.1:8080/mcp"), ("[::]:8080", "http://[::1]:8080/mcp")]
+        {
+            let endpoint = endpoint(bind, None);
+            assert_eq!(endpoint.url, url);
+            assert_eq!(endpoint.hosts, AllowedHosts::Loopback);
+            let note = endpoint.note.expect("a note");
+            assert!(note.contains("--public-url http://<this host's name>:8080/mcp"), "{note}");
+        }
+    }
+
+    #[test]
+    fn a_public_url_is_the_url_and_its_host_is_accepted() {
+        let endpoint = endpoint("0.0.0.0:8080", Some("https://MCP.example.com/mcp"));
+        assert_eq!(endpoint.url, "https://MCP.example.com/mcp");
+        assert_eq!(endpoint.hosts, AllowedHosts::List(vec!["mcp.example.com".into()]));
+        assert!(endpoint.note.is_none());
+    }
+
+    #[test]
+    fn a_public_url_that_is_not_a_plain_http_url_is_a_config_error() {
+        for bad in ["mcp.example.com", "ftp://mcp.example.com/", "https://u:p@h/mcp", "http://h/?a"]
+        {
+            let error = PublicUrl::parse(bad).err().expect(bad);
+            assert_eq!(error.key, "demo.public_url");
+        }
+    }
 }

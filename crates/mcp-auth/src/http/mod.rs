@@ -15,6 +15,7 @@ mod errors;
 mod guard;
 mod info;
 mod options;
+pub(crate) mod serve;
 mod sse;
 mod sse_queue;
 mod streamable;

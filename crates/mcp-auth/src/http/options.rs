@@ -1,4 +1,5 @@
-//! [`HttpOptions`]: base path, CORS origins, allowed hosts and limits of the HTTP transports.
+//! [`HttpOptions`]: base path, CORS origins, allowed hosts and limits of the HTTP transports,
+//! and the connection limits of [`WrappedServer::serve`](crate::WrappedServer::serve).
 
 use std::time::Duration;
 
@@ -44,6 +45,65 @@ pub struct HttpOptions {
     pub max_request_body_bytes: usize,
     /// Interval of SSE keep-alive comments (default 15 s).
     pub sse_keep_alive: Duration,
+    /// Time a client has to send a request's headers (default 10 s): from connecting for the
+    /// first request, from the end of the previous response after that. Slower, and the
+    /// connection is closed without an answer — a slowloris client holds a connection this long
+    /// at most.
+    ///
+    /// On HTTP/1.1 hyper starts this timer as soon as a keep-alive connection waits for its next
+    /// request, so it also closes HTTP/1.1 connections idle that long (see
+    /// [`Self::keep_alive_timeout`]). Applies to [`WrappedServer::serve`](crate::WrappedServer::serve).
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in flight (default 60 s); an open
+    /// response stream (SSE) counts as in flight. HTTP/2 connections are then closed with
+    /// `GOAWAY`. An idle HTTP/1.1 connection is already closed after
+    /// [`Self::header_read_timeout`] when that is shorter, as it is by default. Applies to
+    /// [`WrappedServer::serve`](crate::WrappedServer::serve).
+    pub keep_alive_timeout: Duration,
+    /// Time a client has to send a request's whole body, counted from when its headers arrived
+    /// (default 30 s). A body still incomplete then gets `408 Request Timeout` and the
+    /// connection is closed (RFC 9110 §15.5.9). Applies to
+    /// [`WrappedServer::serve`](crate::WrappedServer::serve).
+    pub request_body_timeout: Duration,
+    /// Most connections served at once (default: 10 000, or half the process's open-file limit
+    /// when that is lower). A connection over the cap is accepted and closed at once, so that
+    /// it costs no file descriptor and the open connections keep working; a warning is logged
+    /// at most every 10 s. Applies to [`WrappedServer::serve`](crate::WrappedServer::serve).
+    pub max_connections: usize,
+    /// How long [`WrappedServer::serve`](crate::WrappedServer::serve) lets open connections
+    /// finish after [`shutdown`](crate::WrappedServer::shutdown) before dropping them
+    /// (default 10 s).
+    pub shutdown_grace_period: Duration,
+}
+
+/// The default of [`HttpOptions::max_connections`] where the open-file limit is unknown.
+const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// The largest accepted timeout: hyper adds timeouts to `Instant::now()`, which overflows (and
+/// panics) for `Duration::MAX`.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `min(10 000, RLIMIT_NOFILE / 2)`: every connection holds a file descriptor, and the other
+/// half is left for the listener, the tenant manager, JWKS, logs and child processes.
+fn default_max_connections() -> usize {
+    open_file_limit().map_or(DEFAULT_MAX_CONNECTIONS, |limit| {
+        DEFAULT_MAX_CONNECTIONS.min(usize::try_from(limit / 2).unwrap_or(usize::MAX)).max(1)
+    })
+}
+
+/// The soft `RLIMIT_NOFILE` of this process, when it has one.
+#[cfg(unix)]
+pub(crate) fn open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _hard)) if soft != RLIM_INFINITY => Some(soft),
+        _ => None,
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn open_file_limit() -> Option<u64> {
+    None
 }
 
 impl Default for HttpOptions {
@@ -58,6 +118,11 @@ impl Default for HttpOptions {
             environment: Environment::from_env(),
             max_request_body_bytes: 4 * 1024 * 1024,
             sse_keep_alive: Duration::from_secs(15),
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
+            request_body_timeout: Duration::from_secs(30),
+            max_connections: default_max_connections(),
+            shutdown_grace_period: Duration::from_secs(10),
         }
     }
 }
@@ -118,6 +183,36 @@ impl HttpOptions {
         self
     }
 
+    /// Sets [`Self::header_read_timeout`].
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Self::keep_alive_timeout`].
+    pub fn with_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Self::request_body_timeout`].
+    pub fn with_request_body_timeout(mut self, timeout: Duration) -> Self {
+        self.request_body_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Self::max_connections`].
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets [`Self::shutdown_grace_period`].
+    pub fn with_shutdown_grace_period(mut self, grace: Duration) -> Self {
+        self.shutdown_grace_period = grace;
+        self
+    }
+
     pub(crate) fn validated(mut self) -> Result<Self, ConfigError> {
         let path = self.base_path.trim_end_matches('/').to_owned();
         if !path.starts_with('/') || path.contains(['?', '#', '{', '}', '*']) {
@@ -159,6 +254,44 @@ impl HttpOptions {
         }
         if self.max_request_body_bytes == 0 {
             return Err(ConfigError::invalid("transport.max_request_body_bytes", 0, "at least 1"));
+        }
+        for (key, timeout) in [
+            ("transport.header_read_timeout", self.header_read_timeout),
+            ("transport.keep_alive_timeout", self.keep_alive_timeout),
+            ("transport.request_body_timeout", self.request_body_timeout),
+        ] {
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("{timeout:?}"),
+                    "a duration above zero and at most 24 h",
+                ));
+            }
+        }
+        if self.shutdown_grace_period > MAX_TIMEOUT {
+            return Err(ConfigError::invalid(
+                "transport.shutdown_grace_period",
+                format!("{:?}", self.shutdown_grace_period),
+                "at most 24 h",
+            ));
+        }
+        // The semaphore behind the cap is acquired in full (`u32` permits) at shutdown.
+        if self.max_connections == 0 || u32::try_from(self.max_connections).is_err() {
+            return Err(ConfigError::invalid(
+                "transport.max_connections",
+                self.max_connections,
+                "at least 1, and below the open-file limit (`ulimit -n`)",
+            ));
+        }
+        if let Some(limit) = open_file_limit()
+            && self.max_connections as u64 >= limit
+        {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                open_file_limit = limit,
+                "max_connections is not below the open-file limit: connections beyond the limit \
+                 fail to be accepted (EMFILE) instead of being refused"
+            );
         }
         Ok(self)
     }
