@@ -198,22 +198,28 @@ impl Decoder for InboundCodec {
 }
 
 /// What is written: rmcp's messages and our error replies, one JSON document per line.
-enum Outbound {
-    Message(TxJsonRpcMessage<RoleServer>),
-    Reply(Value),
-}
-
 #[derive(Default)]
 struct OutboundCodec;
 
-impl Encoder<Outbound> for OutboundCodec {
+impl Encoder<TxJsonRpcMessage<RoleServer>> for OutboundCodec {
     type Error = std::io::Error;
 
-    fn encode(&mut self, item: Outbound, buf: &mut BytesMut) -> Result<(), std::io::Error> {
-        match item {
-            Outbound::Message(message) => serde_json::to_writer(buf.writer(), &message)?,
-            Outbound::Reply(reply) => serde_json::to_writer(buf.writer(), &reply)?,
-        }
+    fn encode(
+        &mut self,
+        message: TxJsonRpcMessage<RoleServer>,
+        buf: &mut BytesMut,
+    ) -> Result<(), std::io::Error> {
+        serde_json::to_writer(buf.writer(), &message)?;
+        buf.put_u8(b'\n');
+        Ok(())
+    }
+}
+
+impl Encoder<Value> for OutboundCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, reply: Value, buf: &mut BytesMut) -> Result<(), std::io::Error> {
+        serde_json::to_writer(buf.writer(), &reply)?;
         buf.put_u8(b'\n');
         Ok(())
     }
@@ -260,12 +266,12 @@ where
         let mut write = self.write.lock().await;
         let Some(framed) = write.as_mut() else { return false };
         if let Pending::Queue(reply) = state {
-            if framed.feed(Outbound::Reply(reply.take())).await.is_err() {
+            if framed.feed(reply.take()).await.is_err() {
                 return false;
             }
             *state = Pending::Flush;
         }
-        if framed.flush().await.is_err() {
+        if SinkExt::<Value>::flush(framed).await.is_err() {
             return false;
         }
         self.pending = None;
@@ -287,7 +293,7 @@ where
         let write = self.write.clone();
         async move {
             match write.lock().await.as_mut() {
-                Some(framed) => framed.send(Outbound::Message(item)).await,
+                Some(framed) => framed.send(item).await,
                 None => Err(std::io::Error::new(
                     std::io::ErrorKind::NotConnected,
                     "the stdio transport is closed",
@@ -367,7 +373,7 @@ mod tests {
         input.push(b'\n');
         // Blank, however long: nothing.
         assert_eq!(decode_all(&mut codec, &input), []);
-        let line = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}}\n");
+        let line = "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}\n";
         assert_eq!(decode_all(&mut codec, line.as_bytes()), [Some(-32600)]);
         assert_eq!(decode_all(&mut InboundCodec::new(1024), line.as_bytes()), [None]);
     }
