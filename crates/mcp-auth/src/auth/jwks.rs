@@ -4,7 +4,10 @@
 //! the background after [`JwksOptions::cache_ttl`], and refetched at once when a token names an
 //! unknown `kid` — which is how key rotation reaches us. Refetches are single-flight and at most
 //! one per [`JwksOptions::min_refresh_interval`], so a flood of tokens with made-up `kid`s cannot
-//! turn us into a load generator against the identity provider.
+//! turn us into a load generator against the identity provider. A fetch runs on its own task:
+//! a caller that stops waiting (its client went away, a timeout layer fired) leaves it running
+//! for everyone queued behind it, so a hung identity provider costs one connection per
+//! [`JwksOptions::timeout`], not one per request.
 
 use std::{
     collections::HashMap,
@@ -90,8 +93,9 @@ struct Shared {
     template: Validation,
     options: JwksOptions,
     keys: RwLock<Arc<KeySet>>,
-    /// When the last fetch attempt finished; the mutex makes refetches single-flight.
-    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last fetch attempt finished. Held for the whole of a fetch (by the fetch's own
+    /// task), which makes refetches single-flight.
+    last_attempt: Arc<tokio::sync::Mutex<Option<Instant>>>,
     background_refresh: AtomicBool,
     fetches: AtomicU64,
     /// The provider's verified-token cache, emptied when the key set changes.
@@ -136,7 +140,7 @@ impl JwksCache {
                 template,
                 options,
                 keys: RwLock::default(),
-                last_attempt: tokio::sync::Mutex::new(None),
+                last_attempt: Arc::new(tokio::sync::Mutex::new(None)),
                 background_refresh: AtomicBool::new(false),
                 fetches: AtomicU64::new(0),
                 verified,
@@ -163,10 +167,8 @@ impl JwksCache {
 
     /// Fetches now, ignoring the rate limit; fails when the endpoint does not serve usable keys.
     pub(crate) async fn refresh_now(&self) -> Result<(), AuthError> {
-        let mut last = self.shared.last_attempt.lock().await;
-        let result = self.shared.fetch_and_store().await;
-        *last = Some(Instant::now());
-        result
+        let last = self.shared.last_attempt.clone().lock_owned().await;
+        self.shared.fetch_detached(last).await
     }
 
     fn refresh_in_background(&self) {
@@ -187,9 +189,9 @@ impl Shared {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    async fn refresh_if_due(&self) {
+    async fn refresh_if_due(self: &Arc<Self>) {
         let waiting_since = Instant::now();
-        let mut last = self.last_attempt.lock().await;
+        let last = self.last_attempt.clone().lock_owned().await;
         // Skip when another caller fetched while we waited for the lock (single-flight), or
         // when the last fetch is too recent (rate limit).
         if last.is_some_and(|at| {
@@ -198,9 +200,30 @@ impl Shared {
             return;
         }
         // Failures are logged inside; callers fall back to the keys they already have.
-        let _ = self.fetch_and_store().await;
-        // Stamped on completion, so that everyone who queued during this fetch skips theirs.
-        *last = Some(Instant::now());
+        let _ = self.fetch_detached(last).await;
+    }
+
+    /// Fetches on a task of its own, which keeps the single-flight lock until the fetch is done
+    /// and stamped, and waits for it.
+    ///
+    /// The caller may be dropped while it waits (its client disconnected, a timeout layer
+    /// fired). Were the fetch part of the caller's future it would be cancelled too, unstamped,
+    /// and the next caller in the queue would start another: with a hung identity provider and
+    /// impatient clients that is one outbound connection per request, and
+    /// `min_refresh_interval` never applies.
+    async fn fetch_detached(
+        self: &Arc<Self>,
+        mut last: tokio::sync::OwnedMutexGuard<Option<Instant>>,
+    ) -> Result<(), AuthError> {
+        let shared = self.clone();
+        let fetch = tokio::spawn(async move {
+            let result = shared.fetch_and_store().await;
+            // Stamped on completion, so that everyone who queued during this fetch skips theirs.
+            *last = Some(Instant::now());
+            result
+        });
+        // A join error means the runtime is shutting down (or the fetch panicked): no keys.
+        fetch.await.unwrap_or(Err(AuthError::KeysUnavailable))
     }
 
     async fn fetch_and_store(&self) -> Result<(), AuthError> {
