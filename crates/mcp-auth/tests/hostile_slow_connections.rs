@@ -79,6 +79,16 @@ async fn health_on_new_connection(addr: &str) -> String {
     String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned()
 }
 
+/// An authenticated `POST /mcp` announcing `length` body bytes, and the first of them.
+fn authenticated_post_head(length: usize) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {length}\r\n\r\n{{",
+        token_for("alice")
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections_keep_working() {
     let options = HttpOptions::default()
@@ -236,12 +246,7 @@ async fn an_open_sse_stream_is_not_cut_by_the_idle_timeouts() {
 async fn a_request_body_that_trickles_gets_408_after_the_body_timeout() {
     let options = HttpOptions::default().with_request_body_timeout(Duration::from_secs(1));
     let app = start(options).await;
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
-         Content-Length: 100000\r\n\r\n{{",
-        token_for("alice")
-    );
+    let head = authenticated_post_head(100_000);
     let stream = TcpStream::connect(addr(&app)).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write.write_all(head.as_bytes()).await.unwrap();
@@ -302,6 +307,52 @@ async fn the_cap_is_released_when_slow_connections_close() {
     };
     assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
     assert!(answered.ends_with(r#"{"status":"ok"}"#), "{answered}");
+}
+
+#[tokio::test]
+async fn shutdown_drops_a_connection_still_busy_after_the_grace_period() {
+    let options = HttpOptions::default()
+        .with_request_body_timeout(Duration::from_secs(600))
+        .with_shutdown_grace_period(Duration::from_secs(1));
+    let observed = support::server::Observed::default();
+    let server = mcp_auth::wrap_server(observed.factory())
+        .auth_provider(jwt_provider())
+        .http(options)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    // A request whose body never completes: the handler waits for it for ten minutes.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(authenticated_post_head(1000).as_bytes()).await.unwrap();
+    wait_for("the request to reach its instance", || {
+        observed.instances.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    server.shutdown();
+    let served = timeout(DEADLINE, serving).await.expect("serve returns after the grace period");
+    served.unwrap().unwrap();
+    closed_by_server(&mut stream, "the busy connection").await;
+}
+
+#[tokio::test]
+async fn a_large_body_within_the_size_limit_is_still_served() {
+    // Larger than the 64 KiB read buffer that bounds a request head.
+    let app = start(HttpOptions::default()).await;
+    let text = "x".repeat(1024 * 1024);
+    let body = stateless_call(1, "echo", json!({ "text": text }), None);
+    let http = reqwest::Client::new();
+    let response = stateless_request(&http, &app.url, Some(&token_for("alice")), "echo", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains(&text));
 }
 
 #[tokio::test]

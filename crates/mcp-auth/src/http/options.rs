@@ -275,7 +275,8 @@ impl HttpOptions {
                 "at most 24 h",
             ));
         }
-        // The semaphore behind the cap is acquired in full (`u32` permits) at shutdown.
+        // tokio's semaphore panics above `usize::MAX >> 3` permits; a cap that high is a
+        // mistake anyway, since each connection needs a file descriptor.
         if self.max_connections == 0 || u32::try_from(self.max_connections).is_err() {
             return Err(ConfigError::invalid(
                 "transport.max_connections",
