@@ -4,7 +4,9 @@
 //! library so that integration tests, and later the HTTP front end, can use them directly:
 //!
 //! - [`demo`]: the demo MCP server, built once per authenticated user;
-//! - [`token`]: minting HS256 JWTs for `mcp-auth token`.
+//! - [`token`]: minting HS256 JWTs for `mcp-auth token`;
+//! - [`logging`]: the log filter, which keeps rmcp's message payloads out of debug logs.
 
 pub mod demo;
+pub mod logging;
 pub mod token;

@@ -9,7 +9,7 @@ use std::{process, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use mcp_auth::Secret;
 use mcp_auth_gateway::{
-    demo,
+    demo, logging,
     token::{self, SECRET_ENV_VAR, TokenError},
 };
 
@@ -129,13 +129,11 @@ fn token_command(args: TokenArgs) -> Result<(), i32> {
 
 /// Runs `mcp-auth demo`. Logs go to stderr (stdout is the JSON-RPC channel in stdio mode).
 fn demo_command(args: DemoArgs) -> Result<(), i32> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rmcp=warn".into()),
-        )
-        .init();
+    let (filter, ignored) = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    if let Some(reason) = ignored {
+        tracing::warn!("{reason}");
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|err| {
         eprintln!("mcp-auth demo: cannot start the runtime: {err}");
         EXIT_FAILURE

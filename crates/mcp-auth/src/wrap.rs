@@ -166,7 +166,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 http,
                 rate_limit,
                 failed_auth,
-                security_log: SecurityLog::default(),
+                security_log: Arc::default(),
                 limits,
                 sse: SseSessions::default(),
                 shutdown,
@@ -200,7 +200,7 @@ pub(crate) struct Shared<H> {
     pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
     /// Failed authentications per peer; `None` when disabled.
     pub(crate) failed_auth: Option<FailedAuthLimiter>,
-    pub(crate) security_log: SecurityLog,
+    pub(crate) security_log: Arc<SecurityLog>,
     pub(crate) limits: Limits,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,

@@ -256,29 +256,3 @@ fn a_wildcard_origin_is_refused_in_production() {
         .expect("refused");
     assert_eq!(err.key, "transport.cors_origins");
 }
-
-#[tokio::test]
-async fn bad_input_gets_a_clear_status_and_a_json_rpc_error() {
-    let app = App::start(|b| b).await;
-    let http = reqwest::Client::new();
-    let token = token_for("alice");
-    let post = |body: Vec<u8>, content_type: &'static str| {
-        http.post(&app.url)
-            .bearer_auth(&token)
-            .header("content-type", content_type)
-            .header("accept", "application/json, text/event-stream")
-            .body(body)
-    };
-    for body in [&b"{bad json"[..], b"[]", b"{\"jsonrpc\":\"1.0\"}"] {
-        let response = post(body.to_vec(), "application/json").send().await.unwrap();
-        assert_eq!(response.status(), 400, "{}", String::from_utf8_lossy(body));
-        let json: Value = response.json().await.unwrap();
-        assert_eq!(json["error"]["code"], -32700);
-    }
-    let wrong_type = post(b"{}".to_vec(), "text/plain").send().await.unwrap();
-    assert_eq!(wrong_type.status(), 415);
-    let too_big = post(vec![b' '; 5 * 1024 * 1024], "application/json").send().await.unwrap();
-    assert_eq!(too_big.status(), 413);
-    let put = http.put(&app.url).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(put.status(), 405);
-}

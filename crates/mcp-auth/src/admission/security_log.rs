@@ -1,4 +1,5 @@
-//! Security events — refused authentications, rate-limit and cap refusals — logged at `info` and
+//! Security events — refused authentications, `Host`/`Origin` refusals, rate-limit and cap
+//! refusals — logged at `info` and
 //! `warn` for operators, themselves rate-limited so that an attacker cannot fill the disk with
 //! them. Never the token; the user id only as a short hash.
 
@@ -66,6 +67,20 @@ impl SecurityLog {
                 peer = ?peer,
                 suppressed,
                 "request refused"
+            );
+        }
+    }
+
+    /// A request refused by the `Host`/`Origin` guard (DNS rebinding, a foreign page).
+    pub(crate) fn host_or_origin_refused(&self, reason: &str, peer: Option<IpAddr>) {
+        if let Some(suppressed) = self.admit() {
+            tracing::warn!(
+                target: "mcp_auth::security",
+                event = "host_origin_refused",
+                reason,
+                peer = ?peer,
+                suppressed,
+                "request refused before authentication"
             );
         }
     }

@@ -25,10 +25,10 @@
 //!    a browser behind a TLS proxy that sets `X-Forwarded-Proto` still counts as same-origin
 //!    (without that header, list the public origin in `cors_origins`).
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, uri::Authority},
     middleware::Next,
     response::Response,
@@ -36,6 +36,7 @@ use axum::{
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{AllowedHosts, HttpOptions, errors::jsonrpc_error};
+use crate::admission::SecurityLog;
 
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
@@ -44,10 +45,12 @@ pub(crate) struct Guard {
     hosts: AllowedHosts,
     origins: Vec<String>,
     any_origin: bool,
+    /// Refusals are security events.
+    log: Arc<SecurityLog>,
 }
 
 impl Guard {
-    pub(crate) fn new(options: &HttpOptions) -> Arc<Self> {
+    pub(crate) fn new(options: &HttpOptions, log: Arc<SecurityLog>) -> Arc<Self> {
         let any_origin = options.cors_origins.iter().any(|o| o.trim() == "*");
         let origins = options
             .cors_origins
@@ -61,7 +64,7 @@ impl Guard {
             }
             other => other.clone(),
         };
-        Arc::new(Self { hosts, origins, any_origin })
+        Arc::new(Self { hosts, origins, any_origin, log })
     }
 
     fn host_allowed(&self, host: Option<&Authority>) -> bool {
@@ -217,38 +220,44 @@ pub(crate) async fn check_host_and_origin(
     request: Request,
     next: Next,
 ) -> Response {
-    let host = match request_host(&request) {
-        Ok(host) => host,
-        Err(reason) => return jsonrpc_error(StatusCode::BAD_REQUEST, -32600, reason),
+    let Some((status, code, reason)) = guard.refusal(&request) else {
+        return next.run(request).await;
     };
-    if !guard.host_allowed(host.as_ref()) {
-        return jsonrpc_error(
-            StatusCode::FORBIDDEN,
-            -32000,
-            "Forbidden: Host header is not allowed",
-        );
-    }
-    let mut origins = request.headers().get_all(header::ORIGIN).iter();
-    let (origin, second) = (origins.next(), origins.next());
-    if second.is_some() {
-        return jsonrpc_error(
-            StatusCode::BAD_REQUEST,
-            -32600,
-            "Bad Request: more than one Origin header",
-        );
-    }
-    if let Some(origin) = origin {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    guard.log.host_or_origin_refused(reason, peer);
+    jsonrpc_error(status, code, reason)
+}
+
+impl Guard {
+    /// Why `request` is refused (status, JSON-RPC code, message), if it is.
+    fn refusal(&self, request: &Request) -> Option<(StatusCode, i64, &'static str)> {
+        let host = match request_host(request) {
+            Ok(host) => host,
+            Err(reason) => return Some((StatusCode::BAD_REQUEST, -32600, reason)),
+        };
+        if !self.host_allowed(host.as_ref()) {
+            return Some((StatusCode::FORBIDDEN, -32000, "Forbidden: Host header is not allowed"));
+        }
+        let mut origins = request.headers().get_all(header::ORIGIN).iter();
+        let (origin, second) = (origins.next(), origins.next());
+        if second.is_some() {
+            return Some((
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "Bad Request: more than one Origin header",
+            ));
+        }
         let scheme = Scheme::of(request.headers());
-        let allowed = origin.to_str().is_ok_and(|o| guard.origin_allowed(o, host.as_ref(), scheme));
-        if !allowed {
-            return jsonrpc_error(
-                StatusCode::FORBIDDEN,
-                -32000,
-                "Forbidden: Origin is not allowed",
-            );
+        let allowed = |o: &HeaderValue| {
+            o.to_str().is_ok_and(|o| self.origin_allowed(o, host.as_ref(), scheme))
+        };
+        match origin {
+            Some(origin) if !allowed(origin) => {
+                Some((StatusCode::FORBIDDEN, -32000, "Forbidden: Origin is not allowed"))
+            }
+            _ => None,
         }
     }
-    next.run(request).await
 }
 
 /// CORS for the configured origins, with the original's methods, headers and max age, plus the
@@ -324,7 +333,7 @@ mod tests {
 
     #[test]
     fn loopback_hosts_only_by_default() {
-        let guard = Guard::new(&HttpOptions::default());
+        let guard = Guard::new(&HttpOptions::default(), Arc::default());
         assert!(guard.host_allowed(Some(&authority("127.0.0.1:3000"))));
         assert!(guard.host_allowed(Some(&authority("[::1]:3000"))));
         assert!(!guard.host_allowed(Some(&authority("evil.example.com"))));
@@ -334,7 +343,7 @@ mod tests {
     #[test]
     fn origins_must_be_configured_or_same_origin() {
         let options = HttpOptions::default().with_cors_origins(["https://app.example.com"]);
-        let guard = Guard::new(&options);
+        let guard = Guard::new(&options, Arc::default());
         let host = authority("127.0.0.1:8080");
         let allowed = |origin: &str, scheme| guard.origin_allowed(origin, Some(&host), scheme);
         assert!(allowed("https://app.example.com", Scheme::Http));
@@ -351,7 +360,7 @@ mod tests {
 
     #[test]
     fn default_ports_are_filled_in() {
-        let guard = Guard::new(&HttpOptions::default());
+        let guard = Guard::new(&HttpOptions::default(), Arc::default());
         let plain = authority("localhost");
         assert!(guard.origin_allowed("http://localhost:80", Some(&plain), Scheme::Http));
         assert!(guard.origin_allowed("https://localhost", Some(&plain), Scheme::Https));

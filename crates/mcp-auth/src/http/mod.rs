@@ -14,6 +14,7 @@ mod body;
 mod errors;
 mod guard;
 mod info;
+mod message;
 mod options;
 pub(crate) mod serve;
 mod sse;
@@ -41,7 +42,7 @@ use crate::{
 
 pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
     let base = shared.http.base_path.clone();
-    let guard = guard::Guard::new(&shared.http);
+    let guard = guard::Guard::new(&shared.http, shared.security_log.clone());
     let cors = guard::cors(&shared.http);
     let body_limit = shared.http.max_request_body_bytes;
     let router = Router::new()

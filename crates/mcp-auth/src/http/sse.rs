@@ -12,7 +12,7 @@ use std::{
 };
 
 use axum::{
-    body::{Body, Bytes},
+    body::Body,
     extract::{Query, Request, State},
     http::StatusCode,
     response::{
@@ -27,7 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     body::{GuardedBody, stream_end},
-    errors, request_context, sse_queue,
+    errors, message, request_context, sse_queue,
 };
 use crate::{
     admission::{Cap, Refusal},
@@ -178,20 +178,12 @@ pub(crate) async fn post_message<H: ServerHandler>(
     let Some(session) = session.filter(|s| *s.owner == *admission.principal.user_id()) else {
         return errors::session_not_found();
     };
-    let limit = shared.http.max_request_body_bytes;
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match message::read_body(body, shared.http.max_request_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return errors::jsonrpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                -32600,
-                "Request body too large",
-            );
-        }
+        Err(response) => return response,
     };
-    let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
-        Ok(message) => message,
-        Err(_) => return errors::jsonrpc_error(StatusCode::BAD_REQUEST, -32700, "Parse error"),
+    let Ok(mut message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
+        return message::not_a_message(&bytes);
     };
     // The same contract as rmcp's Streamable HTTP service: handlers find the request parts, and
     // our `Principal` inside them, in the message extensions.

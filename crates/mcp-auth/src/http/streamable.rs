@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, Method, header},
+    http::{HeaderMap, Method, StatusCode, header},
     response::Response,
 };
 use rmcp::{ServerHandler, transport::streamable_http_server::SessionManager};
 
 use super::{
     body::{GuardedBody, stream_end},
-    errors, info, request_context,
+    errors, info, message, request_context,
 };
 use crate::{
     admission::{Admission, Cap, Refusal},
@@ -79,6 +79,17 @@ pub(crate) async fn handle<H: ServerHandler>(
         (principal, entry, held, ends_at)
     };
     let is_delete = parts.method == Method::DELETE;
+    // A POST body is read here, within the size limit, so that a body rmcp cannot parse can be
+    // told apart: not JSON (-32700) or JSON but not JSON-RPC (-32600). rmcp only says 415.
+    let posted = if parts.method == Method::POST {
+        match message::read_body(body, shared.http.max_request_body_bytes).await {
+            Ok(bytes) => Some(bytes),
+            Err(response) => return response,
+        }
+    } else {
+        drop(body);
+        None
+    };
     let json_body = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -86,25 +97,21 @@ pub(crate) async fn handle<H: ServerHandler>(
         .is_some_and(|v| v.get(..JSON.len()).is_some_and(|t| t.eq_ignore_ascii_case(JSON)));
     shared.credential_headers.strip(&mut parts.headers);
     parts.extensions.insert(principal);
+    let body = posted.clone().map_or_else(axum::body::Body::empty, axum::body::Body::from);
     let response = entry.http.handle(Request::from_parts(parts, body)).await;
-    let mut response = response.map(|body| {
-        axum::body::Body::new(GuardedBody::new(axum::body::Body::new(body), held, ends_at))
-    });
+    let status = response.status();
+    if let Some(posted) =
+        posted.filter(|_| json_body && status == StatusCode::UNSUPPORTED_MEDIA_TYPE)
+    {
+        return message::not_a_message(&posted);
+    }
+    let mut response = message::as_jsonrpc_error(response.map(axum::body::Body::new)).await;
     // rmcp answers a session DELETE with 202; clients (Python `mcp`) expect 200 or 204, which is
     // also what the TypeScript SDK's server sends.
-    if is_delete && response.status() == axum::http::StatusCode::ACCEPTED {
-        *response.status_mut() = axum::http::StatusCode::OK;
+    if is_delete && status == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
     }
-    // rmcp answers a JSON body it cannot parse with 415 and its parser's message; for a body
-    // that *is* declared JSON that is a parse error: 400 with JSON-RPC -32700 (JSON-RPC 2.0 §5.1).
-    if json_body && response.status() == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return errors::jsonrpc_error(
-            axum::http::StatusCode::BAD_REQUEST,
-            -32700,
-            "Parse error: the body is not a valid JSON-RPC message",
-        );
-    }
-    response
+    response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)))
 }
 
 /// Room for one more session of this user, and of all users together.

@@ -1,0 +1,91 @@
+//! The binary's log filter.
+//!
+//! rmcp logs every JSON-RPC message in full at `debug` and `trace` (tool arguments, results,
+//! whatever a user's server returns): `RUST_LOG=debug` on a busy gateway once wrote 4.3 GB, and
+//! those payloads are the users' data. So rmcp is held at `info` unless `RUST_LOG` names it —
+//! `RUST_LOG=debug,rmcp=debug` still turns the payload logs on, on purpose.
+
+use tracing_subscriber::EnvFilter;
+
+/// The default filter when `RUST_LOG` is unset: rmcp's `info` lines (one per session) are noise.
+const DEFAULT: &str = "info,rmcp=warn";
+
+/// rmcp's level unless the operator asks for another.
+const RMCP_CAP: &str = "rmcp=info";
+
+/// The filter for `rust_log` (the value of `RUST_LOG`, if set); an unparsable value falls back
+/// to the default, with the parse error returned for the operator.
+pub fn filter(rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
+    let wanted = rust_log.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(DEFAULT);
+    let names_rmcp = wanted.split(',').any(|directive| directive.trim_start().starts_with("rmcp"));
+    let directives = if names_rmcp { wanted.to_owned() } else { format!("{wanted},{RMCP_CAP}") };
+    match EnvFilter::try_new(&directives) {
+        Ok(filter) => (filter, None),
+        Err(err) => {
+            let fallback = EnvFilter::new(DEFAULT);
+            (fallback, Some(format!("RUST_LOG={wanted:?} ignored: {err}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Self;
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    /// What gets logged under `rust_log` when rmcp and mcp-auth each log at debug.
+    fn logged_under(rust_log: Option<&str>) -> String {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter(rust_log).0)
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "rmcp::service", "tool arguments: secret-payload");
+            tracing::debug!(target: "mcp_auth::instances", "instance created");
+            tracing::info!(target: "rmcp::service", "service initialized");
+            tracing::info!(target: "mcp_auth::http", "listening");
+        });
+        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn debug_logs_leave_out_rmcps_message_payloads_unless_asked() {
+        let logs = logged_under(Some("debug"));
+        assert!(logs.contains("instance created") && logs.contains("service initialized"));
+        assert!(!logs.contains("secret-payload"), "{logs}");
+        assert!(logged_under(Some("debug,rmcp=debug")).contains("secret-payload"));
+    }
+
+    #[test]
+    fn the_default_is_info_and_a_bad_value_falls_back_with_a_reason() {
+        let logs = logged_under(None);
+        assert!(logs.contains("listening"), "{logs}");
+        assert!(!logs.contains("service initialized") && !logs.contains("instance created"));
+        let (_, error) = filter(Some("debug,[oops"));
+        assert!(error.is_some_and(|e| e.contains("ignored")));
+    }
+}
