@@ -45,6 +45,10 @@ struct DemoArgs {
     /// host is accepted in `Host`.
     #[arg(long, env = demo::PUBLIC_URL_ENV_VAR)]
     public_url: Option<String>,
+    /// Log a line of runtime figures (live tasks, instances, sessions, unread response bytes)
+    /// every SECS seconds, for soak and load runs (`scripts/soak.sh`).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    stats_interval: Option<u64>,
 }
 
 /// Arguments of `mcp-auth token`. Deliberately not `Debug`: it holds the secret.
@@ -142,6 +146,7 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
         addr: std::net::SocketAddr::new(args.host, args.port),
         stdio: args.stdio,
         public_url: args.public_url,
+        stats_interval: args.stats_interval.map(Duration::from_secs),
     };
     runtime.block_on(demo::run(options)).map_err(|err| {
         eprintln!("mcp-auth demo: {err}");

@@ -31,6 +31,8 @@ pub struct DemoOptions {
     /// reverse proxy, under a DNS name, or when `addr` is `0.0.0.0`/`::`. It becomes the printed
     /// token's audience, and its host is accepted in `Host` (any other still gets 403).
     pub public_url: Option<String>,
+    /// Log [`stats`](WrappedServer::stats) and the runtime's live task count this often.
+    pub stats_interval: Option<Duration>,
 }
 
 /// Environment variable read for [`DemoOptions::public_url`] by `mcp-auth demo`.
@@ -91,12 +93,33 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let server: WrappedServer<DemoServer> =
         wrap_server(demo_factory).auth_provider(provider).http(http).build()?;
     print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
+    if let Some(every) = options.stats_interval {
+        tokio::spawn(log_stats(server.clone(), every));
+    }
     let stopper = server.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         stopper.shutdown();
     });
     server.serve(listener).await.map_err(|source| DemoError::Io { addr, source })
+}
+
+/// One `stats` line every `every`, until the process ends: what a soak run samples.
+async fn log_stats(server: WrappedServer<DemoServer>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let stats = server.stats().await;
+        tracing::info!(
+            target: "mcp_auth_gateway::stats",
+            tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            instances = stats.live,
+            sessions = stats.sessions,
+            legacy_sse_sessions = stats.legacy_sse_sessions,
+            unread_response_bytes = stats.unread_response_bytes,
+            "stats"
+        );
+    }
 }
 
 /// A checked [`DemoOptions::public_url`] and its host.
