@@ -1,7 +1,8 @@
-//! Slow and idle connections cannot take `WrappedServer::serve` down: beyond the connection cap
-//! new connections are refused at once while open ones keep working; partial headers, silent
-//! connections, idle keep-alive connections and trickling bodies are cut off; the cap is released
-//! when connections close; and the peer address still reaches the auth provider.
+//! Slow and idle connections cannot take `WrappedServer::serve` down: beyond the connection cap a
+//! new connection displaces the one idle longest (a slowloris head, a keep-alive connection
+//! between requests), never one with a request in flight, and is refused only when every
+//! connection is busy; partial headers, silent connections, idle keep-alive connections and
+//! trickling bodies are cut off; and the peer address still reaches the auth provider.
 
 mod support;
 
@@ -17,7 +18,7 @@ use axum::body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mcp_auth::{auth::AnonymousLoopbackProvider, http::HttpOptions};
 use serde_json::{Value, json};
-use support::app::*;
+use support::{app::*, poll_until};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -90,7 +91,7 @@ fn authenticated_post_head(length: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections_keep_working() {
+async fn slowloris_beyond_the_cap_displaces_idle_connections_and_new_clients_are_served() {
     let options = HttpOptions::default()
         .with_max_connections(200)
         .with_header_read_timeout(Duration::from_secs(60));
@@ -98,15 +99,6 @@ async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections
     let health = format!("{}/health", app.url);
     let token = token_for("alice");
     let body = stateless_call(1, "echo", json!({ "text": "still here" }), None);
-    // Two keep-alive connections opened before the attack, one per client (reqwest opens a new
-    // connection when a pooled one is not back in the pool yet, so each client sends one request
-    // at a time, long after the previous one). They take two slots of the cap.
-    let monitor = reqwest::Client::new();
-    let response = monitor.get(&health).send().await.unwrap();
-    assert_eq!(response.text().await.unwrap(), r#"{"status":"ok"}"#);
-    let user = reqwest::Client::new();
-    let response = stateless_request(&user, &app.url, Some(&token), "echo", &body).send().await;
-    assert!(response.unwrap().text().await.unwrap().contains("still here"));
     let fds_before = open_fds();
 
     let closed = Arc::new(AtomicUsize::new(0));
@@ -114,7 +106,7 @@ async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections
     let attack_started = Instant::now();
     for _ in 0..1000 {
         let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
-        // A refused connection may already be closed: the write then fails, which is fine.
+        // A displaced connection may already be closed: the write then fails, which is fine.
         let _ = stream.write_all(PARTIAL_HEAD).await;
         let closed = closed.clone();
         attackers.push(tokio::spawn(async move {
@@ -122,14 +114,18 @@ async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections
             closed.fetch_add(1, Ordering::SeqCst);
         }));
     }
-    // 198 slots were left: the other 802 connections are closed at once.
-    wait_for("connections beyond the cap to be closed", || closed.load(Ordering::SeqCst) >= 800)
-        .await;
-    let refused_in = attack_started.elapsed();
+    // 200 slots: each connection beyond them displaced the one idle longest, an older attacker.
+    wait_for("attack connections beyond the cap to be closed", || {
+        closed.load(Ordering::SeqCst) >= 800
+    })
+    .await;
+    let displaced_in = attack_started.elapsed();
     let peak_fds = open_fds();
 
+    // A client arriving now, on new connections (a load balancer's health check, a new user),
+    // is served: it displaces an attacker, never the other way round.
     let asked = Instant::now();
-    let response = timeout(Duration::from_secs(5), monitor.get(&health).send())
+    let response = timeout(Duration::from_secs(5), reqwest::Client::new().get(&health).send())
         .await
         .expect("health answers within 5 s during the attack")
         .unwrap();
@@ -137,6 +133,8 @@ async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections
     assert_eq!(response.text().await.unwrap(), r#"{"status":"ok"}"#);
     let health_took = asked.elapsed();
 
+    let asked = Instant::now();
+    let user = reqwest::Client::new();
     let call = stateless_request(&user, &app.url, Some(&token), "echo", &body).send();
     let response = timeout(Duration::from_secs(5), call)
         .await
@@ -144,17 +142,17 @@ async fn slowloris_connections_beyond_the_cap_are_refused_while_open_connections
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("still here"));
+    let call_took = asked.elapsed();
 
-    // The slowloris connections inside the cap are still held (their header timeout is 60 s).
+    // The attackers inside the cap are still held (their header timeout is 60 s), less the
+    // two the new clients displaced.
     let closed = closed.load(Ordering::SeqCst);
     assert!((800..=802).contains(&closed), "{closed} attack connections closed");
-    // A refused attacker drops its socket, so what is open beyond the start is the held
-    // attackers' client ends and the server's ends.
     let server_fds = peak_fds.saturating_sub(fds_before + (1000 - closed));
     eprintln!(
-        "1000 slowloris connections, cap 200: {closed} refused within {refused_in:?}; \
+        "1000 slowloris connections, cap 200: {closed} displaced within {displaced_in:?}; \
          {peak_fds} fds at peak ({fds_before} before), {server_fds} of them the server's \
-         connections; health took {health_took:?}"
+         connections; health on a new connection took {health_took:?}, a call {call_took:?}"
     );
     for attacker in attackers {
         attacker.abort();
@@ -278,7 +276,7 @@ async fn a_request_body_that_trickles_gets_408_after_the_body_timeout() {
 }
 
 #[tokio::test]
-async fn the_cap_is_released_when_slow_connections_close() {
+async fn over_the_cap_a_new_connection_displaces_the_one_idle_longest() {
     let options = HttpOptions::default()
         .with_max_connections(20)
         .with_header_read_timeout(Duration::from_secs(60));
@@ -289,24 +287,56 @@ async fn the_cap_is_released_when_slow_connections_close() {
         stream.write_all(PARTIAL_HEAD).await.unwrap();
         slow.push(stream);
     }
-    // The server accepts in order: the 21st connection finds the cap full.
-    let refused = timeout(DEADLINE, health_on_new_connection(addr(&app)))
+    // The server accepts in order: the 21st connection finds the cap full, and the first
+    // slowloris connection makes way for it.
+    let answered = timeout(DEADLINE, health_on_new_connection(addr(&app)))
         .await
-        .expect("over the cap, a new connection is closed at once");
-    assert_eq!(refused, "", "over the cap: closed without an answer");
-
-    drop(slow);
-    let deadline = Instant::now() + DEADLINE;
-    let answered = loop {
-        let response = health_on_new_connection(addr(&app)).await;
-        if !response.is_empty() {
-            break response;
-        }
-        assert!(Instant::now() < deadline, "the cap was not released");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        .expect("over the cap, a new connection is served");
     assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
     assert!(answered.ends_with(r#"{"status":"ok"}"#), "{answered}");
+    assert_eq!(closed_by_server(&mut slow[0], "the oldest idle connection").await, b"");
+    let mut buf = [0u8; 1];
+    for (i, stream) in slow.iter().enumerate().skip(1) {
+        let still_open = matches!(stream.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        assert!(still_open, "slow connection {i} was closed too");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_busy_a_new_one_is_refused_until_one_ends() {
+    let options = HttpOptions::default()
+        .with_max_connections(20)
+        .with_sse_keep_alive(Duration::from_millis(200));
+    let app = start(options).await;
+    // Twenty open legacy SSE streams: twenty requests in flight, none of them idle.
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let response = reqwest::Client::new()
+            .get(format!("{}/sse", app.url))
+            .header("accept", "text/event-stream")
+            .bearer_auth(token_for("alice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        streams.push(SseReader::new(response));
+    }
+    let refused = timeout(DEADLINE, health_on_new_connection(addr(&app)))
+        .await
+        .expect("over the cap with every connection busy, a new one is closed at once");
+    assert_eq!(refused, "", "closed without an answer");
+    for stream in &mut streams {
+        let event = timeout(DEADLINE, stream.next()).await.expect("the stream keeps delivering");
+        assert!(event.is_some(), "a busy connection was closed");
+    }
+
+    streams.pop();
+    let answered = poll_until("a slot to free up", DEADLINE, async || {
+        let response = health_on_new_connection(addr(&app)).await;
+        (!response.is_empty()).then_some(response)
+    })
+    .await;
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
 }
 
 #[tokio::test]

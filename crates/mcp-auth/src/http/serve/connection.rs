@@ -21,10 +21,14 @@ use std::{
 
 use axum::Router;
 use hyper_util::rt::TokioIo;
-use tokio::{net::TcpStream, sync::OwnedSemaphorePermit, time::Instant};
+use tokio::{
+    net::TcpStream,
+    sync::{Notify, OwnedSemaphorePermit},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::{Builder, request};
+use super::{Builder, idle::IdleQueue, request};
 
 /// What every connection of one `serve` call shares.
 pub(super) struct Limits {
@@ -37,6 +41,8 @@ pub(super) struct Limits {
     pub(super) shutdown: CancellationToken,
     /// The shutdown grace period is over: drop the connection.
     pub(super) hard_stop: CancellationToken,
+    /// The idle connections, for a new one to displace when the cap is full.
+    pub(super) idle: Arc<IdleQueue>,
 }
 
 /// Serves one connection until it ends, is closed by the watchdog, or the server stops. The
@@ -48,7 +54,7 @@ pub(super) async fn serve(
     limits: Arc<Limits>,
 ) {
     let _permit = permit;
-    let activity = Arc::new(Activity::new());
+    let activity = Activity::new(limits.idle.clone());
     let service = {
         let (limits, activity) = (limits.clone(), activity.clone());
         hyper::service::service_fn(move |req| {
@@ -73,6 +79,14 @@ pub(super) async fn serve(
                 return;
             }
             () = limits.hard_stop.cancelled() => return,
+            // Only an idle connection is displaced, and no request can start while this arm
+            // runs (starting one takes polling `conn`), so nothing in flight is cut.
+            () = activity.displaced.notified() => {
+                if activity.in_flight.load(Ordering::Acquire) == 0 {
+                    tracing::debug!(%peer, "closing the longest-idle connection for a new one");
+                    return;
+                }
+            }
             () = limits.shutdown.cancelled(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
@@ -101,28 +115,58 @@ pub(super) async fn serve(
 /// `idle_since_ms` before the first request.
 const NEVER: u64 = u64::MAX;
 
-/// The requests of one connection, as the watchdog needs them: how many are in flight (a
-/// response body still streaming counts) and since when the connection has been idle.
+/// The requests of one connection, as the watchdog and the idle queue need them: how many are
+/// in flight (a response body still streaming counts), since when the connection has been idle,
+/// and a generation that changes whenever it goes busy or idle.
 pub(super) struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
     /// Milliseconds after `opened` at which the last request ended; [`NEVER`] before the first.
     idle_since_ms: AtomicU64,
+    generation: AtomicU64,
+    idle: Arc<IdleQueue>,
+    /// Notified when a new connection needs this one's slot.
+    displaced: Notify,
 }
 
 impl Activity {
-    fn new() -> Self {
-        Self {
+    /// A new connection's activity, queued as idle: nothing is in flight yet.
+    pub(super) fn new(idle: Arc<IdleQueue>) -> Arc<Self> {
+        let activity = Arc::new(Self {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(NEVER),
-        }
+            generation: AtomicU64::new(0),
+            idle,
+            displaced: Notify::new(),
+        });
+        activity.idle.push(&activity, 0);
+        activity
     }
 
     /// Marks a request in flight until the returned guard is dropped.
-    fn begin(self: &Arc<Self>) -> InFlight {
+    pub(super) fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
+    }
+
+    /// Whether the connection is idle, and has been since it was queued at `generation`.
+    pub(super) fn is_idle_at(&self, generation: u64) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && self.generation.load(Ordering::Acquire) == generation
+    }
+
+    /// Asks the connection to close (if it is still idle when it looks).
+    pub(super) fn displace(&self) {
+        self.displaced.notify_one();
+    }
+
+    /// Whether [`displace`](Self::displace) was called since the last look.
+    #[cfg(test)]
+    pub(super) fn is_displaced(&self) -> bool {
+        use futures::FutureExt as _;
+        self.displaced.notified().now_or_never().is_some()
     }
 
     /// When the connection is due to close if nothing starts before; `None` while busy.
@@ -146,6 +190,9 @@ impl Drop for InFlight {
         let activity = &self.0;
         let ms = u64::try_from(activity.opened.elapsed().as_millis()).unwrap_or(NEVER - 1);
         activity.idle_since_ms.store(ms, Ordering::Release);
-        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let generation = activity.generation.fetch_add(1, Ordering::AcqRel) + 1;
+            activity.idle.push(activity, generation);
+        }
     }
 }

@@ -7,8 +7,9 @@
 //! builder, and:
 //!
 //! - at most [`max_connections`](super::HttpOptions::max_connections) are served at once; over
-//!   the cap a connection is accepted and closed at once, so it holds no descriptor and the open
-//!   ones keep working;
+//!   the cap a new connection displaces the connection idle longest ([`idle`]) — never one with
+//!   a request in flight — and when every connection is busy it is closed at once, so it holds
+//!   no descriptor and the open ones keep working;
 //! - headers must arrive within [`header_read_timeout`](super::HttpOptions::header_read_timeout),
 //!   a connection with nothing in flight is closed after
 //!   [`keep_alive_timeout`](super::HttpOptions::keep_alive_timeout) ([`connection`]), and a body
@@ -19,6 +20,7 @@
 //!   [`shutdown_grace_period`](super::HttpOptions::shutdown_grace_period).
 
 mod connection;
+mod idle;
 mod request;
 
 use std::{
@@ -32,7 +34,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use self::connection::Limits;
+use self::{connection::Limits, idle::IdleQueue};
 use super::HttpOptions;
 
 /// The auto (HTTP/1.1 or HTTP/2) connection builder.
@@ -47,6 +49,13 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long the loop pauses after an accept error that is not about one connection (`EMFILE`,
 /// `ENFILE`, `ENOBUFS`, `ENOMEM`): retrying at once would spin a core while nothing can change.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long a connection that displaced an idle one waits for its slot: the displaced one
+/// closes within a scheduler tick, so reaching this means another took the slot first.
+const DISPLACE_WAIT: Duration = Duration::from_secs(1);
+
+/// Connections waiting for a displaced one's slot at most; beyond, new ones are refused.
+const MAX_DISPLACING: usize = 256;
 
 /// At most one warning per this interval for refused connections and accept errors; a flood
 /// must not turn into a log flood.
@@ -68,8 +77,10 @@ pub(crate) async fn serve(
         request_body_timeout: options.request_body_timeout,
         shutdown: shutdown.clone(),
         hard_stop: CancellationToken::new(),
+        idle: Arc::new(IdleQueue::new(options.max_connections)),
     });
     let permits = Arc::new(Semaphore::new(options.max_connections));
+    let displacing = Arc::new(Semaphore::new(MAX_DISPLACING));
     let connections = TaskTracker::new();
     let mut refused = Throttled::default();
     let mut failed = Throttled::default();
@@ -93,24 +104,35 @@ pub(crate) async fn serve(
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            // Over the cap: closing at once frees the descriptor and tells the client now,
-            // instead of leaving it in the backlog until it times out.
-            drop(stream);
-            refused.warn(|count| {
-                tracing::warn!(
-                    count,
-                    max_connections = options.max_connections,
-                    "connection cap reached; refusing new connections"
-                );
-            });
-            continue;
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Over the cap: take the slot of the connection idle longest, if one is idle
+                // (and not too many already wait); else close at once, which frees the
+                // descriptor and tells the client now instead of leaving it in the backlog.
+                let waiting = displacing.clone().try_acquire_owned().ok();
+                if let Some(waiting) = waiting.filter(|_| limits.idle.displace_one()) {
+                    let (permits, limits) = (permits.clone(), limits.clone());
+                    connections.spawn(async move {
+                        let permit = tokio::time::timeout(DISPLACE_WAIT, permits.acquire_owned());
+                        if let Ok(Ok(permit)) = permit.await {
+                            drop(waiting);
+                            serve_one(stream, peer, permit, limits).await;
+                        }
+                    });
+                    continue;
+                }
+                drop(stream);
+                refused.warn(|count| {
+                    tracing::warn!(
+                        count,
+                        max_connections = options.max_connections,
+                        "connection cap reached and every connection busy; refusing new ones"
+                    );
+                });
+                continue;
+            }
         };
-        // rmcp writes an SSE response in several small writes; without TCP_NODELAY each
-        // response waits ~40 ms for the client's delayed ACK (Nagle), measured in bench/.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
         connections.spawn(connection::serve(stream, peer, permit, limits.clone()));
     }
     // Stop accepting: later connection attempts are refused by the kernel.
@@ -126,6 +148,21 @@ pub(crate) async fn serve(
         connections.wait().await;
     }
     Ok(())
+}
+
+/// Serves one connection within its slot of the cap.
+async fn serve_one(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    limits: Arc<Limits>,
+) {
+    // rmcp writes an SSE response in several small writes; without TCP_NODELAY each response
+    // waits ~40 ms for the client's delayed ACK (Nagle), measured in bench/.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY");
+    }
+    connection::serve(stream, peer, permit, limits).await;
 }
 
 /// hyper-util's builder with our limits. The peer address each connection belongs to is added
