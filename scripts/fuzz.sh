@@ -6,6 +6,8 @@
 #   TARGET    jwt_verify, http_headers, jsonrpc_body (default: all three)
 # Env:   FUZZ_SANITIZER   address (default) or none: none builds without ASAN (faster build and
 #                         runs; panics, overflow checks and the harness's assertions still fire)
+#        FUZZ_PROFILE     release (default) or dev: dev skips optimisation, so the build takes a
+#                         fraction of the time and each input runs slower (what CI uses)
 #        FUZZ_TARGET_DIR  cargo target dir of the fuzz build (default fuzz/target)
 #        FUZZ_JOBS        cargo build jobs (default: cargo's own choice)
 #
@@ -27,7 +29,7 @@ if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
   SECONDS_PER_TARGET="$1"
   shift
 fi
-case "${1:-}" in -h | --help) sed -n '2,18p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h | --help) sed -n '2,20p' "$0"; exit 0 ;; esac
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 for target in "${TARGETS[@]}"; do
@@ -47,6 +49,11 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$FUZZ/target}"
 SANITIZER="${FUZZ_SANITIZER:-address}"
 BUILD_ARGS=(--sanitizer "$SANITIZER")
+case "${FUZZ_PROFILE:-release}" in
+  release) ;;
+  dev) BUILD_ARGS+=(--dev) ;;
+  *) echo "fuzz: FUZZ_PROFILE must be release or dev" >&2; exit 2 ;;
+esac
 [ -n "${FUZZ_JOBS:-}" ] && BUILD_ARGS+=(--jobs "$FUZZ_JOBS")
 cd "$FUZZ"
 for target in "${TARGETS[@]}"; do

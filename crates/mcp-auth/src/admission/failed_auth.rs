@@ -83,6 +83,22 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_from_many_addresses_stays_within_both_tables_bounds() {
+        let config = RateLimitConfig::per_minute(1).with_burst(1).with_max_tracked_keys(1_000);
+        let limiter = FailedAuthLimiter::new(&config).unwrap().unwrap();
+        let peers = MAX_BLOCKED_PEERS + 20_000;
+        for n in 0..peers {
+            let peer = IpAddr::from(std::net::Ipv6Addr::from(u128::from(n)));
+            limiter.record_failure(peer);
+            limiter.record_failure(peer);
+        }
+        limiter.blocked.run_pending_tasks();
+        assert!(limiter.blocked.entry_count() <= MAX_BLOCKED_PEERS);
+        let tracked = limiter.failures.tracked_keys();
+        assert!(tracked <= 1_000 + 64, "{tracked} keys: the cap plus one housekeeping period");
+    }
+
+    #[test]
     fn a_disabled_limit_builds_nothing() {
         assert!(FailedAuthLimiter::new(&RateLimitConfig::disabled()).unwrap().is_none());
     }
