@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mcp_auth::{Limits, extras::ExtrasAllowList, instances::InstanceOptions};
 use serde_json::{Value, json};
-use support::app::*;
+use support::{DEADLINE, app::*, poll_until};
 
 async fn whoami(http: &reqwest::Client, app: &App, user: &str) -> reqwest::Response {
     let body = stateless_call(1, "whoami", json!({}), None);
@@ -64,14 +64,17 @@ async fn an_open_stream_keeps_its_instance_past_the_idle_timeout() {
     let app = App::start(|b| b.instances(options)).await;
     let (alice, _) = app.client("alice").await;
     call(&alice, "notes_add", json!({ "text": "still here" })).await;
-    // Let several sweeps pass (one every 50 ms): poll the count, which must not drop.
-    let until = tokio::time::Instant::now() + Duration::from_millis(800);
-    while tokio::time::Instant::now() < until {
-        assert_eq!(app.server.stats().await.live, 1, "an instance with an open stream was dropped");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Bob calls after Alice, without a stream: once the sweep has dropped his idle instance,
+    // Alice's — idle as long, but for its open stream — would have gone with it.
+    let http = reqwest::Client::new();
+    assert_eq!(whoami(&http, &app, "bob").await.status(), 200);
+    assert_eq!(app.server.stats().await.live, 2);
+    poll_until("the idle sweep to drop bob's instance", DEADLINE, async || {
+        (app.server.stats().await.live == 1).then_some(())
+    })
+    .await;
     assert_eq!(call(&alice, "notes_list", json!({})).await, "still here");
-    assert_eq!(app.server.stats().await.created, 1);
+    assert_eq!(app.server.stats().await.created, 2, "alice's instance was never rebuilt");
 }
 
 #[tokio::test]
