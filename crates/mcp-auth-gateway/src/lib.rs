@@ -5,8 +5,10 @@
 //!
 //! - [`demo`]: the demo MCP server, built once per authenticated user;
 //! - [`token`]: minting HS256 JWTs for `mcp-auth token`;
-//! - [`logging`]: the log filter, which keeps rmcp's message payloads out of debug logs.
+//! - [`logging`]: the log filter, which keeps rmcp's message payloads out of debug logs;
+//! - [`memory`]: allocator settings that give large freed buffers back to the system.
 
 pub mod demo;
 pub mod logging;
+pub mod memory;
 pub mod token;

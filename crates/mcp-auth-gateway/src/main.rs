@@ -9,7 +9,7 @@ use std::{process, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use mcp_auth::Secret;
 use mcp_auth_gateway::{
-    demo, logging,
+    demo, logging, memory,
     token::{self, SECRET_ENV_VAR, TokenError},
 };
 
@@ -77,6 +77,7 @@ struct TokenArgs {
 }
 
 fn main() {
+    memory::return_large_blocks_to_the_system();
     match Cli::parse().command {
         Command::Demo(args) => {
             if let Err(code) = demo_command(args) {

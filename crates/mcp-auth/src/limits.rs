@@ -24,9 +24,12 @@ pub struct Limits {
     /// Requests of one user being served at once, streaming responses included until they end
     /// (default 32). Over it: `429`. Bounds long-running calls a user can pile up.
     pub max_in_flight_per_user: usize,
-    /// Bytes of response one user has been handed but not yet read (default 64 MiB). A client
+    /// Bytes of response one user has been handed but not yet read (default 32 MiB). A client
     /// that sends requests and never reads the answers is refused (`429`) once its unread
-    /// answers reach this, instead of growing the server's memory.
+    /// answers reach this, instead of growing the server's memory. The process grows by about
+    /// this plus a few copies of the largest answer being built (request, parsed value, result,
+    /// serialised answer): 32 MiB keeps one hostile user under 64 MB of RSS with 3 MiB answers
+    /// (docs/reliability.md).
     pub max_unread_response_bytes_per_user: usize,
     /// Streamable HTTP sessions (2025-era `Mcp-Session-Id`) one user may hold (default 32).
     /// Over it, a new `initialize` gets `429`; existing sessions are kept.
@@ -54,7 +57,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_in_flight_per_user: 32,
-            max_unread_response_bytes_per_user: 64 * 1024 * 1024,
+            max_unread_response_bytes_per_user: 32 * 1024 * 1024,
             max_sessions_per_user: 32,
             max_sse_sessions_per_user: 32,
             max_sessions_total: 20_000,

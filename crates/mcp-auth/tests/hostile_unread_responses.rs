@@ -1,16 +1,17 @@
 //! A client that sends large requests and never reads the answers cannot grow the server without
 //! bound: once its unread answers reach `max_unread_response_bytes_per_user`, its next request
-//! gets `429`, other users are served, and the bytes are given back when its sockets close.
+//! gets `429`, other users are served, and the bytes are given back when its sockets close — or
+//! when the server closes a connection that made no write progress for the write timeout.
 
 mod support;
 
 use std::time::Duration;
 
-use mcp_auth::Limits;
+use mcp_auth::{Limits, http::HttpOptions};
 use serde_json::json;
-use support::app::*;
+use support::{DEADLINE, app::*, poll_until};
 use tokio::{
-    io::AsyncWriteExt,
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
 };
 
@@ -94,4 +95,26 @@ async fn unread_answers_are_capped_per_user_and_given_back_when_the_sockets_clos
     }
     let response = echo("mallory").await.unwrap();
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    let options = HttpOptions::default().with_response_write_timeout(Duration::from_secs(1));
+    let app = App::start(|b| b.http(options)).await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let stream = unread_echo(addr, &token_for("mallory")).await;
+    poll_until("the answer to be handed over and stuck", DEADLINE, async || {
+        (app.server.stats().await.unread_response_bytes > 0).then_some(())
+    })
+    .await;
+    // The socket stays open on this side and is never read: only the server can end it.
+    poll_until("the stalled connection to be closed", DEADLINE, async || {
+        (app.server.stats().await.unread_response_bytes == 0).then_some(())
+    })
+    .await;
+    let mut stream = stream;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server closed the connection (EOF or reset)");
+    assert!(rest.len() < ECHO_BYTES, "{} bytes arrived: the answer was cut", rest.len());
 }

@@ -65,10 +65,18 @@ pub struct HttpOptions {
     /// connection is closed (RFC 9110 §15.5.9). Applies to
     /// [`WrappedServer::serve`](crate::WrappedServer::serve).
     pub request_body_timeout: Duration,
+    /// How long a response may wait for the client to take any of it (default 30 s): when
+    /// nothing could be written to a connection for this long while a response is pending (a
+    /// client that stopped reading, with the socket's buffers full), the connection is closed,
+    /// and with it the response and its hold on the user's caps. A client that reads, however
+    /// slowly, is never cut. Applies to [`WrappedServer::serve`](crate::WrappedServer::serve).
+    pub response_write_timeout: Duration,
     /// Most connections served at once (default: 10 000, or half the process's open-file limit
-    /// when that is lower). A connection over the cap is accepted and closed at once, so that
-    /// it costs no file descriptor and the open connections keep working; a warning is logged
-    /// at most every 10 s. Applies to [`WrappedServer::serve`](crate::WrappedServer::serve).
+    /// when that is lower). A connection over the cap takes the slot of the connection idle
+    /// longest (a request head never finished, a keep-alive connection between requests);
+    /// when every connection has a request in flight it is accepted and closed at once, so
+    /// that it costs no file descriptor and the open connections keep working, and a warning
+    /// is logged at most every 10 s. Applies to [`WrappedServer::serve`](crate::WrappedServer::serve).
     pub max_connections: usize,
     /// How long [`WrappedServer::serve`](crate::WrappedServer::serve) lets open connections
     /// finish after [`shutdown`](crate::WrappedServer::shutdown) before dropping them
@@ -121,6 +129,7 @@ impl Default for HttpOptions {
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             request_body_timeout: Duration::from_secs(30),
+            response_write_timeout: Duration::from_secs(30),
             max_connections: default_max_connections(),
             shutdown_grace_period: Duration::from_secs(10),
         }
@@ -195,6 +204,12 @@ impl HttpOptions {
         self
     }
 
+    /// Sets [`Self::response_write_timeout`].
+    pub fn with_response_write_timeout(mut self, timeout: Duration) -> Self {
+        self.response_write_timeout = timeout;
+        self
+    }
+
     /// Sets [`Self::request_body_timeout`].
     pub fn with_request_body_timeout(mut self, timeout: Duration) -> Self {
         self.request_body_timeout = timeout;
@@ -259,6 +274,7 @@ impl HttpOptions {
             ("transport.header_read_timeout", self.header_read_timeout),
             ("transport.keep_alive_timeout", self.keep_alive_timeout),
             ("transport.request_body_timeout", self.request_body_timeout),
+            ("transport.response_write_timeout", self.response_write_timeout),
         ] {
             if timeout.is_zero() || timeout > MAX_TIMEOUT {
                 return Err(ConfigError::invalid(

@@ -28,7 +28,12 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Builder, idle::IdleQueue, request};
+use super::{
+    Builder,
+    idle::IdleQueue,
+    request,
+    write_watch::{Watched, WriteStall},
+};
 
 /// What every connection of one `serve` call shares.
 pub(super) struct Limits {
@@ -37,6 +42,7 @@ pub(super) struct Limits {
     pub(super) header_read_timeout: Duration,
     pub(super) keep_alive_timeout: Duration,
     pub(super) request_body_timeout: Duration,
+    pub(super) response_write_timeout: Duration,
     /// The server's shutdown: close gracefully.
     pub(super) shutdown: CancellationToken,
     /// The shutdown grace period is over: drop the connection.
@@ -61,7 +67,9 @@ pub(super) async fn serve(
             request::handle(limits.clone(), peer, activity.begin(), req)
         })
     };
-    let mut conn = pin!(limits.builder.serve_connection(TokioIo::new(stream), service));
+    let stall = WriteStall::new();
+    let io = TokioIo::new(Watched::new(stream, stall.clone()));
+    let mut conn = pin!(limits.builder.serve_connection(io, service));
     // The watchdog must look no later than any deadline can fall: the first request's
     // (`header_read_timeout` after connecting) or the idle one (at least `keep_alive_timeout`
     // after connecting). After that it looks at each deadline, or every `keep_alive_timeout`
@@ -94,8 +102,22 @@ pub(super) async fn serve(
             () = watchdog.as_mut() => {
                 let now = Instant::now();
                 match activity.idle_until(&limits) {
-                    // Look again later; a request ending resets the idle clock.
-                    None => watchdog.as_mut().reset(now + limits.keep_alive_timeout),
+                    // Busy: a client that stopped reading gets the write timeout, and then the
+                    // connection is dropped (a graceful close would wait for the response).
+                    None => match stall.blocked_since() {
+                        Some(since) if now >= since + limits.response_write_timeout => {
+                            tracing::debug!(%peer, "closing a connection whose client stopped reading");
+                            return;
+                        }
+                        Some(since) => watchdog.as_mut().reset(
+                            (since + limits.response_write_timeout)
+                                .min(now + limits.keep_alive_timeout),
+                        ),
+                        // Look again later; a request ending resets the idle clock.
+                        None => watchdog.as_mut().reset(
+                            now + limits.keep_alive_timeout.min(limits.response_write_timeout / 2),
+                        ),
+                    },
                     Some(deadline) if deadline > now => watchdog.as_mut().reset(deadline),
                     // Asked to close, nothing in flight, and still open (an HTTP/2 peer that
                     // does not answer GOAWAY's ping): drop it.

@@ -15,6 +15,9 @@
 //!   [`keep_alive_timeout`](super::HttpOptions::keep_alive_timeout) ([`connection`]), and a body
 //!   must arrive within [`request_body_timeout`](super::HttpOptions::request_body_timeout)
 //!   ([`request`]);
+//! - a connection whose client stopped reading for
+//!   [`response_write_timeout`](super::HttpOptions::response_write_timeout) is closed
+//!   ([`write_watch`]);
 //! - accept errors such as `EMFILE` back off instead of spinning;
 //! - on shutdown, open connections are closed gracefully and dropped after
 //!   [`shutdown_grace_period`](super::HttpOptions::shutdown_grace_period).
@@ -22,6 +25,7 @@
 mod connection;
 mod idle;
 mod request;
+mod write_watch;
 
 use std::{
     io,
@@ -75,6 +79,7 @@ pub(crate) async fn serve(
         header_read_timeout: options.header_read_timeout,
         keep_alive_timeout: options.keep_alive_timeout,
         request_body_timeout: options.request_body_timeout,
+        response_write_timeout: options.response_write_timeout,
         shutdown: shutdown.clone(),
         hard_stop: CancellationToken::new(),
         idle: Arc::new(IdleQueue::new(options.max_connections)),
