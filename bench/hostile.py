@@ -180,10 +180,13 @@ def unread() -> dict:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             try:
                 sock.sendall(request)
+            except OSError:
+                pass  # refused before the body was read: the answer is still there to read
+            try:
                 sock.settimeout(10)
                 status = sock.recv(12).decode(errors="replace")[9:12] or "closed"
             except OSError:
-                status = "error"
+                status = "reset"
             statuses[status] = statuses.get(status, 0) + 1
             if status == "200":
                 held.append(sock)  # never read again

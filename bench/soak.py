@@ -236,8 +236,11 @@ class Load:
             delay = due - time.monotonic()
             if delay > 0 and self.stopping.wait(delay):
                 return
-            visit = Visit(self.server, self.tokens[n % len(self.tokens)])
-            kind = self.KINDS[n % len(self.KINDS)]
+            users = len(self.tokens)
+            visit = Visit(self.server, self.tokens[n % users])
+            # Each round over the users shifts the transports by one, so every user takes turns
+            # with all three (with n % 5 alone, user i would always use the same one).
+            kind = self.KINDS[(n + n // users) % len(self.KINDS)]
             began = time.monotonic()
             try:
                 getattr(visit, kind)()

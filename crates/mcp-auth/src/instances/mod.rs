@@ -91,8 +91,14 @@ pub(crate) struct RegistryInner<H> {
     /// Streamable HTTP sessions of all users: counted up per new session, recounted exactly
     /// when it reaches the bound (sessions end inside rmcp, unseen).
     sessions: AtomicU64,
+    /// Until when (ms after `epoch`) a recount found the bound reached: until then new sessions
+    /// are refused without recounting, so that a flood at the bound costs O(1) per attempt.
+    sessions_full_until_ms: AtomicU64,
     sweep: sweep::SweepState,
 }
+
+/// How long a recount that found the session bound reached stands.
+const FULL_RECOUNT_STANDS_MS: u64 = 100;
 
 impl<H: ServerHandler> InstanceRegistry<H> {
     pub(crate) fn new(
@@ -132,6 +138,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                 created: AtomicU64::new(0),
                 live: AtomicU64::new(0),
                 sessions: AtomicU64::new(0),
+                sessions_full_until_ms: AtomicU64::new(0),
                 sweep: sweep::SweepState::default(),
             }
         });
@@ -231,12 +238,18 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         if inner.sessions.fetch_add(1, Ordering::Relaxed) < max {
             return true;
         }
+        let now_ms = u64::try_from(inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if now_ms < inner.sessions_full_until_ms.load(Ordering::Relaxed) {
+            return false;
+        }
         let exact = inner.count_sessions();
         inner.sessions.store(exact + 1, Ordering::Relaxed);
         if exact < max {
             return true;
         }
         inner.sessions.store(exact, Ordering::Relaxed);
+        let until = now_ms.saturating_add(FULL_RECOUNT_STANDS_MS);
+        inner.sessions_full_until_ms.store(until, Ordering::Relaxed);
         false
     }
 }
