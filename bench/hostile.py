@@ -83,12 +83,12 @@ class Demo:
         self.proc.wait(10)
 
 
-def timed_call(demo: Demo, token: str, text: str = "hi") -> tuple[float, int]:
-    """One stateless call on a new connection: (seconds, status)."""
+def timed(demo: Demo, method: str, path: str, body: str | None = None, headers: dict | None = None) -> tuple[float, int]:
+    """One request on a new connection: (seconds, status; 0 when it failed)."""
     began = time.monotonic()
     conn = http.client.HTTPConnection(demo.host, demo.port, timeout=10)
     try:
-        conn.request("POST", demo.path, body=call_body(text), headers={**HEADERS, "Authorization": f"Bearer {token}"})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         response.read()
         return time.monotonic() - began, response.status
@@ -96,20 +96,14 @@ def timed_call(demo: Demo, token: str, text: str = "hi") -> tuple[float, int]:
         return time.monotonic() - began, 0
     finally:
         conn.close()
+
+
+def timed_call(demo: Demo, token: str, text: str = "hi") -> tuple[float, int]:
+    return timed(demo, "POST", demo.path, call_body(text), {**HEADERS, "Authorization": f"Bearer {token}"})
 
 
 def timed_health(demo: Demo) -> tuple[float, int]:
-    began = time.monotonic()
-    conn = http.client.HTTPConnection(demo.host, demo.port, timeout=10)
-    try:
-        conn.request("GET", f"{demo.path}/health")
-        response = conn.getresponse()
-        response.read()
-        return time.monotonic() - began, response.status
-    except OSError:
-        return time.monotonic() - began, 0
-    finally:
-        conn.close()
+    return timed(demo, "GET", f"{demo.path}/health")
 
 
 def pct(values: list[float], q: float) -> float:

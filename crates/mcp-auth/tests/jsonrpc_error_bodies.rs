@@ -64,16 +64,7 @@ async fn a_body_that_is_not_json_rpc_gets_400_with_the_right_code_on_legacy_sse(
     let app = App::start(|b| b).await;
     let http = reqwest::Client::new();
     let token = token_for("alice");
-    let stream = http
-        .get(format!("{}/sse", app.url))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    let mut events = SseReader::new(stream);
-    let (_, endpoint) = events.next().await.unwrap();
-    let post_url = format!("{}{endpoint}", app.base);
+    let (_events, post_url) = app.legacy_sse(&token).await;
     for (body, code) in BODIES {
         let request = http.post(&post_url).bearer_auth(&token).body(body);
         let request = request.header("content-type", "application/json");

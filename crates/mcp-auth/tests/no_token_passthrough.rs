@@ -63,16 +63,7 @@ async fn a_handler_finds_no_token_over_legacy_sse() {
     let app = App::start(|b| b).await;
     let token = token_for("alice");
     let http = reqwest::Client::new();
-    let stream = http
-        .get(format!("{}/sse", app.url))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    let mut events = SseReader::new(stream);
-    let (_, endpoint) = events.next().await.unwrap();
-    let post_url = format!("{}{endpoint}", app.base);
+    let (mut events, post_url) = app.legacy_sse(&token).await;
     let post = |message: Value| {
         http.post(&post_url).bearer_auth(&token).header("cookie", COOKIE).json(&message).send()
     };

@@ -64,6 +64,23 @@ impl App {
         self.client_with_token(&token_for(user)).await
     }
 
+    /// Opens a legacy HTTP+SSE session with `token`: its event stream, and the URL to POST its
+    /// messages to (from the `endpoint` event).
+    pub async fn legacy_sse(&self, token: &str) -> (SseReader, String) {
+        let stream = reqwest::Client::new()
+            .get(format!("{}/sse", self.url))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        let mut events = SseReader::new(stream);
+        let (event, endpoint) = events.next().await.unwrap();
+        assert_eq!(event, "endpoint");
+        (events, format!("{}{endpoint}", self.base))
+    }
+
     pub async fn client_with_token(&self, token: &str) -> (Client, Recorder) {
         let config =
             StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(token);
