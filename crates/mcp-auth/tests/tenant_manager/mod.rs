@@ -20,7 +20,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use mcp_auth::{
-    ApiTokenResolver, CredentialError, Environment, Principal, credentials::ApiTokenResolverBuilder,
+    ApiTokenResolver, CredentialError, Environment, Principal, TokenResolver,
+    credentials::ApiTokenResolverBuilder,
 };
 use serde_json::{Value, json};
 use tokio::{
@@ -258,4 +259,27 @@ pub fn assert_unavailable(result: Result<mcp_auth::Credential, CredentialError>)
         Err(CredentialError::TenantManagerUnavailable { retry_after }) => retry_after,
         other => panic!("expected TenantManagerUnavailable, got {other:?}"),
     }
+}
+
+/// Resolves alice's `github` credential until `done` accepts the answer, and returns it; fails
+/// after the deadline. Used to wait for a TTL or an expiry to run out: a cache hit costs no call,
+/// so polling does not change what the tenant manager sees.
+pub async fn resolve_until(
+    resolver: &ApiTokenResolver,
+    what: &str,
+    mut done: impl FnMut(&Result<mcp_auth::Credential, CredentialError>) -> bool,
+) -> Result<mcp_auth::Credential, CredentialError> {
+    super::support::poll_until(what, super::support::DEADLINE, async || {
+        let answer = resolver.resolve(&alice(), "github").await;
+        done(&answer).then_some(answer)
+    })
+    .await
+}
+
+/// Rounding between a wall-clock expiry sent in milliseconds and the monotonic instant the
+/// resolver keeps it as.
+pub const CLOCK_SLACK: Duration = Duration::from_millis(50);
+
+pub fn token_of(answer: &Result<mcp_auth::Credential, CredentialError>) -> Option<&str> {
+    answer.as_ref().ok().map(|credential| credential.secret().expose())
 }
