@@ -14,7 +14,7 @@ sessions (the demo's `--stats-interval` line), and the client side (visits, erro
 After a warm-up it checks: RSS grows < 5%, fds and tasks stay flat, 0 errors; once the load
 stops, every session is gone. It prints a Markdown report and writes an SVG plot.
 
-Stdlib only. Env: SOAK_DURATION_S (600), SOAK_WARMUP_S (120), SOAK_USERS (1000), SOAK_RATE
+Stdlib only. Env: SOAK_DURATION_S (600), SOAK_WARMUP_S (180), SOAK_USERS (1000), SOAK_RATE
 (visits/s, 60), SOAK_WORKERS (16), SOAK_SAMPLE_S (10), SOAK_BIN (the mcp-auth binary),
 SOAK_REPORT (Markdown out), SOAK_PLOT (SVG out).
 """
@@ -267,7 +267,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    duration, warmup = env("SOAK_DURATION_S", 600), env("SOAK_WARMUP_S", 120)
+    duration, warmup = env("SOAK_DURATION_S", 600), env("SOAK_WARMUP_S", 180)
     users, rate = int(env("SOAK_USERS", 1000)), env("SOAK_RATE", 60)
     workers, sample_s = int(env("SOAK_WORKERS", 16)), int(env("SOAK_SAMPLE_S", 10))
     binary = os.environ.get("SOAK_BIN", "target/release/mcp-auth")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, lints, and all tests (unit, integration, doc, examples).
+# Runs every check CI runs: formatting, lints, all tests (unit, integration, doc, examples), the
+# official clients end to end, the conformance suite, and a short fuzzing run.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,11 @@ tests/e2e/run.sh
 # which stays unchanged while the results do.
 section "conformance (2025-11-25 and 2026-07-28, direct and through wrap_server)"
 scripts/conformance.sh
+
+# Each cargo-fuzz target for 30 s after replaying its regressions (docs/reliability.md,
+# "Fuzzing"): the dev profile at opt-level 1 without a sanitizer builds in a few minutes, where
+# a release build with coverage on every dependency takes ~23; longer runs use scripts/fuzz.sh.
+section "fuzz (30 s per target)"
+FUZZ_PROFILE=dev FUZZ_SANITIZER=none CARGO_PROFILE_DEV_OPT_LEVEL=1 scripts/fuzz.sh 30
+
 section "done"
