@@ -94,9 +94,15 @@ fuzz_target!(|data: &[u8]| {
     let from_allowed_host = headers.get_all(header::HOST).iter().count() == 1
         && headers.get(header::HOST).is_some_and(|h| {
             let h = h.as_bytes().to_ascii_lowercase();
+            // A port may be empty (RFC 3986 §3.2.3: the default one) or 1–5 digits that fit
+            // a u16; `localhost:88080` names no port of this server and gets 400.
             h == b"localhost"
-                || h.strip_prefix(b"localhost:")
-                    .is_some_and(|port| port.iter().all(u8::is_ascii_digit))
+                || h.strip_prefix(b"localhost:").is_some_and(|port| {
+                    port.is_empty()
+                        || (port.len() <= 5
+                            && port.iter().all(u8::is_ascii_digit)
+                            && std::str::from_utf8(port).is_ok_and(|p| p.parse::<u16>().is_ok()))
+                })
         });
     if method == Method::POST
         && path == "/mcp"

@@ -151,7 +151,8 @@ fn same_authority(a: &Authority, b: &Authority, default_port: u16) -> bool {
         && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
 }
 
-/// `host[:port]` and nothing else: no userinfo, a port of 1–5 digits that fits a `u16`.
+/// `host[:port]` and nothing else: no userinfo, a port of 1–5 digits that fits a `u16`, or an
+/// empty one (`host:`, which RFC 3986 §3.2.3 allows and reads as the scheme's default port).
 /// `Authority` alone accepts userinfo and leaves a bad port unparsed rather than refused.
 fn parse_authority(text: &str) -> Option<Authority> {
     if text.is_empty() || text.contains('@') {
@@ -162,7 +163,7 @@ fn parse_authority(text: &str) -> Option<Authority> {
         return None;
     }
     match &text[authority.host().len()..] {
-        "" => Some(authority),
+        "" | ":" => Some(authority),
         port => {
             let digits = port.strip_prefix(':')?;
             let valid = (1..=5).contains(&digits.len())
@@ -313,13 +314,15 @@ mod tests {
         assert_eq!(authority("localhost:8080").host(), "localhost");
         assert_eq!(authority("[::1]:8080").host(), "[::1]");
         assert_eq!(authority("example.com").host(), "example.com");
+        // An empty port is allowed, and means the default one.
+        assert_eq!(authority("127.0.0.1:").port_u16(), None);
+        assert!(same_authority(&authority("localhost:"), &authority("localhost:80"), 80));
         for bad in [
             "",
             "127.0.0.1:80@evil.example",
             "user@127.0.0.1",
             "127.0.0.1:80:90",
             "127.0.0.1:abc",
-            "127.0.0.1:",
             "127.0.0.1:99999",
             "127.0.0.1:0080000",
             "[::1",

@@ -8,6 +8,10 @@
 //! an HTTP/2 connection has no idle timeout at all. The watchdog covers both: the first request
 //! must start within the header-read timeout of connecting, and a connection with nothing in
 //! flight for the keep-alive timeout is closed (gracefully: `GOAWAY` on HTTP/2).
+//!
+//! The watchdog also drops a busy connection whose writes have been blocked for the response
+//! write timeout ([`super::write_watch`]: the client stopped reading), and the connection
+//! closes at once when a newcomer over the cap displaces it while idle ([`super::idle`]).
 
 use std::{
     net::SocketAddr,

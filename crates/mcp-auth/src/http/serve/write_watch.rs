@@ -120,9 +120,15 @@ impl<S: AsyncWrite> AsyncWrite for Watched<S> {
         self.inner.is_write_vectored()
     }
 
+    /// A flush that waits counts as blocked; one that completes is no progress by itself (a
+    /// TCP socket's flush always completes), so it leaves the clock as it is.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
-        this.stall.observe(this.inner.poll_flush(cx))
+        let poll = this.inner.poll_flush(cx);
+        if poll.is_pending() {
+            this.stall.blocked();
+        }
+        poll
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
