@@ -145,9 +145,10 @@ async fn slowloris_beyond_the_cap_displaces_idle_connections_and_new_clients_are
     let call_took = asked.elapsed();
 
     // The attackers inside the cap are still held (their header timeout is 60 s), less the
-    // two the new clients displaced.
+    // two the new clients displaced. (A newcomer whose displaced connection has not let go
+    // within a second is refused, so a busy machine may close a few more.)
     let closed = closed.load(Ordering::SeqCst);
-    assert!((800..=802).contains(&closed), "{closed} attack connections closed");
+    assert!((800..=850).contains(&closed), "{closed} attack connections closed");
     let server_fds = peak_fds.saturating_sub(fds_before + (1000 - closed));
     eprintln!(
         "1000 slowloris connections, cap 200: {closed} displaced within {displaced_in:?}; \
