@@ -8,6 +8,8 @@
 #                         runs; panics, overflow checks and the harness's assertions still fire)
 #        FUZZ_PROFILE     release (default) or dev: dev skips optimisation, so the build takes a
 #                         fraction of the time and each input runs slower (what CI uses)
+#        FUZZ_SEED        libFuzzer's -seed (default: a new one each run); a fixed seed makes a
+#                         run of the same code explore the same inputs (what CI uses)
 #        FUZZ_TARGET_DIR  cargo target dir of the fuzz build (default fuzz/target)
 #        FUZZ_JOBS        cargo build jobs (default: cargo's own choice)
 #
@@ -29,7 +31,7 @@ if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
   SECONDS_PER_TARGET="$1"
   shift
 fi
-case "${1:-}" in -h | --help) sed -n '2,20p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h | --help) sed -n '2,22p' "$0"; exit 0 ;; esac
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 for target in "${TARGETS[@]}"; do
@@ -92,6 +94,7 @@ for target in "${TARGETS[@]}"; do
   # The first corpus directory receives new inputs; the committed seeds are only read.
   cargo fuzz run "${BUILD_ARGS[@]}" "$target" "$corpus" "$FUZZ/corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048 \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
     >"$log_file" 2>&1 || status=$?
   execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log_file" | tail -1 | grep -o '[0-9]*$' || true)"
   crashes=$(($(find "$artifacts" -type f | wc -l) - before))
