@@ -190,9 +190,14 @@ def unread() -> dict:
         victims.phase = "after"
         peak = max(peak, demo.rss_mib())
         rss_attack_end = demo.rss_mib()
+        fds_held = demo.fds()
         for sock in held:
             sock.close()
-        time.sleep(3)  # let the server see the closes; then measure
+        # Measure once the server has let go of the held connections (its fds are back down),
+        # or after 10 s at most.
+        give_up = time.monotonic() + 10
+        while demo.fds() > fds_held - len(held) + 5 and time.monotonic() < give_up:
+            time.sleep(0.05)
         rss_after = demo.rss_mib()
         victims.stop()
         quiet, attack = victims.latencies.get("quiet", []), victims.latencies.get("attack", [])

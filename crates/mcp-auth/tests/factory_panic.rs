@@ -23,10 +23,7 @@ async fn a_panicking_factory_fails_only_that_users_request() {
     .auth_provider(jwt_provider())
     .build()
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let serving = server.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
+    let url = serve_on_loopback(&server).await;
 
     let http = reqwest::Client::new();
     let body = stateless_call(1, "whoami", json!({}), None);

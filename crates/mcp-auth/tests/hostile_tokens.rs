@@ -125,15 +125,7 @@ async fn a_token_of_exactly_the_limit_passes_the_size_check() {
 async fn a_token_over_8_kib_gets_401_naming_the_limit_not_the_token() {
     let app = App::start(|b| b).await;
     let token = token_of_length(9 * 1024);
-    let response = reqwest::Client::new()
-        .post(&app.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth(&token)
-        .json(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
-        .send()
-        .await
-        .unwrap();
+    let response = post_tools_list(&app.url, &token).await;
     assert_eq!(response.status(), 401);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert_eq!(

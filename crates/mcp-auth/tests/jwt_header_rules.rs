@@ -49,15 +49,7 @@ async fn a_token_marking_any_extension_critical_is_refused() {
 async fn a_crit_header_gets_401_over_http() {
     let app = App::start(|b| b).await;
     let token = hs256_with(crit, &claims());
-    let response = reqwest::Client::new()
-        .post(&app.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth(&token)
-        .json(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
-        .send()
-        .await
-        .unwrap();
+    let response = post_tools_list(&app.url, &token).await;
     assert_eq!(response.status(), 401);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert_eq!(

@@ -92,19 +92,9 @@ async fn other_users_legacy_sse_session_gets_404_and_the_owner_keeps_it() {
     let app = App::start(|b| b).await;
     let http = reqwest::Client::new();
     let (alice, mallory) = (token_for("alice"), token_for("mallory"));
-    let stream = http
-        .get(format!("{}/sse", app.url))
-        .bearer_auth(&alice)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    let mut events = SseReader::new(stream);
-    let (event, endpoint) = events.next().await.unwrap();
-    assert_eq!(event, "endpoint");
-    assert!(endpoint.starts_with("/mcp/messages?sessionId="), "{endpoint}");
-    let post_url = format!("{}{endpoint}", app.base);
+    let (mut events, post_url) = app.legacy_sse(&alice).await;
+    let prefix = format!("{}/mcp/messages?sessionId=", app.base);
+    assert!(post_url.starts_with(&prefix), "{post_url}");
 
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
         "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});

@@ -127,10 +127,7 @@ async fn rmcp_macro_servers_read_the_caller_with_an_extractor() {
         .auth_provider(jwt_provider())
         .build()
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let serving = server.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
+    let url = serve_on_loopback(&server).await;
     let client = http_client(&url, &token_for("dave")).await;
     assert_eq!(call(&client, "caller", json!({})).await, "dave");
 

@@ -39,6 +39,28 @@ pub fn jwt_provider() -> JwtAuthProvider {
     JwtAuthProvider::builder().secret(HS_SECRET).build().unwrap()
 }
 
+/// Serves `server` on 127.0.0.1:0 and returns its MCP URL; for servers built without [`App`].
+pub async fn serve_on_loopback<H: rmcp::ServerHandler>(server: &WrappedServer<H>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    url
+}
+
+/// A `tools/list` POST with `token`, in the sessions era.
+pub async fn post_tools_list(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(token)
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A valid token for `user`.
 pub fn token_for(user: &str) -> String {
     sign(Algorithm::HS256, "hs", None, &json!({ "sub": user, "exp": now() + 3600 }))
