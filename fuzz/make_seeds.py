@@ -140,7 +140,28 @@ def jsonrpc_body() -> None:
         write("jsonrpc_body", name, bytes([flags]) + json.dumps(body).encode())
 
 
+def config_template() -> None:
+    def fields(*parts: str) -> bytes:
+        return b"\xff".join(part.encode() for part in parts)
+
+    seeds = {
+        "bearer": fields("Bearer {access_token}", "ghp_token", "alice"),
+        "memory-file": fields("/tmp/mcp-auth-memory-{user_id_hash}.jsonl", "", "alice"),
+        "cwd-traversal": fields("/srv/{user_id}", "", "../../etc"),
+        "arg-injection": fields("{user_id}", "", "--config=/etc/shadow"),
+        "arg-prefixed": fields("--user={user_id}", "", "-x"),
+        "extras": fields("{extra.x-a}/{extra.x-b}", "", "bob", "tenant", ".."),
+        "escapes": fields("{{literal}} {{{user_id}}}", "", "carol"),
+        "line-break": fields("X {access_token}", "a\r\nInjected: 1", "dave"),
+        "empty-extra-path": fields("/data/{extra.x-a}", "", "erin", ""),
+        "unknown-variable": fields("{acess_token}", "t", "u"),
+    }
+    for name, data in seeds.items():
+        write("config_template", name, data)
+
+
 if __name__ == "__main__":
     jwt_verify()
     http_headers()
     jsonrpc_body()
+    config_template()

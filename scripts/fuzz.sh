@@ -3,7 +3,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS   how long each target fuzzes (default 30)
-#   TARGET    jwt_verify, http_headers, jsonrpc_body (default: all three)
+#   TARGET    jwt_verify, http_headers, jsonrpc_body, config_template (default: all four)
 # Env:   FUZZ_SANITIZER   address (default) or none: none builds without ASAN (faster build and
 #                         runs; panics, overflow checks and the harness's assertions still fire)
 #        FUZZ_PROFILE     release (default) or dev: dev skips optimisation, so the build takes a
@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS=(jwt_verify http_headers jsonrpc_body)
+ALL_TARGETS=(jwt_verify http_headers jsonrpc_body config_template)
 
 SECONDS_PER_TARGET=30
 if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then

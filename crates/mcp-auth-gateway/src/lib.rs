@@ -6,9 +6,18 @@
 //! - [`demo`]: the demo MCP server, built once per authenticated user;
 //! - [`token`]: minting HS256 JWTs for `mcp-auth token`;
 //! - [`logging`]: the log filter, which keeps rmcp's message payloads out of debug logs;
-//! - [`memory`]: allocator settings that give large freed buffers back to the system.
+//! - [`memory`]: allocator settings that give large freed buffers back to the system;
+//! - [`config`] and [`template`]: the gateway's config file and its per-user templates;
+//! - [`child`]: per-user child processes that never outlive the gateway;
+//! - [`proxy`]: the per-user `ServerHandler` that forwards MCP to an upstream server;
+//! - [`serve`]: `mcp-auth serve --config` and `mcp-auth check`.
 
+pub mod child;
+pub mod config;
 pub mod demo;
 pub mod logging;
 pub mod memory;
+pub mod proxy;
+pub mod serve;
+pub mod template;
 pub mod token;

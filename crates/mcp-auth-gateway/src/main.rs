@@ -1,6 +1,7 @@
 //! `mcp-auth`: the gateway binary. It wraps any MCP server with per-user authentication.
 //!
-//! Commands: `demo` serves the demo MCP server behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway
+//! Commands: `serve --config FILE` runs the gateway a config file describes; `check --config
+//! FILE` validates that file without starting anything; `demo` serves the demo MCP server behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway
 //! configured with the same secret accepts. The work is done in the `mcp_auth_gateway` library;
 //! this file is the command line only.
 
@@ -9,7 +10,9 @@ use std::{process, time::Duration};
 use clap::{Args, Parser, Subcommand};
 use mcp_auth::Secret;
 use mcp_auth_gateway::{
-    demo, logging, memory,
+    child,
+    config::Overrides,
+    demo, logging, memory, serve,
     token::{self, SECRET_ENV_VAR, TokenError},
 };
 
@@ -22,10 +25,48 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the MCP servers a config file describes, one instance per user, behind auth.
+    Serve(ServeArgs),
+    /// Validate a config file without starting anything; explains every problem found.
+    Check(CheckArgs),
     /// Serve the demo MCP server behind JWT auth (prints the URL, a token and a command to try).
     Demo(DemoArgs),
     /// Mint an HS256 JWT for a user and print it, alone, on stdout.
     Token(TokenArgs),
+    /// Internal: run a server under the supervisor that ends its whole process tree with it
+    /// (started by the gateway itself; see `child::supervisor`).
+    #[command(name = "__supervise", hide = true)]
+    Supervise(SuperviseArgs),
+}
+
+/// Arguments of `mcp-auth __supervise -- PROGRAM ARGS...`.
+#[derive(Args)]
+struct SuperviseArgs {
+    /// The server's program and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    command: Vec<std::ffi::OsString>,
+}
+
+/// Arguments of `mcp-auth serve`.
+#[derive(Args)]
+struct ServeArgs {
+    /// The gateway's config file (TOML; see docs/config.md).
+    #[arg(long, value_name = "FILE")]
+    config: std::path::PathBuf,
+    /// Listen on ADDR:PORT instead of the config's `server.listen` (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<std::net::SocketAddr>,
+    /// The public URL clients reach the gateway at, instead of the config's `server.public_url`.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
+/// Arguments of `mcp-auth check`.
+#[derive(Args)]
+struct CheckArgs {
+    /// The config file to validate.
+    #[arg(long, value_name = "FILE")]
+    config: std::path::PathBuf,
 }
 
 /// Arguments of `mcp-auth demo`.
@@ -79,6 +120,18 @@ struct TokenArgs {
 fn main() {
     memory::return_large_blocks_to_the_system();
     match Cli::parse().command {
+        Command::Serve(args) => {
+            if let Err(code) = serve_command(args) {
+                process::exit(code);
+            }
+        }
+        Command::Check(args) => match serve::check(&args.config) {
+            Ok(summary) => print!("{summary}"),
+            Err(report) => {
+                eprintln!("{report}");
+                process::exit(EXIT_USAGE);
+            }
+        },
         Command::Demo(args) => {
             if let Err(code) = demo_command(args) {
                 process::exit(code);
@@ -89,6 +142,8 @@ fn main() {
                 process::exit(code);
             }
         }
+        // Synchronous, with no runtime and no thread: it blocks signals and waits for them.
+        Command::Supervise(args) => process::exit(child::supervisor::run(&args.command)),
     }
 }
 
@@ -134,11 +189,7 @@ fn token_command(args: TokenArgs) -> Result<(), i32> {
 
 /// Runs `mcp-auth demo`. Logs go to stderr (stdout is the JSON-RPC channel in stdio mode).
 fn demo_command(args: DemoArgs) -> Result<(), i32> {
-    let (filter, ignored) = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
-    if let Some(reason) = ignored {
-        tracing::warn!("{reason}");
-    }
+    init_logging();
     let runtime = tokio::runtime::Runtime::new().map_err(|err| {
         eprintln!("mcp-auth demo: cannot start the runtime: {err}");
         EXIT_FAILURE
@@ -156,4 +207,30 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
             _ => EXIT_FAILURE,
         }
     })
+}
+
+/// Runs `mcp-auth serve`. Logs go to stderr; stdout carries only the "serving … at URL" lines.
+fn serve_command(args: ServeArgs) -> Result<(), i32> {
+    init_logging();
+    let runtime = tokio::runtime::Runtime::new().map_err(|err| {
+        eprintln!("mcp-auth serve: cannot start the runtime: {err}");
+        EXIT_FAILURE
+    })?;
+    let overrides = Overrides { listen: args.listen, public_url: args.public_url };
+    runtime.block_on(serve::run(&args.config, overrides)).map_err(|err| {
+        eprintln!("mcp-auth serve: {err}");
+        match err {
+            serve::ServeError::Config(_) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        }
+    })
+}
+
+/// Logs to stderr with the filter from `RUST_LOG` (rmcp's message payloads kept out).
+fn init_logging() {
+    let (filter, ignored) = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    if let Some(reason) = ignored {
+        tracing::warn!("{reason}");
+    }
 }

@@ -225,6 +225,41 @@ impl<H: ServerHandler> WrappedServer<H> {
         result
     }
 
+    /// Serves several wrapped servers on one listener, each under its own base path (a gateway
+    /// mounting one upstream per path), with the connection limits of the first. Each keeps
+    /// its own auth, limits, instances and `Host`/`Origin` rules; a path none of them serves
+    /// gets `404`. Returns when any of them is [shut down](Self::shutdown), after which all of
+    /// them are shut down and their instances dropped. Base paths must differ (else this
+    /// panics, as overlapping axum routes do).
+    pub async fn serve_all(
+        servers: &[Self],
+        listener: tokio::net::TcpListener,
+    ) -> std::io::Result<()> {
+        let Some(first) = servers.first() else {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no servers"));
+        };
+        let stop = CancellationToken::new();
+        let mut router = axum::Router::new();
+        for server in servers {
+            router = router.merge(server.router());
+            let (own, stop) = (server.shared.shutdown.clone(), stop.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = own.cancelled() => stop.cancel(),
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
+        let result =
+            crate::http::serve::serve(listener, router, &first.shared.http, stop.clone()).await;
+        stop.cancel();
+        for server in servers {
+            server.shutdown();
+            server.shared.registry.clear().await;
+        }
+        result
+    }
+
     /// Stops [`serve`](Self::serve): in-flight streams end, instances are dropped.
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();

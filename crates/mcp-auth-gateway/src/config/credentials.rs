@@ -1,0 +1,186 @@
+//! `[credentials]`, checked: which upstream credential (`{access_token}`) each caller gets. The
+//! tenant manager's service token is read here, once, straight into [`Secret`].
+
+use std::time::Duration;
+
+use mcp_auth::{Environment, Secret};
+use url::Url;
+
+use super::{
+    AuthSection, ConfigProblem, ConfigReport,
+    env::{EnvSource, non_empty, valid_var_name},
+    raw::{RawCredentials, RawCredentialsMode},
+    server::Basics,
+    urls::UrlRule,
+};
+
+/// `[credentials]`, checked.
+#[derive(Debug, Clone)]
+pub enum CredentialsSection {
+    /// `mode = "none"`: no resolver; `{access_token}` is empty.
+    None,
+    /// `mode = "env"`: `SimpleTokenResolver`, reading `var`, else `{RESOURCE_TYPE}_ACCESS_TOKEN`.
+    Env {
+        /// `credentials.var`.
+        var: Option<String>,
+    },
+    /// `mode = "jwt"`: `JwtTokenResolver`, the caller's JWT's embedded `tokens.{resource_type}`.
+    Jwt,
+    /// `mode = "api"`: `ApiTokenResolver`, a tenant manager.
+    Api(ApiCredentials),
+}
+
+/// `[credentials]` with `mode = "api"`.
+#[derive(Debug, Clone)]
+pub struct ApiCredentials {
+    /// `credentials.url`: the tenant manager's base URL.
+    pub url: Url,
+    /// The service token, read from `credentials.service_token_env`.
+    pub service_token: Secret,
+    /// `credentials.endpoint`; `None`: `/api/credentials/:userId/:resourceType`.
+    pub endpoint: Option<String>,
+    /// `credentials.cache_ttl`; `None`: the library's default (5 min).
+    pub cache_ttl: Option<Duration>,
+    /// `credentials.allow_insecure_http`.
+    pub allow_insecure_http: bool,
+}
+
+/// Checks `[credentials]`; `auth` and `server` are given when they were valid.
+pub(super) fn validate_credentials(
+    raw: RawCredentials,
+    auth: Option<&AuthSection>,
+    server: Option<Basics>,
+    env: &dyn EnvSource,
+    report: &mut ConfigReport,
+) -> Option<CredentialsSection> {
+    let problems = report.problems.len();
+    let mode = raw.mode;
+    let mode_name = format!("{mode:?}").to_ascii_lowercase();
+    let keys = [
+        ("var", raw.var.is_some(), RawCredentialsMode::Env),
+        ("url", raw.url.is_some(), RawCredentialsMode::Api),
+        ("service_token_env", raw.service_token_env.is_some(), RawCredentialsMode::Api),
+        ("endpoint", raw.endpoint.is_some(), RawCredentialsMode::Api),
+        ("cache_ttl", raw.cache_ttl.is_some(), RawCredentialsMode::Api),
+        ("allow_insecure_http", raw.allow_insecure_http, RawCredentialsMode::Api),
+    ];
+    for (key, _, used_by) in keys.iter().filter(|(_, given, used_by)| *given && *used_by != mode) {
+        let used_by = format!("{used_by:?}").to_ascii_lowercase();
+        report.push(ConfigProblem::new(
+            format!("credentials.{key}"),
+            format!("only used with mode = \"{used_by}\" (mode is \"{mode_name}\")"),
+        ));
+    }
+    let section = match mode {
+        RawCredentialsMode::None => Some(CredentialsSection::None),
+        RawCredentialsMode::Env => {
+            if let Some(var) = &raw.var
+                && (!valid_var_name(var) || non_empty(env, var).is_none())
+            {
+                report.push(ConfigProblem::new(
+                    "credentials.var",
+                    format!(
+                        "names environment variable {var}, which is not set (or is empty); \
+                         every request would be refused (403) until it is set"
+                    ),
+                ));
+            }
+            Some(CredentialsSection::Env { var: raw.var })
+        }
+        RawCredentialsMode::Jwt => {
+            if auth.is_some_and(|auth| !matches!(auth, AuthSection::Jwt(_))) {
+                report.push(ConfigProblem::new(
+                    "credentials.mode",
+                    "mode = \"jwt\" reads the tokens embedded in the caller's JWT, so it needs \
+                     auth.mode = \"jwt\"",
+                ));
+            }
+            Some(CredentialsSection::Jwt)
+        }
+        RawCredentialsMode::Api => api(raw, server, env, report).map(CredentialsSection::Api),
+    };
+    section.filter(|_| report.problems.len() == problems)
+}
+
+/// `mode = "api"`: URL, service token, endpoint.
+fn api(
+    raw: RawCredentials,
+    server: Option<Basics>,
+    env: &dyn EnvSource,
+    report: &mut ConfigReport,
+) -> Option<ApiCredentials> {
+    let environment = server.map_or(Environment::Development, |s| s.environment);
+    let url = match &raw.url {
+        None => {
+            report.push(ConfigProblem::new(
+                "credentials.url",
+                "required with mode = \"api\": the tenant manager's base URL, such as \
+                 \"https://tenants.example.com\"",
+            ));
+            None
+        }
+        Some(text) => UrlRule {
+            key: "credentials.url",
+            example: "https://tenants.example.com",
+            insecure_switch: Some("in [credentials]"),
+            allow_insecure_http: raw.allow_insecure_http,
+            environment,
+        }
+        .check(text, report)
+        .filter(|url| {
+            let clean = url.query().is_none();
+            if !clean {
+                report.push(
+                    ConfigProblem::new("credentials.url", "expected a base URL without ?query")
+                        .with_value(url),
+                );
+            }
+            clean
+        }),
+    };
+    let service_token = match &raw.service_token_env {
+        None => {
+            report.push(ConfigProblem::new(
+                "credentials.service_token_env",
+                "required with mode = \"api\": the environment variable holding the tenant \
+                 manager's service token",
+            ));
+            None
+        }
+        Some(name) => {
+            let token = valid_var_name(name).then(|| non_empty(env, name)).flatten();
+            if token.is_none() {
+                report.push(ConfigProblem::new(
+                    "credentials.service_token_env",
+                    format!(
+                        "names environment variable {name}, which is not set (or is empty); set \
+                         it to the tenant manager's service token"
+                    ),
+                ));
+            }
+            token.map(Secret::new)
+        }
+    };
+    if let Some(endpoint) = &raw.endpoint
+        && (!endpoint.starts_with('/')
+            || !endpoint.contains(":userId")
+            || endpoint.contains(['?', '#']))
+    {
+        report.push(
+            ConfigProblem::new(
+                "credentials.endpoint",
+                "expected a path starting with `/` that contains `:userId` (and may contain \
+                 `:resourceType`), without ?query or #fragment, such as \
+                 \"/api/credentials/:userId/:resourceType\"",
+            )
+            .with_value(endpoint),
+        );
+    }
+    Some(ApiCredentials {
+        url: url?,
+        service_token: service_token?,
+        endpoint: raw.endpoint,
+        cache_ttl: raw.cache_ttl.map(|d| d.0),
+        allow_insecure_http: raw.allow_insecure_http,
+    })
+}

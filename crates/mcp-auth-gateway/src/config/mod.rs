@@ -1,0 +1,150 @@
+//! The gateway's config file: `mcp-auth serve --config FILE` and `mcp-auth check --config FILE`.
+//!
+//! A TOML file names the upstream MCP servers to mount (`[[servers]]`, each a stdio command or a
+//! Streamable HTTP URL) and how callers are authenticated (`[auth]`) and given their upstream
+//! credential (`[credentials]`); docs/config.md describes every key. [`load`] reads and checks
+//! it — every problem found, not just the first, each naming its key ([`ConfigReport`]) — into
+//! a [`GatewayConfig`]; [`wrap_builder`] applies one mount of it to the library's
+//! [`wrap_server`](mcp_auth::wrap_server) builder.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `raw.rs` | the file as written: serde structs, unknown keys refused |
+//! | `document.rs` | TOML → raw sections, serde's errors turned into key paths, "did you mean" |
+//! | `server.rs` | `[server]`: listen address, public URL, CORS, hosts, environment, limits |
+//! | `auth.rs` | `[auth]`: the mode, the JWT key source and its secret |
+//! | `credentials.rs` | `[credentials]`: the resolver mode, the tenant manager and its token |
+//! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
+//! | `upstream.rs` | a server's stdio command or http URL, its templates and their rules |
+//! | `command.rs` | finding a stdio server's program on `PATH` |
+//! | `urls.rs` | the rules of outbound URLs (http(s), plain http only to loopback) |
+//! | `duration.rs` | durations such as `"30s"` and `"12h"` |
+//! | `wrap.rs` | [`wrap_builder`]: a mount as `wrap_server` settings |
+//! | `env.rs` | [`EnvSource`]: where environment variables are read from |
+//! | `report.rs` | [`ConfigReport`], [`ConfigProblem`] |
+
+mod auth;
+mod command;
+mod credentials;
+mod document;
+mod duration;
+mod entry;
+mod env;
+mod raw;
+mod report;
+mod server;
+mod upstream;
+mod urls;
+mod wrap;
+
+#[cfg(test)]
+mod tests;
+
+use std::{net::SocketAddr, path::Path};
+
+#[doc(inline)]
+pub use self::{
+    auth::{AuthSection, JwtAuth, JwtKey},
+    credentials::{ApiCredentials, CredentialsSection},
+    entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
+    env::{EnvSource, ProcessEnv},
+    report::{ConfigProblem, ConfigReport, did_you_mean},
+    server::{DEFAULT_LISTEN, ServerSection},
+    upstream::{HttpUpstream, StdioUpstream, Upstream},
+    wrap::wrap_builder,
+};
+
+/// Command-line values that win over the file's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`: replaces `server.listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--public-url`: replaces `server.public_url`.
+    pub public_url: Option<String>,
+}
+
+/// A checked config: every mount, and the settings they share.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `[server]`, with the command-line overrides applied.
+    pub server: ServerSection,
+    /// `[auth]`, its secret already read.
+    pub auth: AuthSection,
+    /// `[credentials]`, its service token already read.
+    pub credentials: CredentialsSection,
+    /// `[[servers]]`, at least one, names and paths unique.
+    pub servers: Vec<ServerEntry>,
+}
+
+impl GatewayConfig {
+    /// The URL clients reach the gateway at, without a mount path (`server.public_url`, else
+    /// `http://{listen}`).
+    pub fn public_url(&self) -> url::Url {
+        self.server.public_url.clone()
+    }
+
+    /// The URL of one mount: the public URL followed by the mount path, e.g.
+    /// `http://127.0.0.1:8080/mcp`. It is also the default JWT audience of that mount.
+    pub fn mount_url(&self, entry: &ServerEntry) -> String {
+        format!("{}{}", self.server.public_url.as_str().trim_end_matches('/'), entry.path)
+    }
+}
+
+/// Reads and checks the config file at `path`, with the process environment.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigReport> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigReport::single("(file)", None, format!("cannot read the config file: {error}"))
+            .with_origin(&origin)
+    })?;
+    parse(&text, &origin, overrides)
+}
+
+/// Checks config `text` (from `origin`, a path or label used in the report) with the process
+/// environment.
+pub fn parse(
+    text: &str,
+    origin: &str,
+    overrides: &Overrides,
+) -> Result<GatewayConfig, ConfigReport> {
+    parse_with_env(text, origin, overrides, &ProcessEnv)
+}
+
+/// Checks config `text` reading environment variables (secrets, `PATH`, `MCP_AUTH_ENV`,
+/// `MCP_USER_ID`) from `env` instead of the process: tests pass a closure.
+///
+/// ```
+/// use mcp_auth_gateway::config::{Overrides, parse_with_env};
+/// let text = r#"
+/// [[servers]]
+/// name = "memory"
+/// command = "/bin/sh"
+/// "#;
+/// let secret = "0123456789abcdef0123456789abcdef";
+/// let env = |name: &str| (name == "MCP_AUTH_JWT_SECRET").then(|| secret.to_owned());
+/// let config = parse_with_env(text, "inline", &Overrides::default(), &env).unwrap();
+/// assert_eq!(config.mount_url(&config.servers[0]), "http://127.0.0.1:8080/memory");
+/// ```
+pub fn parse_with_env(
+    text: &str,
+    origin: &str,
+    overrides: &Overrides,
+    env: &dyn EnvSource,
+) -> Result<GatewayConfig, ConfigReport> {
+    let mut report = ConfigReport::new(origin);
+    let Some(sections) = document::read(text, &mut report) else { return Err(report) };
+    let basics = sections.server.as_ref().map(|raw| server::basics(raw, overrides, env));
+    let server = sections.server.and_then(|raw| server::validate(raw, overrides, env, &mut report));
+    let auth = sections.auth.and_then(|raw| auth::validate_auth(raw, basics, env, &mut report));
+    let credentials = sections.credentials.and_then(|raw| {
+        credentials::validate_credentials(raw, auth.as_ref(), basics, env, &mut report)
+    });
+    let context = entry::Context { server: basics, credentials: credentials.as_ref(), env };
+    let servers = sections.servers.and_then(|raw| entry::validate_all(raw, &context, &mut report));
+    match (server, auth, credentials, servers) {
+        (Some(server), Some(auth), Some(credentials), Some(servers)) if report.is_empty() => {
+            Ok(GatewayConfig { server, auth, credentials, servers })
+        }
+        _ => Err(report),
+    }
+}

@@ -1,0 +1,239 @@
+//! The config file as written: one struct per TOML table, every key optional unless noted,
+//! unknown keys refused. [`super::validate`] turns these into the checked
+//! [`GatewayConfig`](super::GatewayConfig); docs/config.md describes every key.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+
+use serde::Deserialize;
+
+use super::duration::ConfigDuration;
+
+/// The whole file. Only used to list the top-level keys: each section is read on its own so
+/// that a mistake in one does not hide the others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read through introspection only
+pub(crate) struct RawConfig {
+    /// `[server]`: the listener and HTTP settings shared by every mount.
+    server: Option<RawServer>,
+    /// `[auth]`: who is calling.
+    auth: Option<RawAuth>,
+    /// `[credentials]`: which upstream credential each caller gets.
+    credentials: Option<RawCredentials>,
+    /// `[[servers]]`: the upstream servers, one mount each (required).
+    servers: Option<Vec<RawServerEntry>>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawServer {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<SocketAddr>,
+    /// The URL clients reach the gateway at, without the mount path (default
+    /// `http://{listen}`); may carry a base path.
+    pub public_url: Option<String>,
+    /// Browser origins allowed by CORS and the `Origin` check (default none).
+    pub cors_origins: Vec<String>,
+    /// `Host` values accepted besides the public URL's host and loopback (default none).
+    pub allowed_hosts: Vec<String>,
+    /// `development` or `production` (default: `MCP_AUTH_ENV`).
+    pub environment: Option<RawEnvironment>,
+    /// `[server.limits]`.
+    pub limits: RawLimits,
+}
+
+/// `server.environment`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawEnvironment {
+    /// Local development: unsafe settings are allowed (and warned about).
+    Development,
+    /// A real deployment: unsafe settings are errors (`prod` is accepted too).
+    #[serde(alias = "prod")]
+    Production,
+}
+
+/// `[server.limits]`: each key overrides one default of `mcp_auth::Limits` or `HttpOptions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLimits {
+    /// Largest request body in bytes (default 4 MiB).
+    pub max_request_body_bytes: Option<usize>,
+    /// Most connections at once (default 10 000, or half the open-file limit).
+    pub max_connections: Option<usize>,
+    /// Requests of one user served at once (default 32).
+    pub max_in_flight_per_user: Option<usize>,
+    /// Response bytes one user has not read yet (default 32 MiB).
+    pub max_unread_response_bytes_per_user: Option<usize>,
+    /// Streamable HTTP sessions per user (default 32).
+    pub max_sessions_per_user: Option<usize>,
+    /// Legacy HTTP+SSE sessions per user (default 32).
+    pub max_sse_sessions_per_user: Option<usize>,
+    /// Sessions of all users together (default 20 000).
+    pub max_sessions_total: Option<usize>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawAuth {
+    /// `jwt` (default), `env` or `none`.
+    pub mode: RawAuthMode,
+    /// jwt: the environment variable holding the shared secret (default
+    /// `MCP_AUTH_JWT_SECRET` when no other key source is given).
+    pub secret_env: Option<String>,
+    /// jwt: a file holding the shared secret (trailing newlines ignored).
+    pub secret_file: Option<PathBuf>,
+    /// jwt: a PEM file holding the public key.
+    pub public_key_file: Option<PathBuf>,
+    /// jwt: the identity provider's JWKS URL.
+    pub jwks_url: Option<String>,
+    /// jwt: the signing algorithm (default HS256 for a secret, RS256 for a public key).
+    pub algorithm: Option<String>,
+    /// jwt: the required `iss`.
+    pub issuer: Option<String>,
+    /// jwt: the required `aud` (default: each mount's URL).
+    pub audience: Option<String>,
+    /// jwt: the claim holding the user id (default `sub`).
+    pub user_claim: Option<String>,
+    /// jwt: the claim holding embedded upstream tokens (default `tokens`).
+    pub tokens_claim: Option<String>,
+}
+
+/// `auth.mode`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawAuthMode {
+    /// A verified bearer JWT.
+    #[default]
+    Jwt,
+    /// One fixed user from `MCP_USER_ID`.
+    Env,
+    /// Anonymous, loopback only.
+    None,
+}
+
+/// `[credentials]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawCredentials {
+    /// `none` (default), `env`, `jwt` or `api`.
+    pub mode: RawCredentialsMode,
+    /// env: the variable holding the token (default `{RESOURCE_TYPE}_ACCESS_TOKEN`).
+    pub var: Option<String>,
+    /// api: the tenant manager's base URL.
+    pub url: Option<String>,
+    /// api: the environment variable holding the service token (required).
+    pub service_token_env: Option<String>,
+    /// api: the endpoint path (default `/api/credentials/:userId/:resourceType`).
+    pub endpoint: Option<String>,
+    /// api: how long a fetched credential is reused (default 5m; 0 disables caching).
+    pub cache_ttl: Option<ConfigDuration>,
+    /// api: allow a plain-http tenant manager on a non-loopback host (default false).
+    pub allow_insecure_http: bool,
+}
+
+/// `credentials.mode`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawCredentialsMode {
+    /// No credential: `{access_token}` is empty.
+    #[default]
+    None,
+    /// From an environment variable of the gateway.
+    Env,
+    /// Embedded in the caller's JWT.
+    Jwt,
+    /// From a tenant manager over HTTP.
+    Api,
+}
+
+/// One `[[servers]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServerEntry {
+    /// Unique name, `[a-z0-9_-]+` (required).
+    pub name: String,
+    /// Unique mount path (default `/{name}`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The resource type passed to the token resolver (default `default`).
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    /// stdio: the program to run.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// stdio: its arguments (templates).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// stdio: environment variables set for it (template values).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// stdio: gateway environment variables it inherits besides PATH, HOME and LANG.
+    #[serde(default)]
+    pub pass_env: Vec<String>,
+    /// stdio: its working directory (template).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// http: the Streamable HTTP URL of the upstream.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// http: headers sent with every request (template values).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// http: allow plain http to a non-loopback host (default false).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Request headers usable as `{extra.NAME}` (default none).
+    #[serde(default)]
+    pub extras: Vec<String>,
+    /// `[servers.instances]`.
+    #[serde(default)]
+    pub instances: RawInstances,
+    /// `[servers.rate_limit]`.
+    #[serde(default)]
+    pub rate_limit: RawRateLimit,
+}
+
+/// `[servers.instances]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawInstances {
+    /// `per_user` (default) or `per_session`.
+    pub mode: Option<RawInstanceMode>,
+    /// Most instances held at once (default 10 000).
+    pub max_instances: Option<u64>,
+    /// Instances one user may hold at once (default 8).
+    pub max_instances_per_user: Option<usize>,
+    /// An instance unused this long is dropped (default 15m).
+    pub idle_timeout: Option<ConfigDuration>,
+    /// An instance is rebuilt after this long (default 12h).
+    pub max_lifetime: Option<ConfigDuration>,
+    /// stdio: children started ahead of demand (default 0).
+    pub warm_pool: usize,
+    /// Longest wait for the upstream's answer to one request (default 60s).
+    pub request_timeout: Option<ConfigDuration>,
+}
+
+/// `servers.instances.mode`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawInstanceMode {
+    /// One instance per user.
+    PerUser,
+    /// One instance per session.
+    PerSession,
+}
+
+/// `[servers.rate_limit]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRateLimit {
+    /// Sustained requests per second per user (default 20).
+    pub per_second: Option<u32>,
+    /// Requests accepted back to back (default 100).
+    pub burst: Option<u32>,
+    /// Whether the limit applies (default true).
+    pub enabled: Option<bool>,
+}

@@ -1,0 +1,154 @@
+//! [`wrap_builder`]: one mount of a [`GatewayConfig`] as the settings of the library's
+//! [`wrap_server`](mcp_auth::wrap_server) builder.
+
+use mcp_auth::{
+    ApiTokenResolver, ConfigError, EnvAuthProvider, Environment, JwtAuthProvider, JwtTokenResolver,
+    SimpleTokenResolver, WrapServerBuilder, auth::AnonymousLoopbackProvider,
+    extras::ExtrasAllowList, http::HttpOptions,
+};
+use rmcp::ServerHandler;
+
+use super::{
+    ApiCredentials, AuthSection, ConfigReport, CredentialsSection, GatewayConfig, JwtAuth, JwtKey,
+    ServerEntry,
+};
+
+/// The user id every caller gets with `auth.mode = "none"`.
+pub const ANONYMOUS_USER: &str = "anonymous";
+
+/// Applies `entry`, and the sections every mount shares, to `builder`:
+///
+/// - the auth provider, built for this mount: a JWT's audience defaults to the mount's URL
+///   ([`GatewayConfig::mount_url`]), so a token minted for one mount is refused by another;
+/// - the token resolver (none with `credentials.mode = "none"`) and the resource type;
+/// - the instance options, the extras allow-list, the rate limit and the limits (with the
+///   entry's `max_instances_per_user`);
+/// - the HTTP options: base path = the mount path, server name = the entry name, CORS
+///   origins, accepted hosts (loopback, the public URL's host, `allowed_hosts`), environment,
+///   body size and connection cap.
+///
+/// Fails only where the library refuses what the config check could not foresee.
+pub fn wrap_builder<H: ServerHandler>(
+    builder: WrapServerBuilder<H>,
+    entry: &ServerEntry,
+    config: &GatewayConfig,
+) -> Result<WrapServerBuilder<H>, ConfigReport> {
+    let server = &config.server;
+    let environment = server.environment;
+    let builder = match &config.auth {
+        AuthSection::Jwt(jwt) => {
+            builder.auth_provider(jwt_provider(jwt, &config.mount_url(entry), environment)?)
+        }
+        AuthSection::Env { user_id } => builder
+            .auth_provider(EnvAuthProvider::fixed(user_id).map_err(|e| library(e, "auth.mode"))?),
+        AuthSection::None => builder.auth_provider(
+            AnonymousLoopbackProvider::for_environment(ANONYMOUS_USER, environment)
+                .map_err(|e| library(e, "auth.mode"))?,
+        ),
+    };
+    let builder = match &config.credentials {
+        CredentialsSection::None => builder,
+        CredentialsSection::Env { var } => builder.token_resolver(
+            var.iter()
+                .fold(SimpleTokenResolver::new(), |resolver, var| resolver.token_env_var(var)),
+        ),
+        CredentialsSection::Jwt => builder.token_resolver(JwtTokenResolver::new()),
+        CredentialsSection::Api(api) => builder.token_resolver(api_resolver(api, environment)?),
+    };
+    let extras =
+        entry.extras.iter().fold(ExtrasAllowList::new(), |allow, header| allow.header(header));
+    let mut http = HttpOptions::default()
+        .with_base_path(&entry.path)
+        .with_name(&entry.name, env!("CARGO_PKG_VERSION"))
+        .with_cors_origins(server.cors_origins.iter().cloned())
+        .with_allowed_hosts(server.host_rule())
+        .with_environment(environment);
+    if let Some(bytes) = server.max_request_body_bytes {
+        http = http.with_max_request_body_bytes(bytes);
+    }
+    if let Some(max) = server.max_connections {
+        http = http.with_max_connections(max);
+    }
+    let mut limits = server.limits.clone();
+    if let Some(max) = entry.instances.max_instances_per_user {
+        limits = limits.with_max_instances_per_user(max);
+    }
+    Ok(builder
+        .resource_type(&entry.resource_type)
+        .instances(entry.instances.options.clone())
+        .extras(extras)
+        .http(http)
+        .rate_limit(entry.rate_limit.clone())
+        .limits(limits))
+}
+
+/// The JWT provider of one mount; `mount_url` is the default audience.
+fn jwt_provider(
+    jwt: &JwtAuth,
+    mount_url: &str,
+    environment: Environment,
+) -> Result<JwtAuthProvider, ConfigReport> {
+    let mut builder = JwtAuthProvider::builder().environment(environment);
+    let key = match &jwt.key {
+        JwtKey::Secret { algorithm, secret, key } => {
+            builder = builder.hmac_secret(*algorithm, secret.clone());
+            *key
+        }
+        JwtKey::PublicKeyPem { algorithm, pem } => {
+            builder = builder.public_key_pem(*algorithm, pem);
+            "auth.public_key_file"
+        }
+        JwtKey::Jwks { url } => {
+            builder = builder.jwks_url(url.as_str());
+            "auth.jwks_url"
+        }
+    };
+    builder = builder.audience(jwt.audience.as_deref().unwrap_or(mount_url));
+    if let Some(issuer) = &jwt.issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(claim) = &jwt.user_claim {
+        builder = builder.user_id_claim(claim);
+    }
+    if let Some(claim) = &jwt.tokens_claim {
+        builder = builder.tokens_claim(claim);
+    }
+    builder.build().map_err(|error| {
+        let at = match error.key.as_str() {
+            "jwt.audience" => "auth.audience",
+            "jwt.algorithm" => "auth.algorithm",
+            _ => key,
+        };
+        library(error, at)
+    })
+}
+
+/// The tenant-manager resolver.
+fn api_resolver(
+    api: &ApiCredentials,
+    environment: Environment,
+) -> Result<ApiTokenResolver, ConfigReport> {
+    let mut builder = ApiTokenResolver::builder(api.url.as_str(), api.service_token.clone())
+        .allow_insecure_http(api.allow_insecure_http)
+        .environment(environment);
+    if let Some(endpoint) = &api.endpoint {
+        builder = builder.endpoint_path(endpoint);
+    }
+    if let Some(ttl) = api.cache_ttl {
+        builder = builder.cache_ttl(ttl);
+    }
+    builder.build().map_err(|error| {
+        let at = match error.key.as_str() {
+            "tenant_api.endpoint_path" => "credentials.endpoint",
+            "tenant_api.service_token" => "credentials.service_token_env",
+            "tenant_api.allow_insecure_http" => "credentials.allow_insecure_http",
+            _ => "credentials.url",
+        };
+        library(error, at)
+    })
+}
+
+/// A library refusal, reported at the config key `at` that caused it.
+fn library(error: ConfigError, at: &str) -> ConfigReport {
+    ConfigReport::single(at, Some(error.value), error.expected)
+}

@@ -1,0 +1,92 @@
+//! Forwarding one downstream request to the upstream: the caller's progress token mapped both
+//! ways, cancellation passed on, and an answer — a result or a JSON-RPC error — within the
+//! request timeout, whatever the upstream does.
+
+use std::time::Duration;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer,
+    model::{
+        CancelledNotificationParam, ClientRequest, ErrorCode, RequestMetaObject, ServerResult,
+    },
+    service::{PeerRequestOptions, RequestContext},
+};
+
+use super::link::UpstreamLink;
+
+/// JSON-RPC code for a request that timed out (the TypeScript SDK's `RequestTimeout`).
+pub(crate) const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
+
+/// The caller's `_meta` as the upstream should see it: without the progress token (rmcp sets
+/// its own) and without the 2026-07-28 lifecycle keys (the gateway holds a session with the
+/// upstream; those keys describe the caller's link to the gateway, not ours to the upstream).
+fn upstream_meta(meta: &RequestMetaObject) -> Option<RequestMetaObject> {
+    let mut meta = meta.clone();
+    meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
+    (!meta.is_empty()).then_some(meta)
+}
+
+/// Sends `request` upstream on behalf of the downstream call described by `context`.
+pub(crate) async fn forward(
+    link: &UpstreamLink,
+    request: ClientRequest,
+    context: &RequestContext<RoleServer>,
+    timeout: Duration,
+) -> Result<ServerResult, McpError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let live = tokio::time::timeout_at(deadline, link.get())
+        .await
+        .map_err(|_| timed_out(timeout))?
+        .map_err(|error| McpError::internal_error(error.to_string(), None))?;
+    // `#[non_exhaustive]`: built from the default, then filled in.
+    let mut options = PeerRequestOptions::no_options();
+    options.meta = upstream_meta(&context.meta);
+    let handle = live
+        .peer
+        .send_request_with_option(request, options)
+        .await
+        .map_err(|_| exited_before_answering())?;
+    let progress =
+        context.meta.get_progress_token().map(|mine| (handle.progress_token.clone(), mine));
+    let _in_flight = link.routes.start(context.id.clone(), context.peer.clone(), progress);
+    let upstream_id = handle.id.clone();
+    let answer = tokio::select! {
+        answer = handle.rx => answer,
+        () = context.ct.cancelled() => {
+            cancel_upstream(&live.peer, upstream_id, "the client cancelled the request").await;
+            return Err(McpError::internal_error("the request was cancelled", None));
+        }
+        () = tokio::time::sleep_until(deadline) => {
+            cancel_upstream(&live.peer, upstream_id, "the gateway's request timeout passed").await;
+            return Err(timed_out(timeout));
+        }
+    };
+    match answer {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
+        Ok(Err(other)) => Err(McpError::internal_error(format!("upstream error: {other}"), None)),
+        // The responder was dropped: the upstream's connection ended mid-call.
+        Err(_) => Err(exited_before_answering()),
+    }
+}
+
+async fn cancel_upstream(
+    peer: &rmcp::Peer<rmcp::RoleClient>,
+    id: rmcp::model::RequestId,
+    reason: &str,
+) {
+    let params = CancelledNotificationParam::new(Some(id), Some(reason.to_owned()));
+    let _ = peer.notify_cancelled(params).await;
+}
+
+fn timed_out(timeout: Duration) -> McpError {
+    McpError::new(
+        REQUEST_TIMEOUT,
+        format!("the upstream server did not answer within {} ms", timeout.as_millis()),
+        None,
+    )
+}
+
+fn exited_before_answering() -> McpError {
+    McpError::internal_error("the upstream server exited before answering", None)
+}

@@ -1,0 +1,117 @@
+//! Who gets what the upstream sends: the downstream peers of one instance, the progress tokens
+//! of its in-flight calls, and the calls an upstream request (sampling, elicitation, roots) may
+//! belong to.
+//!
+//! Every table here is bounded by traffic the library already bounds: in-flight entries live
+//! exactly as long as a downstream request (capped per user by `Limits`), and the peer list
+//! holds sessions (capped per user), pruned of closed ones on every insert.
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::{
+    Peer, RoleServer,
+    model::{ProgressToken, RequestId},
+};
+
+/// Upper bound on remembered downstream peers, whatever the session limits say: a peer list is
+/// only used to fan out notifications, and the oldest are the least likely to still listen.
+const MAX_PEERS: usize = 1024;
+
+/// One downstream request being forwarded.
+#[derive(Clone)]
+pub(crate) struct InFlight {
+    /// The downstream request id: requests the upstream sends while this call runs ride its
+    /// stream (rmcp's `OriginatingRequestId`).
+    pub(crate) downstream_id: RequestId,
+    pub(crate) peer: Peer<RoleServer>,
+    /// The upstream progress token rmcp assigned, and the caller's own token to report with.
+    pub(crate) progress: Option<(ProgressToken, ProgressToken)>,
+    seq: u64,
+}
+
+#[derive(Default)]
+struct Tables {
+    peers: Vec<Peer<RoleServer>>,
+    in_flight: Vec<InFlight>,
+    next_seq: u64,
+}
+
+/// The routing tables of one instance. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub(crate) struct Routes {
+    tables: Arc<Mutex<Tables>>,
+}
+
+/// Removes its in-flight entry when the forwarded call ends, however it ends.
+pub(crate) struct InFlightGuard {
+    routes: Routes,
+    seq: u64,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.routes.lock().in_flight.retain(|f| f.seq != self.seq);
+    }
+}
+
+impl Routes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding this lock leaves consistent tables (every write is one call).
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers a downstream peer (a session that initialized) for notifications.
+    pub(crate) fn add_peer(&self, peer: Peer<RoleServer>) {
+        let mut tables = self.lock();
+        tables.peers.retain(|p| !p.is_transport_closed());
+        if tables.peers.len() >= MAX_PEERS {
+            tables.peers.remove(0);
+        }
+        tables.peers.push(peer);
+    }
+
+    /// The live downstream peers: where list-changed, resource updates and log messages go.
+    pub(crate) fn peers(&self) -> Vec<Peer<RoleServer>> {
+        let mut tables = self.lock();
+        tables.peers.retain(|p| !p.is_transport_closed());
+        tables.peers.clone()
+    }
+
+    /// Records a call being forwarded until the guard drops.
+    pub(crate) fn start(
+        &self,
+        downstream_id: RequestId,
+        peer: Peer<RoleServer>,
+        progress: Option<(ProgressToken, ProgressToken)>,
+    ) -> InFlightGuard {
+        let mut tables = self.lock();
+        let seq = tables.next_seq;
+        tables.next_seq += 1;
+        tables.in_flight.push(InFlight { downstream_id, peer, progress, seq });
+        InFlightGuard { routes: self.clone(), seq }
+    }
+
+    /// The call that upstream progress token belongs to.
+    pub(crate) fn by_upstream_progress(&self, token: &ProgressToken) -> Option<InFlight> {
+        let tables = self.lock();
+        tables
+            .in_flight
+            .iter()
+            .find(|f| f.progress.as_ref().is_some_and(|(upstream, _)| upstream == token))
+            .cloned()
+    }
+
+    /// Where a request from the upstream (sampling, elicitation, roots) goes: the most recent
+    /// call still in flight whose client is connected — the upstream asks while serving it —
+    /// else the most recent live session. stdio carries no link between the upstream's request
+    /// and the call that caused it, so with several calls in flight this is the newest one; all
+    /// of them belong to the same user (per-user instance) or the same session (per-session).
+    pub(crate) fn requester(&self) -> Option<(Peer<RoleServer>, Option<RequestId>)> {
+        let mut tables = self.lock();
+        if let Some(call) = tables.in_flight.iter().rev().find(|f| !f.peer.is_transport_closed()) {
+            return Some((call.peer.clone(), Some(call.downstream_id.clone())));
+        }
+        tables.peers.retain(|p| !p.is_transport_closed());
+        tables.peers.last().map(|p| (p.clone(), None))
+    }
+}

@@ -1,0 +1,121 @@
+//! The instance factory of one mounted server: renders the user's templates and builds their
+//! [`ProxyServer`]. Rendering happens here, per user; a refused value (a user id that would
+//! traverse a path, say) becomes that user's error on every request, naming the key and the
+//! rule — never the value.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use http::{HeaderName, HeaderValue};
+use mcp_auth::{Secret, extras::Extras};
+use tokio_util::task::TaskTracker;
+
+use crate::{
+    child::{ChildSpec, Launcher, env_allow_list},
+    config::{HttpUpstream, ServerEntry, StdioUpstream, Upstream},
+    proxy::{HttpConnector, ProxyServer, StdioConnector},
+    template::{Position, TemplateVars, user_id_hash},
+};
+
+/// Everything the factory of one mounted server needs, shared by all of its users.
+pub(crate) struct Factory {
+    entry: Arc<ServerEntry>,
+    launcher: Arc<Launcher>,
+    http: reqwest::Client,
+    closer: TaskTracker,
+}
+
+impl Factory {
+    pub(crate) fn new(
+        entry: Arc<ServerEntry>,
+        launcher: Arc<Launcher>,
+        http: reqwest::Client,
+        closer: TaskTracker,
+    ) -> Self {
+        Self { entry, launcher, http, closer }
+    }
+
+    /// Builds the proxy for one user (or session). Never fails: what cannot be rendered is
+    /// reported by the proxy when it is used.
+    pub(crate) fn build(
+        &self,
+        access_token: &Secret,
+        user_id: &str,
+        extras: &Extras,
+    ) -> ProxyServer {
+        let hash = user_id_hash(user_id);
+        let vars = TemplateVars { access_token, user_id, user_id_hash: &hash, extras };
+        let timeout = self.entry.instances.request_timeout;
+        let name = self.entry.name.as_str();
+        match &self.entry.upstream {
+            Upstream::Stdio(stdio) => {
+                let spec = child_spec(name, stdio, &vars, &hash);
+                let connector = StdioConnector::new(self.launcher.clone(), spec);
+                ProxyServer::new(name, connector, timeout, self.closer.clone())
+            }
+            Upstream::Http(upstream) => {
+                let headers = headers(upstream, &vars);
+                let connector =
+                    HttpConnector::new(self.http.clone(), upstream.url.as_str(), headers);
+                ProxyServer::new(name, connector, timeout, self.closer.clone())
+            }
+        }
+    }
+}
+
+/// The child to run for this user: command and arguments as configured (never through a
+/// shell), the environment cleared down to the allow-list plus the rendered values.
+fn child_spec(
+    server: &str,
+    stdio: &StdioUpstream,
+    vars: &TemplateVars<'_>,
+    hash: &str,
+) -> Result<ChildSpec, String> {
+    let refused = |key: String| {
+        move |error: crate::template::RenderError| format!("servers.{server}.{key}: {error}")
+    };
+    let mut args = Vec::with_capacity(stdio.args.len());
+    for (i, arg) in stdio.args.iter().enumerate() {
+        args.push(arg.render(vars, Position::Arg).map_err(refused(format!("args[{i}]")))?);
+    }
+    let mut env = Vec::with_capacity(stdio.env.len());
+    for (name, value) in &stdio.env {
+        env.push((
+            name.clone(),
+            value.render(vars, Position::Env).map_err(refused(format!("env.{name}")))?,
+        ));
+    }
+    let cwd = match &stdio.cwd {
+        Some(cwd) => {
+            Some(PathBuf::from(cwd.render(vars, Position::Cwd).map_err(refused("cwd".into()))?))
+        }
+        None => None,
+    };
+    Ok(ChildSpec {
+        program: stdio.command.clone(),
+        args,
+        env: env_allow_list(std::env::vars(), &stdio.pass_env, env),
+        cwd,
+        server: server.to_owned(),
+        user_hash: hash.to_owned(),
+    })
+}
+
+/// The user's headers for an HTTP upstream; values are marked sensitive (kept out of debug
+/// output), since they usually carry the credential.
+fn headers(
+    upstream: &HttpUpstream,
+    vars: &TemplateVars<'_>,
+) -> Result<HashMap<HeaderName, HeaderValue>, String> {
+    let mut headers = HashMap::with_capacity(upstream.headers.len());
+    for (name, template) in &upstream.headers {
+        let value = template
+            .render(vars, Position::Header)
+            .map_err(|error| format!("headers.{name}: {error}"))?;
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            format!("headers.{name}: the rendered value is not a valid header value")
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name.clone(), value);
+    }
+    Ok(headers)
+}

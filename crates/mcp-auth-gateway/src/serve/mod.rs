@@ -1,0 +1,96 @@
+//! `mcp-auth serve --config FILE`: every `[[servers]]` entry mounted at its path, each user
+//! with their own upstream, behind the library's admission (auth → rate limit → credential →
+//! instance).
+//!
+//! Each entry becomes a [`WrappedServer`] whose instances are [`ProxyServer`]s; all of them are
+//! served on one listener ([`WrappedServer::serve_all`]). On shutdown the library drains the
+//! connections and drops the instances; each dropped proxy closes its upstream gracefully on the
+//! [`TaskTracker`] that [`Gateway::serve`] waits for before it returns, so no child outlives
+//! the gateway's exit (and the supervisor kills any that would, even on `kill -9`).
+
+mod factory;
+mod run;
+
+pub use self::run::{ServeError, check, run};
+
+use std::{sync::Arc, time::Duration};
+
+use mcp_auth::{WrappedServer, wrap_server};
+use tokio_util::task::TaskTracker;
+
+use self::factory::Factory;
+use crate::{
+    child::Launcher,
+    config::{self, ConfigReport, GatewayConfig},
+    proxy::ProxyServer,
+};
+
+/// How long [`Gateway::serve`] waits for upstreams to close after the listener stopped; the
+/// children's own SIGTERM→SIGKILL grace fits within it.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// The gateway: one wrapped server per configured mount.
+pub struct Gateway {
+    servers: Vec<WrappedServer<ProxyServer>>,
+    mounts: Vec<(String, String)>,
+    closer: TaskTracker,
+}
+
+impl Gateway {
+    /// Builds every mount of `config`; children are started through `launcher`.
+    pub fn build(config: &GatewayConfig, launcher: Launcher) -> Result<Self, ConfigReport> {
+        let launcher = Arc::new(launcher);
+        let closer = TaskTracker::new();
+        // One client for every HTTP upstream: connection pools are shared, headers are not
+        // (each request carries its own user's headers).
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| {
+            ConfigReport::single("servers", None, format!("HTTP client: {error}"))
+        })?;
+        let mut servers = Vec::with_capacity(config.servers.len());
+        let mut mounts = Vec::with_capacity(config.servers.len());
+        for entry in &config.servers {
+            let entry = Arc::new(entry.clone());
+            let factory =
+                Factory::new(entry.clone(), launcher.clone(), http.clone(), closer.clone());
+            let builder =
+                wrap_server(move |token, user_id, extras| factory.build(&token, &user_id, &extras));
+            let server = config::wrap_builder(builder, &entry, config)?
+                .build()
+                .map_err(ConfigReport::from_library)?;
+            mounts.push((entry.name.clone(), config.mount_url(&entry)));
+            servers.push(server);
+        }
+        Ok(Self { servers, mounts, closer })
+    }
+
+    /// `(name, URL)` of every mount, for the startup banner.
+    pub fn mounts(&self) -> &[(String, String)] {
+        &self.mounts
+    }
+
+    /// Serves until [`shutdown`](Self::shutdown), then waits (bounded) for every upstream to
+    /// close.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        let result = WrappedServer::serve_all(&self.servers, listener).await;
+        self.closer.close();
+        if tokio::time::timeout(CLOSE_WAIT, self.closer.wait()).await.is_err() {
+            tracing::warn!("some upstream servers did not close in time; they are killed at exit");
+        }
+        result
+    }
+
+    /// Stops serving: connections drain, instances and their upstreams close.
+    pub fn shutdown(&self) {
+        for server in &self.servers {
+            server.shutdown();
+        }
+    }
+
+    /// The wrapped server of each mount (stats, tests).
+    pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
+        &self.servers
+    }
+}

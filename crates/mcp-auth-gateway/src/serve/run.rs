@@ -1,0 +1,84 @@
+//! The `serve` command's life: load, bind, announce, serve until SIGTERM or Ctrl-C, drain.
+
+use std::{net::SocketAddr, path::Path};
+
+use super::Gateway;
+use crate::{
+    child::Launcher,
+    config::{self, ConfigReport, Overrides},
+};
+
+/// Why `mcp-auth serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration was refused (printed one problem per line).
+    #[error("{0}")]
+    Config(ConfigReport),
+    /// The listener could not be bound or served.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The supervisor (this binary) could not be located.
+    #[error("cannot locate the mcp-auth binary to supervise children: {0}")]
+    Launcher(std::io::Error),
+}
+
+/// Runs `mcp-auth serve --config path` until SIGTERM or Ctrl-C, then drains: connections
+/// finish (within the grace period), every upstream child is stopped, and only then does it
+/// return.
+pub async fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
+    let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    let addr = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Io { addr, source })?;
+    // Loaded again with the bound address, so that `--listen 127.0.0.1:0` gets URLs (and JWT
+    // audiences) with the real port.
+    let overrides = Overrides { listen: Some(bound), ..overrides };
+    let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    let gateway = Gateway::build(&config, Launcher::current_exe().map_err(ServeError::Launcher)?)
+        .map_err(ServeError::Config)?;
+    for (name, url) in gateway.mounts() {
+        println!("mcp-auth: serving {name} at {url}");
+    }
+    let gateway = std::sync::Arc::new(gateway);
+    let stopper = gateway.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: draining connections and stopping upstream servers");
+        stopper.shutdown();
+    });
+    gateway.serve(listener).await.map_err(|source| ServeError::Io { addr: bound, source })
+}
+
+/// Resolves on SIGTERM (what service managers and `docker stop` send) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs `mcp-auth check --config path`: the summary on success, every problem otherwise.
+pub fn check(path: &Path) -> Result<String, ConfigReport> {
+    let config = config::load(path, &Overrides::default())?;
+    let mut summary = format!("{}: OK\n", path.display());
+    for entry in &config.servers {
+        summary.push_str(&format!("  {} at {}\n", entry.name, config.mount_url(entry)));
+    }
+    Ok(summary)
+}
