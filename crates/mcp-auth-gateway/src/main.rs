@@ -229,7 +229,13 @@ fn serve_command(args: ServeArgs) -> Result<(), i32> {
 /// Logs to stderr with the filter from `RUST_LOG` (rmcp's message payloads kept out).
 fn init_logging() {
     let (filter, ignored) = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    // Colours only on a terminal: a log file or collector would get escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_env_filter(filter)
+        .init();
     if let Some(reason) = ignored {
         tracing::warn!("{reason}");
     }

@@ -13,6 +13,8 @@
 //!   period, SIGKILL — when asked to, when the gateway dies, or when PROGRAM exits;
 //! - [`RunningChild::shutdown`] ends a server gracefully; dropping a [`RunningChild`] kills its
 //!   tree at once;
+//! - a [`WarmPool`] keeps servers that need nothing of the user started ahead of their first
+//!   call;
 //! - the child's stderr is logged line by line with the server's name and the user's hash
 //!   (`stderr.rs`).
 //!
@@ -26,6 +28,7 @@ mod stderr;
 pub mod supervisor;
 #[cfg(target_os = "linux")]
 mod tree;
+mod warm;
 
 #[doc(inline)]
 pub use env::env_allow_list;
@@ -35,3 +38,5 @@ pub use launcher::{ChildSpec, Launcher};
 pub use running::RunningChild;
 #[doc(inline)]
 pub use stderr::MAX_LINE_BYTES;
+#[doc(inline)]
+pub use warm::{MAX_WARM_POOL, WarmPool};

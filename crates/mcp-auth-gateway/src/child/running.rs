@@ -79,6 +79,14 @@ impl RunningChild {
         self.wait()
     }
 
+    /// Whether the supervisor has exited (its server with it), without waiting.
+    pub fn has_exited(&mut self) -> bool {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status.is_some()
+    }
+
     async fn wait(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.wait().await.ok();

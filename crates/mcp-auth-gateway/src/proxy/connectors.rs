@@ -15,7 +15,7 @@ use super::{
     client::UpstreamClient,
     link::{BoxFuture, ConnectError, Connection, Connector},
 };
-use crate::child::{ChildSpec, Launcher};
+use crate::child::{ChildSpec, Launcher, WarmPool};
 
 /// Spawns the user's child (through the supervisor) and speaks MCP over its stdin/stdout.
 pub struct StdioConnector {
@@ -23,12 +23,22 @@ pub struct StdioConnector {
     /// The child to run, or why this user's child cannot be run (a templated value was refused;
     /// the message names the key and the rule, never the value).
     spec: Result<ChildSpec, String>,
+    /// Children started ahead, for servers that need nothing of the user to start.
+    warm: Option<WarmPool>,
 }
 
 impl StdioConnector {
     /// A connector for `spec`, or one that reports `refusal` on every attempt.
     pub fn new(launcher: Arc<Launcher>, spec: Result<ChildSpec, String>) -> Self {
-        Self { launcher, spec }
+        Self { launcher, spec, warm: None }
+    }
+
+    /// Takes the first child from `pool` when one is ready (its command line and environment
+    /// are `spec`'s: the config check allows a pool only for servers whose templates name no
+    /// variable), and spawns one as usual otherwise.
+    pub fn with_warm_pool(mut self, pool: WarmPool) -> Self {
+        self.warm = Some(pool);
+        self
     }
 }
 
@@ -37,8 +47,22 @@ impl Connector for StdioConnector {
         Box::pin(async move {
             let spec =
                 self.spec.as_ref().map_err(|refusal| ConnectError::Spawn(refusal.clone()))?;
-            let mut child =
-                self.launcher.spawn(spec).map_err(|e| ConnectError::Spawn(e.kind().to_string()))?;
+            let mut child = match self.warm.as_ref().and_then(WarmPool::take) {
+                Some(child) => {
+                    // Its stderr lines say `user=warm`: this line ties its pid to the user.
+                    tracing::info!(
+                        server = %spec.server,
+                        user = %spec.user_hash,
+                        pid = child.id().unwrap_or_default(),
+                        "serving the user with a warm child"
+                    );
+                    child
+                }
+                None => self
+                    .launcher
+                    .spawn(spec)
+                    .map_err(|e| ConnectError::Spawn(e.kind().to_string()))?,
+            };
             let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
                 child.shutdown().await;
                 return Err(ConnectError::Spawn("the child has no stdin/stdout".into()));

@@ -10,7 +10,7 @@ use mcp_auth::{Secret, extras::Extras};
 use tokio_util::task::TaskTracker;
 
 use crate::{
-    child::{ChildSpec, Launcher, env_allow_list},
+    child::{ChildSpec, Launcher, RunningChild, WarmPool, env_allow_list},
     config::{HttpUpstream, ServerEntry, StdioUpstream, Upstream},
     proxy::{HttpConnector, ProxyServer, StdioConnector},
     template::{Position, TemplateVars, user_id_hash},
@@ -22,6 +22,8 @@ pub(crate) struct Factory {
     launcher: Arc<Launcher>,
     http: reqwest::Client,
     closer: TaskTracker,
+    /// `instances.warm_pool` children, for a stdio server whose templates name no variable.
+    warm: Option<WarmPool>,
 }
 
 impl Factory {
@@ -31,7 +33,13 @@ impl Factory {
         http: reqwest::Client,
         closer: TaskTracker,
     ) -> Self {
-        Self { entry, launcher, http, closer }
+        let warm = warm_pool(&entry, &launcher);
+        Self { entry, launcher, http, closer, warm }
+    }
+
+    /// The warm children still waiting, for the caller to shut down (pool closed).
+    pub(crate) fn close_warm_pool(&self) -> Vec<RunningChild> {
+        self.warm.as_ref().map(WarmPool::close).unwrap_or_default()
     }
 
     /// Builds the proxy for one user (or session). Never fails: what cannot be rendered is
@@ -49,7 +57,10 @@ impl Factory {
         match &self.entry.upstream {
             Upstream::Stdio(stdio) => {
                 let spec = child_spec(name, stdio, &vars, &hash);
-                let connector = StdioConnector::new(self.launcher.clone(), spec);
+                let mut connector = StdioConnector::new(self.launcher.clone(), spec);
+                if let Some(pool) = &self.warm {
+                    connector = connector.with_warm_pool(pool.clone());
+                }
                 ProxyServer::new(name, connector, timeout, self.closer.clone())
             }
             Upstream::Http(upstream) => {
@@ -58,6 +69,26 @@ impl Factory {
                     HttpConnector::new(self.http.clone(), upstream.url.as_str(), headers);
                 ProxyServer::new(name, connector, timeout, self.closer.clone())
             }
+        }
+    }
+}
+
+/// Starts the entry's warm pool, if it has one. Its children's spec is rendered for nobody: the
+/// config check allows a pool only when no template names a variable, so every user's rendering
+/// is this one. Their log lines carry `warm` where a user's hash would be.
+fn warm_pool(entry: &ServerEntry, launcher: &Arc<Launcher>) -> Option<WarmPool> {
+    let Upstream::Stdio(stdio) = &entry.upstream else { return None };
+    if entry.instances.warm_pool == 0 {
+        return None;
+    }
+    let (token, extras) = (Secret::new(String::new()), Extras::default());
+    let vars =
+        TemplateVars { access_token: &token, user_id: "", user_id_hash: "", extras: &extras };
+    match child_spec(&entry.name, stdio, &vars, "warm") {
+        Ok(spec) => Some(WarmPool::start(launcher.clone(), spec, entry.instances.warm_pool)),
+        Err(refusal) => {
+            tracing::warn!("no warm pool: {refusal}");
+            None
         }
     }
 }

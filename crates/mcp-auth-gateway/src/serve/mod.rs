@@ -33,6 +33,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 pub struct Gateway {
     servers: Vec<WrappedServer<ProxyServer>>,
     mounts: Vec<(String, String)>,
+    /// Each mount's factory, kept for its warm pool (closed at shutdown).
+    factories: Vec<Arc<Factory>>,
     closer: TaskTracker,
 }
 
@@ -51,10 +53,16 @@ impl Gateway {
         })?;
         let mut servers = Vec::with_capacity(config.servers.len());
         let mut mounts = Vec::with_capacity(config.servers.len());
+        let mut factories = Vec::with_capacity(config.servers.len());
         for entry in &config.servers {
             let entry = Arc::new(entry.clone());
-            let factory =
-                Factory::new(entry.clone(), launcher.clone(), http.clone(), closer.clone());
+            let factory = Arc::new(Factory::new(
+                entry.clone(),
+                launcher.clone(),
+                http.clone(),
+                closer.clone(),
+            ));
+            factories.push(factory.clone());
             let builder =
                 wrap_server(move |token, user_id, extras| factory.build(&token, &user_id, &extras));
             let server = config::wrap_builder(builder, &entry, config)?
@@ -63,7 +71,7 @@ impl Gateway {
             mounts.push((entry.name.clone(), config.mount_url(&entry)));
             servers.push(server);
         }
-        Ok(Self { servers, mounts, closer })
+        Ok(Self { servers, mounts, factories, closer })
     }
 
     /// `(name, URL)` of every mount, for the startup banner.
@@ -75,6 +83,9 @@ impl Gateway {
     /// close.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let result = WrappedServer::serve_all(&self.servers, listener).await;
+        for child in self.factories.iter().flat_map(|factory| factory.close_warm_pool()) {
+            self.closer.spawn(child.shutdown());
+        }
         self.closer.close();
         if tokio::time::timeout(CLOSE_WAIT, self.closer.wait()).await.is_err() {
             tracing::warn!("some upstream servers did not close in time; they are killed at exit");
