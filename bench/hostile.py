@@ -54,7 +54,7 @@ class Demo:
     def __init__(self, binary: str):
         self.secret = secrets.token_hex(32)
         self.proc = subprocess.Popen(
-            [binary, "demo", "--port", "0"],
+            [binary, "demo", "--in-process", "--port", "0"],
             env={**os.environ, "MCP_AUTH_JWT_SECRET": self.secret, "RUST_LOG": "warn"},
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

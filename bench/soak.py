@@ -52,7 +52,7 @@ class Server:
 
     def __init__(self, binary: str, secret: str, sample_s: int):
         self.proc = subprocess.Popen(
-            [binary, "demo", "--port", "0", "--stats-interval", str(sample_s)],
+            [binary, "demo", "--in-process", "--port", "0", "--stats-interval", str(sample_s)],
             env={**os.environ, "MCP_AUTH_JWT_SECRET": secret, "RUST_LOG": "info,rmcp=warn"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -29,7 +29,8 @@ enum Command {
     Serve(ServeArgs),
     /// Validate a config file without starting anything; explains every problem found.
     Check(CheckArgs),
-    /// Serve the demo MCP server behind JWT auth (prints the URL, a token and a command to try).
+    /// Serve the demo MCP server through the gateway, one child per user, behind JWT auth
+    /// (prints the URL, a token and a command to try).
     Demo(DemoArgs),
     /// Mint an HS256 JWT for a user and print it, alone, on stdout.
     Token(TokenArgs),
@@ -90,6 +91,11 @@ struct DemoArgs {
     /// every SECS seconds, for soak and load runs (`scripts/soak.sh`).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     stats_interval: Option<u64>,
+    /// Serve the demo server in-process through the library's `wrap_server` alone, instead of
+    /// through the gateway with one `mcp-auth demo --stdio` child per user (what the soak and
+    /// hostile-load runs measure).
+    #[arg(long, conflicts_with = "stdio")]
+    in_process: bool,
 }
 
 /// Arguments of `mcp-auth token`. Deliberately not `Debug`: it holds the secret.
@@ -199,11 +205,12 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
         stdio: args.stdio,
         public_url: args.public_url,
         stats_interval: args.stats_interval.map(Duration::from_secs),
+        in_process: args.in_process,
     };
     runtime.block_on(demo::run(options)).map_err(|err| {
         eprintln!("mcp-auth demo: {err}");
         match err {
-            demo::DemoError::Config(_) => EXIT_USAGE,
+            demo::DemoError::Config(_) | demo::DemoError::Gateway(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     })

@@ -6,6 +6,7 @@
 //! arrived (`whoami`), that state is per user (`notes_add`, `notes_list`), and that progress and
 //! cancellation pass through the gateway (`slow`).
 
+mod gateway;
 mod run;
 mod server;
 

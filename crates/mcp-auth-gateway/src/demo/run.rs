@@ -1,5 +1,7 @@
-//! `mcp-auth demo`: the demo server behind `wrap_server` and `JwtAuthProvider` (HS256), over
-//! Streamable HTTP and legacy SSE, or over stdio.
+//! `mcp-auth demo`: the gateway on an embedded config ([`gateway`](super::gateway)) serving the
+//! demo server, one `mcp-auth demo --stdio` child per user, behind JWT auth (HS256), over
+//! Streamable HTTP and legacy SSE; or the demo server itself over stdio (what each child runs);
+//! or, with `--in-process`, the demo server behind the library's `wrap_server` alone.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -12,7 +14,7 @@ use mcp_auth::{
     wrap_server,
 };
 
-use super::DemoServer;
+use super::{DemoServer, gateway};
 use crate::token::{self, SECRET_ENV_VAR};
 
 /// The user the printed token is minted for.
@@ -33,6 +35,10 @@ pub struct DemoOptions {
     pub public_url: Option<String>,
     /// Log [`stats`](WrappedServer::stats) and the runtime's live task count this often.
     pub stats_interval: Option<Duration>,
+    /// Serve the demo server in-process through `wrap_server` alone, instead of through the
+    /// gateway with one `mcp-auth demo --stdio` child per user: the library without the proxy,
+    /// as the soak and hostile-load runs measure it.
+    pub in_process: bool,
 }
 
 /// Environment variable read for [`DemoOptions::public_url`] by `mcp-auth demo`.
@@ -59,6 +65,9 @@ pub enum DemoError {
     /// The stdio session failed.
     #[error(transparent)]
     Stdio(#[from] mcp_auth::stdio::StdioError),
+    /// The embedded gateway config was refused (by the environment, e.g. production rules).
+    #[error("{0}")]
+    Gateway(#[from] crate::config::ConfigReport),
 }
 
 fn demo_factory(_token: Secret, user_id: String, _extras: mcp_auth::extras::Extras) -> DemoServer {
@@ -82,30 +91,63 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let addr =
         listener.local_addr().map_err(|source| DemoError::Io { addr: options.addr, source })?;
     let Endpoint { url, hosts, note } = Endpoint::new(addr, public_url);
-    let http = http.with_allowed_hosts(hosts);
     let (secret, generated) = match std::env::var(SECRET_ENV_VAR) {
         Ok(secret) if !secret.is_empty() => (Secret::new(secret), false),
         _ => (generate_secret(), true),
     };
-    // Tokens must name this server as their audience (MCP authorization spec, RFC 8707).
-    let provider = JwtAuthProvider::builder().secret(secret.clone()).audience(&url).build()?;
     let jwt = token::mint(secret.expose(), DEMO_USER, DEMO_TOKEN_TTL, None, Some(&url), None)?;
-    let server: WrappedServer<DemoServer> =
-        wrap_server(demo_factory).auth_provider(provider).http(http).build()?;
+    if options.in_process {
+        // The library alone: tokens must name this server as their audience (MCP authorization
+        // spec, RFC 8707).
+        let provider = JwtAuthProvider::builder().secret(secret).audience(&url).build()?;
+        let http = http.with_allowed_hosts(hosts);
+        let server: WrappedServer<DemoServer> =
+            wrap_server(demo_factory).auth_provider(provider).http(http).build()?;
+        print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
+        return serve_until_ctrl_c(vec![server], listener, options.stats_interval, || ()).await;
+    }
+    let gateway = gateway::build(addr, &url, secret)?;
     print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
-    if let Some(every) = options.stats_interval {
+    let servers = gateway.servers().to_vec();
+    let gateway = std::sync::Arc::new(gateway);
+    let drained = gateway.clone();
+    serve_until_ctrl_c(servers, listener, options.stats_interval, move || drained.shutdown())
+        .await?;
+    // The listener has stopped: wait (bounded) for every user's child to be stopped.
+    gateway.wait_closed().await;
+    Ok(())
+}
+
+/// Serves `servers` on `listener` until Ctrl-C, logging stats when asked.
+async fn serve_until_ctrl_c<H: rmcp::ServerHandler>(
+    servers: Vec<WrappedServer<H>>,
+    listener: tokio::net::TcpListener,
+    stats_interval: Option<Duration>,
+    on_stop: impl FnOnce() + Send + 'static,
+) -> Result<(), DemoError> {
+    let addr = listener.local_addr().map_err(|source| DemoError::Io {
+        addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        source,
+    })?;
+    // The demo has one mount.
+    if let (Some(every), Some(server)) = (stats_interval, servers.first()) {
         tokio::spawn(log_stats(server.clone(), every));
     }
-    let stopper = server.clone();
+    let stoppers = servers.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
-        stopper.shutdown();
+        on_stop();
+        for server in &stoppers {
+            server.shutdown();
+        }
     });
-    server.serve(listener).await.map_err(|source| DemoError::Io { addr, source })
+    WrappedServer::serve_all(&servers, listener)
+        .await
+        .map_err(|source| DemoError::Io { addr, source })
 }
 
 /// One `stats` line every `every`, until the process ends: what a soak run samples.
-async fn log_stats(server: WrappedServer<DemoServer>, every: Duration) {
+async fn log_stats<H: rmcp::ServerHandler>(server: WrappedServer<H>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;

@@ -83,6 +83,13 @@ impl Gateway {
     /// close.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let result = WrappedServer::serve_all(&self.servers, listener).await;
+        self.wait_closed().await;
+        result
+    }
+
+    /// Once serving has stopped: stops the warm children and waits (bounded) for every upstream
+    /// to close.
+    pub async fn wait_closed(&self) {
         for child in self.factories.iter().flat_map(|factory| factory.close_warm_pool()) {
             self.closer.spawn(child.shutdown());
         }
@@ -90,7 +97,6 @@ impl Gateway {
         if tokio::time::timeout(CLOSE_WAIT, self.closer.wait()).await.is_err() {
             tracing::warn!("some upstream servers did not close in time; they are killed at exit");
         }
-        result
     }
 
     /// Stops serving: connections drain, instances and their upstreams close.
