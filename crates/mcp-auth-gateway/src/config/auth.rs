@@ -116,7 +116,7 @@ pub(super) fn validate_auth(
         }
     }
     let listen = server.map(|s| s.listen);
-    let production = server.is_some_and(|s| s.environment.is_production());
+    let production = server.filter(|s| s.environment.is_production());
     let section = match raw.mode {
         RawAuthMode::Jwt => jwt(raw, env, report).map(AuthSection::Jwt),
         RawAuthMode::Env => {
@@ -153,11 +153,14 @@ pub(super) fn validate_auth(
                     ),
                 ));
             }
-            if production {
+            if let Some(server) = production {
                 report.push(ConfigProblem::new(
                     "auth.mode",
-                    "mode = \"none\" is refused in production: it admits callers without \
-                     credentials; use mode = \"jwt\"",
+                    format!(
+                        "mode = \"none\" is refused {}: it admits callers without \
+                         credentials; use mode = \"jwt\"",
+                        server.in_production()
+                    ),
                 ));
             }
             Some(AuthSection::None)
@@ -214,7 +217,7 @@ fn jwt(raw: RawAuth, env: &dyn EnvSource, report: &mut ConfigReport) -> Option<J
             example: "https://idp.example.com/.well-known/jwks.json",
             insecure_switch: None,
             allow_insecure_http: false,
-            environment: mcp_auth::Environment::Development,
+            server: None,
         };
         JwtKey::Jwks { url: rule.check(url, report)? }
     } else if let Some(path) = &raw.public_key_file {
@@ -239,13 +242,19 @@ fn jwt(raw: RawAuth, env: &dyn EnvSource, report: &mut ConfigReport) -> Option<J
     } else {
         let name = raw.secret_env.as_deref().unwrap_or(SECRET_ENV_VAR);
         let Some(secret) = valid_var_name(name).then(|| non_empty(env, name)).flatten() else {
-            let how =
-                if raw.secret_env.is_some() { "names" } else { "is not set, so it defaults to" };
+            let how = if raw.secret_env.is_some() {
+                "names environment variable"
+            } else {
+                "not given, so the JWT secret is read from the default"
+            };
+            let length = min_secret_len(algorithm.unwrap_or(Algorithm::HS256))
+                .map(|min| format!(" (at least {min} bytes)"))
+                .unwrap_or_default();
             report.push(ConfigProblem::new(
                 "auth.secret_env",
                 format!(
-                    "{how} environment variable {name}, which is not set (or is empty); set \
-                     {name} or use {OTHER_KEY_SOURCES}"
+                    "{how} {name}, which is not set (or is empty); set {name} to the JWT \
+                     signing secret{length}, or use {OTHER_KEY_SOURCES}"
                 ),
             ));
             return None;
@@ -280,17 +289,15 @@ fn shared_secret(
     report: &mut ConfigReport,
 ) -> Option<JwtKey> {
     let algorithm = algorithm.unwrap_or(Algorithm::HS256);
-    let min_len = match algorithm {
-        Algorithm::HS256 => 32,
-        Algorithm::HS384 => 48,
-        Algorithm::HS512 => 64,
-        other => {
-            report.push(ConfigProblem::new(
-                "auth.algorithm",
-                format!("{other:?} needs a public key (public_key_file or jwks_url); a shared secret takes HS256, HS384 or HS512"),
-            ));
-            return None;
-        }
+    let Some(min_len) = min_secret_len(algorithm) else {
+        report.push(ConfigProblem::new(
+            "auth.algorithm",
+            format!(
+                "{algorithm:?} needs a public key (public_key_file or jwks_url); a shared \
+                 secret takes HS256, HS384 or HS512"
+            ),
+        ));
+        return None;
     };
     if secret.expose().len() < min_len {
         report.push(
@@ -306,6 +313,16 @@ fn shared_secret(
         return None;
     }
     Some(JwtKey::Secret { algorithm, secret, key })
+}
+
+/// The shortest secret an HMAC algorithm accepts (RFC 7518 §3.2); `None` for the others.
+fn min_secret_len(algorithm: Algorithm) -> Option<usize> {
+    match algorithm {
+        Algorithm::HS256 => Some(32),
+        Algorithm::HS384 => Some(48),
+        Algorithm::HS512 => Some(64),
+        _ => None,
+    }
 }
 
 /// A PEM public key of the kind `algorithm` needs.

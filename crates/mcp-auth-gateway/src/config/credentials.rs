@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mcp_auth::{Environment, Secret};
+use mcp_auth::Secret;
 use url::Url;
 
 use super::{
@@ -11,7 +11,7 @@ use super::{
     env::{EnvSource, non_empty, valid_var_name},
     raw::{RawCredentials, RawCredentialsMode},
     server::Basics,
-    urls::UrlRule,
+    urls::{self, UrlRule},
 };
 
 /// `[credentials]`, checked.
@@ -109,7 +109,6 @@ fn api(
     env: &dyn EnvSource,
     report: &mut ConfigReport,
 ) -> Option<ApiCredentials> {
-    let environment = server.map_or(Environment::Development, |s| s.environment);
     let url = match &raw.url {
         None => {
             report.push(ConfigProblem::new(
@@ -124,7 +123,7 @@ fn api(
             example: "https://tenants.example.com",
             insecure_switch: Some("in [credentials]"),
             allow_insecure_http: raw.allow_insecure_http,
-            environment,
+            server,
         }
         .check(text, report)
         .filter(|url| {
@@ -132,7 +131,7 @@ fn api(
             if !clean {
                 report.push(
                     ConfigProblem::new("credentials.url", "expected a base URL without ?query")
-                        .with_value(url),
+                        .with_value(urls::shown(url.as_str())),
                 );
             }
             clean

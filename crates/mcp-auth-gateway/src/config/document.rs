@@ -243,7 +243,7 @@ fn check_keys(
 
 /// The field names a derived `Deserialize` struct expects: serde hands them to
 /// `deserialize_struct`, which this deserializer records instead of reading anything.
-fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(super) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields: &'static [&'static str] = &[];
     let _ = T::deserialize(Introspect { fields: &mut fields });
     fields

@@ -2,7 +2,7 @@
 //! unknown keys refused. [`super::validate`] turns these into the checked
 //! [`GatewayConfig`](super::GatewayConfig); docs/config.md describes every key.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
+use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Deserialize;
 
@@ -28,8 +28,9 @@ pub(crate) struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawServer {
-    /// Address to listen on (default `127.0.0.1:8080`).
-    pub listen: Option<SocketAddr>,
+    /// Address to listen on (default `127.0.0.1:8080`); parsed by the check, which says what
+    /// an address looks like.
+    pub listen: Option<String>,
     /// The URL clients reach the gateway at, without the mount path (default
     /// `http://{listen}`); may carry a base path.
     pub public_url: Option<String>,

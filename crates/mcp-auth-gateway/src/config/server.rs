@@ -3,13 +3,14 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use mcp_auth::{Environment, Limits, http::AllowedHosts};
+use mcp_auth::{Environment, Limits, config::ENVIRONMENT_VAR, http::AllowedHosts};
 use url::Url;
 
 use super::{
     ConfigProblem, ConfigReport, Overrides,
     env::{self, EnvSource},
     raw::{RawEnvironment, RawLimits, RawServer},
+    urls,
 };
 
 /// `server.listen` when neither the file nor `--listen` gives one.
@@ -59,17 +60,29 @@ pub(super) struct Basics {
     pub listen: SocketAddr,
     /// The effective environment.
     pub environment: Environment,
+    /// What set it, for messages: `server.environment`, else `MCP_AUTH_ENV`.
+    pub environment_from: &'static str,
+}
+
+impl Basics {
+    /// `in production (set by …)`, for the messages of settings production refuses.
+    pub fn in_production(&self) -> String {
+        format!("in production (set by {})", self.environment_from)
+    }
 }
 
 /// The effective listen address and environment of `raw`.
 pub(super) fn basics(raw: &RawServer, overrides: &Overrides, env: &dyn EnvSource) -> Basics {
-    let listen = overrides.listen.or(raw.listen).unwrap_or(DEFAULT_LISTEN);
-    let environment = match raw.environment {
-        Some(RawEnvironment::Production) => Environment::Production,
-        Some(RawEnvironment::Development) => Environment::Development,
-        None => env::environment(env),
+    let listen = overrides
+        .listen
+        .or_else(|| raw.listen.as_deref().and_then(|text| text.trim().parse().ok()))
+        .unwrap_or(DEFAULT_LISTEN);
+    let (environment, environment_from) = match raw.environment {
+        Some(RawEnvironment::Production) => (Environment::Production, "server.environment"),
+        Some(RawEnvironment::Development) => (Environment::Development, "server.environment"),
+        None => (env::environment(env), ENVIRONMENT_VAR),
     };
-    Basics { listen, environment }
+    Basics { listen, environment, environment_from }
 }
 
 /// Checks `[server]`, with the command-line overrides applied.
@@ -80,7 +93,20 @@ pub(super) fn validate(
     report: &mut ConfigReport,
 ) -> Option<ServerSection> {
     let problems = report.problems.len();
-    let Basics { listen, environment } = basics(&raw, overrides, env);
+    let basics = basics(&raw, overrides, env);
+    let Basics { listen, environment, .. } = basics;
+    if let Some(text) =
+        raw.listen.as_deref().filter(|text| text.trim().parse::<SocketAddr>().is_err())
+    {
+        report.push(
+            ConfigProblem::new(
+                "server.listen",
+                "expected an IP address and port, such as \"127.0.0.1:8080\" (loopback only), \
+                 \"0.0.0.0:8080\" (all interfaces) or \"[::1]:8080\"; not a host name",
+            )
+            .with_value(text),
+        );
+    }
     let public_url = match (&overrides.public_url, &raw.public_url) {
         (Some(url), _) => public_url("--public-url", url, report),
         (None, Some(url)) => public_url("server.public_url", url, report),
@@ -98,19 +124,26 @@ pub(super) fn validate(
         }
         (None, None) => public_url("server.listen", &format!("http://{listen}"), report),
     };
-    for origin in &raw.cors_origins {
+    for (i, origin) in raw.cors_origins.iter().enumerate() {
+        let key = format!("server.cors_origins[{i}]");
         if origin.trim() == "*" {
             if environment.is_production() {
-                report.push(ConfigProblem::new(
-                    "server.cors_origins",
-                    "a wildcard origin \"*\" is refused in production; list the browser \
-                     origins to allow, e.g. [\"https://app.example.com\"]",
-                ));
+                report.push(
+                    ConfigProblem::new(
+                        key,
+                        format!(
+                            "a wildcard origin (any web page) is refused {}; list the browser \
+                             origins to allow, e.g. [\"https://app.example.com\"]",
+                            basics.in_production()
+                        ),
+                    )
+                    .with_value(origin),
+                );
             }
         } else if !is_origin(origin) {
             report.push(
                 ConfigProblem::new(
-                    "server.cors_origins",
+                    key,
                     "expected an origin: scheme, host and optional port, without a path, such \
                      as \"https://app.example.com\"",
                 )
@@ -118,11 +151,11 @@ pub(super) fn validate(
             );
         }
     }
-    for host in raw.allowed_hosts.iter().filter(|h| *h != "*") {
+    for (i, host) in raw.allowed_hosts.iter().enumerate().filter(|(_, h)| *h != "*") {
         if !is_host(host) {
             report.push(
                 ConfigProblem::new(
-                    "server.allowed_hosts",
+                    format!("server.allowed_hosts[{i}]"),
                     "expected a host name without scheme or port, such as \"mcp.example.com\"",
                 )
                 .with_value(host),
@@ -145,11 +178,14 @@ pub(super) fn validate(
 
 /// The public URL: absolute http(s), no query, fragment or credentials.
 fn public_url(key: &str, text: &str, report: &mut ConfigReport) -> Option<Url> {
-    let problem = |message: &str| ConfigProblem::new(key, message).with_value(text);
+    let problem = |message: &str| ConfigProblem::new(key, message).with_value(urls::shown(text));
     let expected = "expected an absolute http(s) URL such as \"https://mcp.example.com\"";
-    let Ok(url) = Url::parse(text) else {
-        report.push(problem(expected));
-        return None;
+    let url = match Url::parse(text) {
+        Ok(url) => url,
+        Err(error) => {
+            report.push(problem(&format!("not a URL ({error}); {expected}")));
+            return None;
+        }
     };
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         report.push(problem(&format!("{expected}: only http and https are served")));

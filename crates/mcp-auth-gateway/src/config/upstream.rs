@@ -3,7 +3,7 @@
 //! parsed), and the rules that tie templates to the rest of the file.
 
 use http::{HeaderName, HeaderValue};
-use mcp_auth::{Environment, SimpleTokenResolver};
+use mcp_auth::SimpleTokenResolver;
 use url::Url;
 
 use super::{
@@ -48,6 +48,10 @@ pub struct HttpUpstream {
     pub headers: Vec<(HeaderName, Template)>,
 }
 
+/// The prefix of the gateway's own variables, which `pass_env` never passes
+/// ([`env_allow_list`](crate::child::env_allow_list)).
+const GATEWAY_PREFIX: &str = "MCP_AUTH_";
+
 /// Headers that carry the caller's own credentials: forwarding them upstream would pass the
 /// client's token through, which the MCP authorization spec forbids.
 const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
@@ -56,15 +60,16 @@ const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "
 pub(super) fn extras(at: &str, raw: &[String], report: &mut ConfigReport) -> Vec<String> {
     let key = format!("{at}.extras");
     let mut extras = Vec::with_capacity(raw.len());
-    for name in raw {
+    for (i, name) in raw.iter().enumerate() {
+        let at = format!("{key}[{i}]");
         match HeaderName::try_from(name.as_str()) {
             Err(_) => report.push(
-                ConfigProblem::new(&key, "expected HTTP header names, such as \"x-tenant-id\"")
+                ConfigProblem::new(at, "expected an HTTP header name, such as \"x-tenant-id\"")
                     .with_value(name),
             ),
             Ok(header) if CREDENTIAL_HEADERS.contains(&header.as_str()) => report.push(
                 ConfigProblem::new(
-                    &key,
+                    at,
                     "carries the caller's own credentials, which must not reach the upstream \
                      (MCP forbids token passthrough); use {access_token}",
                 )
@@ -184,14 +189,28 @@ fn stdio(
         }
         env.extend(templates.parse(key, value, report).map(|t| (name.clone(), t)));
     }
-    for name in raw.pass_env.iter().filter(|name| !valid_var_name(name)) {
-        report.push(
-            ConfigProblem::new(
-                format!("{at}.pass_env"),
-                "expected environment variable names (no `=`)",
-            )
-            .with_value(name),
-        );
+    for (i, name) in raw.pass_env.iter().enumerate() {
+        let key = format!("{at}.pass_env[{i}]");
+        if !valid_var_name(name) {
+            report.push(
+                ConfigProblem::new(
+                    key,
+                    "expected an environment variable name (not empty, no `=`)",
+                )
+                .with_value(name),
+            );
+        } else if name.starts_with(GATEWAY_PREFIX) {
+            report.push(
+                ConfigProblem::new(
+                    key,
+                    format!(
+                        "the gateway's own {GATEWAY_PREFIX}* variables never reach a server \
+                         (some are secrets); give the server a value with env instead"
+                    ),
+                )
+                .with_value(name),
+            );
+        }
     }
     let cwd = raw.cwd.as_deref().and_then(|cwd| templates.parse(format!("{at}.cwd"), cwd, report));
     let complete = args.len() == raw.args.len()
@@ -221,7 +240,7 @@ fn http(
         example: "http://127.0.0.1:9000/mcp",
         insecure_switch: Some("on this server"),
         allow_insecure_http: raw.allow_insecure_http,
-        environment: context.server.map_or(Environment::Development, |s| s.environment),
+        server: context.server,
     };
     let url = rule.check(url, report);
     let mut headers = Vec::with_capacity(raw.headers.len());

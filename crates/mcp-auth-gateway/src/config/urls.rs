@@ -2,10 +2,10 @@
 //! a JWKS): absolute http(s), and plain http only to loopback unless explicitly allowed — the
 //! library's rule for its own outbound calls.
 
-use mcp_auth::Environment;
+use mcp_auth::secret::REDACTED;
 use url::{Host, Url};
 
-use super::{ConfigProblem, ConfigReport};
+use super::{ConfigProblem, ConfigReport, server::Basics};
 
 /// How an outbound URL is checked.
 pub(super) struct UrlRule<'a> {
@@ -18,18 +18,24 @@ pub(super) struct UrlRule<'a> {
     pub insecure_switch: Option<&'a str>,
     /// The switch's value.
     pub allow_insecure_http: bool,
-    /// Production refuses the switch.
-    pub environment: Environment,
+    /// `[server]`'s environment, when known: production refuses the switch.
+    pub server: Option<Basics>,
 }
 
 impl UrlRule<'_> {
     /// The URL, or `None` with the problem reported.
     pub fn check(&self, text: &str, report: &mut ConfigReport) -> Option<Url> {
-        let problem = |message: String| ConfigProblem::new(self.key, message).with_value(text);
+        let problem =
+            |message: String| ConfigProblem::new(self.key, message).with_value(shown(text));
         let example = self.example;
-        let Ok(url) = Url::parse(text.trim()) else {
-            report.push(problem(format!("expected an absolute http(s) URL such as \"{example}\"")));
-            return None;
+        let url = match Url::parse(text.trim()) {
+            Ok(url) => url,
+            Err(error) => {
+                report.push(problem(format!(
+                    "not a URL ({error}); expected an absolute http(s) URL such as \"{example}\""
+                )));
+                return None;
+            }
         };
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             report.push(problem(format!("expected an http or https URL such as \"{example}\"")));
@@ -39,11 +45,16 @@ impl UrlRule<'_> {
             report.push(problem("expected a URL without user:password@ or #fragment".into()));
             return None;
         }
-        if self.allow_insecure_http && self.environment.is_production() {
+        if let Some(server) = self.server.filter(|s| s.environment.is_production())
+            && self.allow_insecure_http
+        {
             report.push(ConfigProblem::new(
                 self.key,
-                "allow_insecure_http = true is refused in production: credentials would cross \
-                 the network in clear",
+                format!(
+                    "allow_insecure_http = true is refused {}: credentials would cross the \
+                     network in clear; remove it and use an https URL",
+                    server.in_production()
+                ),
             ));
             return None;
         }
@@ -68,5 +79,38 @@ pub(super) fn is_loopback(url: &Url) -> bool {
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
+    }
+}
+
+/// `text` as a problem may show it: the query and any `user:password@` replaced by
+/// [`REDACTED`], since either may carry a key (`?api_key=…`).
+pub(super) fn shown(text: &str) -> String {
+    let (head, query) = match text.split_once('?') {
+        Some((head, _)) => (head, format!("?{REDACTED}")),
+        None => (text, String::new()),
+    };
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{REDACTED}@{host}{path}"),
+                None => head.to_owned(),
+            }
+        }
+        None => head.to_owned(),
+    };
+    format!("{head}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_url_hides_its_query_and_credentials() {
+        assert_eq!(shown("https://h.example.com/mcp"), "https://h.example.com/mcp");
+        assert_eq!(shown("http://10.0.0.5/mcp?api_key=k3y&x=1"), "http://10.0.0.5/mcp?[redacted]");
+        assert_eq!(shown("https://u:pw@h.example.com/a@b"), "https://[redacted]@h.example.com/a@b");
+        assert_eq!(shown("not a url"), "not a url");
     }
 }

@@ -14,15 +14,16 @@ fn a_secret_env_that_is_not_set() {
         &with_sh("[auth]\nsecret_env = \"GATEWAY_JWT\""),
         &base_env,
         "gw.toml: auth.secret_env: names environment variable GATEWAY_JWT, which is not set (or \
-         is empty); set GATEWAY_JWT or use secret_file/public_key_file/jwks_url",
+         is empty); set GATEWAY_JWT to the JWT signing secret (at least 32 bytes), or use \
+         secret_file/public_key_file/jwks_url",
     );
     let no_secret = |name: &str| (name == "PATH").then(|| "/bin".to_owned());
     assert_reports(
         SH,
         &no_secret,
-        "gw.toml: auth.secret_env: is not set, so it defaults to environment variable \
-         MCP_AUTH_JWT_SECRET, which is not set (or is empty); set MCP_AUTH_JWT_SECRET or use \
-         secret_file/public_key_file/jwks_url",
+        "gw.toml: auth.secret_env: not given, so the JWT secret is read from the default \
+         MCP_AUTH_JWT_SECRET, which is not set (or is empty); set MCP_AUTH_JWT_SECRET to the \
+         JWT signing secret (at least 32 bytes), or use secret_file/public_key_file/jwks_url",
     );
 }
 
@@ -46,8 +47,22 @@ fn a_wildcard_cors_origin_in_production() {
     assert_reports(
         &text,
         &base_env,
-        "gw.toml: server.cors_origins: a wildcard origin \"*\" is refused in production; list \
-         the browser origins to allow, e.g. [\"https://app.example.com\"]",
+        "gw.toml: server.cors_origins[0]: a wildcard origin (any web page) is refused in \
+         production (set by server.environment); list the browser origins to allow, e.g. \
+         [\"https://app.example.com\"] (got \"*\")",
+    );
+    assert_reports(
+        &with_sh("[server]\ncors_origins = [\"https://a.example.com\", \"*\"]"),
+        &env_with(&[("MCP_AUTH_ENV", "prod")]),
+        "gw.toml: server.cors_origins[1]: a wildcard origin (any web page) is refused in \
+         production (set by MCP_AUTH_ENV); list the browser origins to allow, e.g. \
+         [\"https://app.example.com\"] (got \"*\")",
+    );
+    assert_reports(
+        &with_sh("[server]\ncors_origins = [\"https://a.example.com/app\"]"),
+        &base_env,
+        "gw.toml: server.cors_origins[0]: expected an origin: scheme, host and optional port, \
+         without a path, such as \"https://app.example.com\" (got \"https://a.example.com/app\")",
     );
     assert!(check(&with_sh("[server]\ncors_origins = [\"*\"]")).is_ok(), "allowed in development");
 }
@@ -80,8 +95,18 @@ fn an_unknown_key_suggests_the_closest() {
 
 #[test]
 fn a_wrongly_typed_value_names_its_key() {
-    let lines = lines(&with_sh("[server]\nlisten = \"localhost\""), &base_env);
-    assert!(lines.iter().any(|l| l.starts_with("gw.toml: server.listen: ")), "{lines:?}");
+    assert_reports(
+        &with_sh("[server]\nlisten = \"localhost:8080\""),
+        &base_env,
+        "gw.toml: server.listen: expected an IP address and port, such as \"127.0.0.1:8080\" \
+         (loopback only), \"0.0.0.0:8080\" (all interfaces) or \"[::1]:8080\"; not a host name \
+         (got \"localhost:8080\")",
+    );
+    assert_reports(
+        &with_sh("[server]\nlisten = 8080"),
+        &base_env,
+        "gw.toml: server.listen: invalid type: integer `8080`, expected a string",
+    );
     let lines = lines_of(&format!("{SH}[servers.instances]\nidle_timeout = \"soon\"\n"));
     assert!(
         lines
@@ -107,8 +132,8 @@ fn a_url_that_is_not_http() {
     assert_reports(
         &http("not a url"),
         &base_env,
-        "gw.toml: servers[0].url: expected an absolute http(s) URL such as \
-         \"http://127.0.0.1:9000/mcp\" (got \"not a url\")",
+        "gw.toml: servers[0].url: not a URL (relative URL without a base); expected an absolute \
+         http(s) URL such as \"http://127.0.0.1:9000/mcp\" (got \"not a url\")",
     );
     assert_reports(
         &http("ftp://files.example.com/mcp"),
@@ -119,20 +144,28 @@ fn a_url_that_is_not_http() {
     assert_reports(
         &with_sh("[credentials]\nmode = \"api\"\nurl = \"tenants\"\nservice_token_env = \"T\""),
         &env_with(&[("T", "service-token")]),
-        "gw.toml: credentials.url: expected an absolute http(s) URL such as \
-         \"https://tenants.example.com\" (got \"tenants\")",
+        "gw.toml: credentials.url: not a URL (relative URL without a base); expected an \
+         absolute http(s) URL such as \"https://tenants.example.com\" (got \"tenants\")",
     );
     assert_reports(
         &with_sh("[auth]\njwks_url = \"idp/jwks\""),
         &base_env,
-        "gw.toml: auth.jwks_url: expected an absolute http(s) URL such as \
-         \"https://idp.example.com/.well-known/jwks.json\" (got \"idp/jwks\")",
+        "gw.toml: auth.jwks_url: not a URL (relative URL without a base); expected an absolute \
+         http(s) URL such as \"https://idp.example.com/.well-known/jwks.json\" (got \
+         \"idp/jwks\")",
     );
     assert_reports(
         &with_sh("[server]\npublic_url = \"mcp.example.com\""),
         &base_env,
+        "gw.toml: server.public_url: not a URL (relative URL without a base); expected an \
+         absolute http(s) URL such as \"https://mcp.example.com\" (got \"mcp.example.com\")",
+    );
+    assert_reports(
+        &with_sh("[server]\npublic_url = \"https://u:pw@mcp.example.com/?k=v\""),
+        &base_env,
         "gw.toml: server.public_url: expected an absolute http(s) URL such as \
-         \"https://mcp.example.com\" (got \"mcp.example.com\")",
+         \"https://mcp.example.com\", without user@, ?query or #fragment (got \
+         \"https://[redacted]@mcp.example.com/?[redacted]\")",
     );
 }
 
@@ -147,6 +180,13 @@ fn plain_http_to_another_host_needs_allow_insecure_http() {
          \"http://10.0.0.5:9000/mcp\")",
     );
     assert!(check(&format!("{text}allow_insecure_http = true\n")).is_ok());
+    assert_reports(
+        &format!("[server]\nenvironment = \"production\"\n{text}allow_insecure_http = true\n"),
+        &base_env,
+        "gw.toml: servers[0].url: allow_insecure_http = true is refused in production (set by \
+         server.environment): credentials would cross the network in clear; remove it and use \
+         an https URL",
+    );
     assert!(check("[[servers]]\nname = \"h\"\nurl = \"http://localhost:9000/mcp\"\n").is_ok());
 }
 
@@ -238,8 +278,8 @@ fn anonymous_access_only_on_loopback_and_never_in_production() {
     assert_reports(
         &with_sh("[server]\nenvironment = \"production\"\n[auth]\nmode = \"none\""),
         &base_env,
-        "gw.toml: auth.mode: mode = \"none\" is refused in production: it admits callers without \
-         credentials; use mode = \"jwt\"",
+        "gw.toml: auth.mode: mode = \"none\" is refused in production (set by \
+         server.environment): it admits callers without credentials; use mode = \"jwt\"",
     );
     assert!(check(&with_sh("[auth]\nmode = \"none\"")).is_ok());
 }
@@ -321,8 +361,26 @@ fn extras_that_carry_the_callers_credentials_are_refused() {
     assert_reports(
         &format!("{SH}extras = [\"Authorization\"]\n"),
         &base_env,
-        "gw.toml: servers[0].extras: carries the caller's own credentials, which must not reach \
-         the upstream (MCP forbids token passthrough); use {access_token} (got \"Authorization\")",
+        "gw.toml: servers[0].extras[0]: carries the caller's own credentials, which must not \
+         reach the upstream (MCP forbids token passthrough); use {access_token} (got \
+         \"Authorization\")",
+    );
+}
+
+#[test]
+fn pass_env_never_names_the_gateways_own_variables() {
+    assert_reports(
+        &format!("{SH}pass_env = [\"NODE_OPTIONS\", \"MCP_AUTH_JWT_SECRET\"]\n"),
+        &base_env,
+        "gw.toml: servers[0].pass_env[1]: the gateway's own MCP_AUTH_* variables never reach a \
+         server (some are secrets); give the server a value with env instead (got \
+         \"MCP_AUTH_JWT_SECRET\")",
+    );
+    assert_reports(
+        &format!("{SH}pass_env = [\"A=B\"]\n"),
+        &base_env,
+        "gw.toml: servers[0].pass_env[0]: expected an environment variable name (not empty, no \
+         `=`) (got \"A=B\")",
     );
 }
 
