@@ -180,3 +180,92 @@ env = {{ MCP_USER_ID = "{{user_id}}", RUST_LOG = "debug" }}
         exe = env!("CARGO_BIN_EXE_mcp-auth"),
     )
 }
+
+/// A token for `user` (audience: the mount URL) that embeds `credential` as `tokens.default`:
+/// with `credentials.mode = "jwt"`, that is the user's `{access_token}`.
+pub fn token_embedding(gateway: &Gateway, user: &str, credential: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    // A distinct `jti` per call, so that two tokens minted within a second differ.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let jti = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let claims = serde_json::json!({
+        "sub": user, "iat": now, "exp": now + 3600, "aud": gateway.url, "jti": jti.to_string(),
+        "tokens": { "default": credential },
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+/// A connected rmcp client sending `token`, in the protocol era `lifecycle` selects
+/// (`ClientLifecycleMode::Initialize`: 2025-11-25 sessions; `Discover`: 2026-07-28).
+pub async fn client_with(
+    gateway: &Gateway,
+    token: &str,
+    lifecycle: rmcp::service::ClientLifecycleMode,
+) -> (Client, Recorder) {
+    use rmcp::service::ClientServiceExt as _;
+    let transport = StreamableHttpClientTransport::with_client(
+        reqwest::Client::new(),
+        StreamableHttpClientTransportConfig::with_uri(gateway.url.clone()).auth_header(token),
+    );
+    let recorder = Recorder::default();
+    let client = recorder
+        .clone()
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .expect("client handshake");
+    (client, recorder)
+}
+
+/// A raw 2026-07-28 stateless `tools/call` POST (no session, no stream): the builder, so that a
+/// test can add headers before sending it.
+pub fn stateless_call(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": tool, "arguments": args, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "1" },
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }},
+    });
+    http.post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .json(&body)
+}
+
+/// The JSON-RPC message answering request `id` in a response body, whether the body is JSON or
+/// an SSE stream of messages.
+pub fn answer(body: &str, id: u64) -> serde_json::Value {
+    let candidates = std::iter::once(body.trim())
+        .chain(body.lines().filter_map(|line| line.strip_prefix("data:")).map(str::trim));
+    candidates
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .find(|message| message["id"] == id)
+        .unwrap_or_else(|| panic!("no answer to request {id} in: {body}"))
+}
+
+/// The text of the first content block of a raw `tools/call` answer.
+pub fn answer_text(answer: &serde_json::Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a tool result: {answer}"))
+        .to_owned()
+}

@@ -73,3 +73,12 @@ pub async fn assert_all_gone(pids: &[u32], limit: Duration) {
         .collect();
     assert!(gone, "processes left behind: {survivors:?}");
 }
+
+/// The value of environment variable `name` in the environment `pid` was started with.
+pub fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    raw.split(|&b| b == 0).find_map(|entry| {
+        let entry = String::from_utf8_lossy(entry);
+        entry.strip_prefix(name)?.strip_prefix('=').map(str::to_owned)
+    })
+}

@@ -34,8 +34,8 @@ pub(crate) enum Refusal {
     Credential(CredentialError),
     /// Over one of the user's caps ([`Limits`](crate::Limits)).
     OverCap(Cap),
-    /// The server is full of busy users: retry after this long.
-    Busy(Duration),
+    /// The server as a whole is full: which bound, and when to retry.
+    Busy(Full),
     /// The user's instance could not be built (the factory panicked).
     InstanceFailed,
 }
@@ -60,9 +60,45 @@ impl Cap {
             }
             Self::Sessions => "Too many open sessions for this user; close one (DELETE) first",
             Self::SseSessions => "Too many open SSE sessions for this user; close one first",
-            Self::Instances => "Too many server instances for this user",
+            Self::Instances => "Too many server instances for this user (max_instances_per_user)",
         }
     }
+}
+
+/// A bound of the whole server that refused a request (`503` + `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerCap {
+    /// `max_instances`: every instance is held by an active user.
+    Instances,
+    /// `max_sessions_total`.
+    Sessions,
+}
+
+impl ServerCap {
+    /// What the client is told: which bound, by its setting's name.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Self::Instances => {
+                "Server busy: every server instance (max_instances) is held by an active user; \
+                 retry later"
+            }
+            Self::Sessions => {
+                "Server busy: the server holds its most sessions (max_sessions_total); retry later"
+            }
+        }
+    }
+
+    /// The refusal, retried after `retry_after`.
+    pub(crate) fn refusal(self, retry_after: Duration) -> Refusal {
+        Refusal::Busy(Full { cap: self, retry_after })
+    }
+}
+
+/// The server is full: which bound, and when to retry.
+#[derive(Debug)]
+pub(crate) struct Full {
+    pub(crate) cap: ServerCap,
+    pub(crate) retry_after: Duration,
 }
 
 /// An admitted caller and their instance entry, pinned for as long as this is held.
@@ -142,7 +178,9 @@ impl<H: ServerHandler> Shared<H> {
             let entry = self.registry.entry(inputs.clone()).await.map_err(|refusal| {
                 self.instance_refused(&refusal, &inputs.user_id, peer);
                 match refusal {
-                    InstanceRefusal::Full => Refusal::Busy(self.limits.busy_retry_after),
+                    InstanceRefusal::Full => {
+                        ServerCap::Instances.refusal(self.limits.busy_retry_after)
+                    }
                     InstanceRefusal::TooManyForUser => Refusal::OverCap(Cap::Instances),
                     InstanceRefusal::FactoryFailed => Refusal::InstanceFailed,
                 }
@@ -152,7 +190,7 @@ impl<H: ServerHandler> Shared<H> {
                 return Ok(Admission { principal, entry, pin });
             }
         }
-        Err(Refusal::Busy(self.limits.busy_retry_after))
+        Err(ServerCap::Instances.refusal(self.limits.busy_retry_after))
     }
 
     fn auth_failed(&self, err: AuthError, peer: Option<IpAddr>) -> Refusal {

@@ -34,11 +34,11 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response {
             exceeded.retry_after_secs(),
         ),
         Refusal::OverCap(cap) => over_cap(*cap),
-        Refusal::Busy(retry_after) => with_retry_after(
+        Refusal::Busy(full) => with_retry_after(
             StatusCode::SERVICE_UNAVAILABLE,
             -32000,
-            "Server busy: every instance is held by an active user; retry later",
-            retry_after.as_secs().max(1),
+            full.cap.message(),
+            full.retry_after.as_secs().max(1),
         ),
         Refusal::InstanceFailed => jsonrpc_error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -30,7 +30,7 @@ use super::{
     errors, message, request_context, sse_queue,
 };
 use crate::{
-    admission::{Cap, Refusal},
+    admission::{Cap, Refusal, ServerCap},
     auth::TransportKind,
     instances::UserState,
     wrap::Shared,
@@ -111,7 +111,7 @@ pub(crate) async fn connect<H: ServerHandler>(
         if sessions.len() >= limits.max_sessions_total {
             drop(sessions);
             guard_user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
-            return errors::refusal(&Refusal::Busy(limits.busy_retry_after));
+            return errors::refusal(&ServerCap::Sessions.refusal(limits.busy_retry_after));
         }
         sessions.insert(id.clone(), SseSession { owner, to_server });
     }

@@ -18,7 +18,7 @@ use super::{
     errors, info, message, request_context,
 };
 use crate::{
-    admission::{Admission, Cap, Refusal},
+    admission::{Admission, Cap, Refusal, ServerCap},
     auth::TransportKind,
     wrap::Shared,
 };
@@ -125,7 +125,7 @@ fn reserve_session<H: ServerHandler>(
     }
     let room = limits.max_sessions_total.saturating_sub(shared.sse.len());
     if !shared.registry.reserve_session(room) {
-        return Err(Refusal::Busy(limits.busy_retry_after));
+        return Err(ServerCap::Sessions.refusal(limits.busy_retry_after));
     }
     Ok(())
 }

@@ -204,6 +204,10 @@ impl<H: ServerHandler> InstanceRegistry<H> {
             }
             CompResult::ReplacedWith(e) => {
                 inner.created.fetch_add(1, Ordering::Relaxed);
+                // moka holds the replaced entry until its pending tasks run, which without
+                // other traffic may be a sweep interval away; run them now, so that the old
+                // instance (and whatever it holds: a child process, a connection) goes at once.
+                inner.entries.run_pending_tasks().await;
                 Ok(e.into_value())
             }
             CompResult::Unchanged(e) => Ok(e.into_value()),

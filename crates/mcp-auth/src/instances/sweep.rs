@@ -24,9 +24,11 @@ pub(super) struct SweepState {
     last_found_full_ms: AtomicU64,
 }
 
-/// How often the sweep runs: a quarter of the idle timeout, between 10 ms and 30 s.
-fn sweep_interval(idle_timeout: Duration) -> Duration {
-    (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
+/// How often the sweep runs: a quarter of the idle timeout or of the maximum lifetime, whichever
+/// is shorter, between 10 ms and 30 s. Instances past their lifetime are dropped by the sweep's
+/// pending-task run too: without a request to the registry nothing else would drop them.
+fn sweep_interval(idle_timeout: Duration, max_lifetime: Duration) -> Duration {
+    (idle_timeout.min(max_lifetime) / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
 }
 
 /// Starts the background sweep on first use (the registry is built outside any runtime). It
@@ -37,7 +39,9 @@ pub(super) fn ensure_running<H: ServerHandler>(inner: &Arc<RegistryInner<H>>) {
     }
     let weak = Arc::downgrade(inner);
     let shutdown = inner.shutdown.clone();
-    let mut tick = tokio::time::interval(sweep_interval(inner.options.idle_timeout));
+    let options = &inner.options;
+    let mut tick =
+        tokio::time::interval(sweep_interval(options.idle_timeout, options.max_lifetime));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::spawn(async move {
         loop {
@@ -52,7 +56,8 @@ pub(super) fn ensure_running<H: ServerHandler>(inner: &Arc<RegistryInner<H>>) {
 }
 
 impl<H: ServerHandler> RegistryInner<H> {
-    /// Drops every entry idle past the timeout, and the user states nothing references.
+    /// Drops every entry idle past the timeout or past its lifetime, and the user states nothing
+    /// references.
     pub(super) async fn sweep_idle(&self) {
         let timeout = self.options.idle_timeout;
         for (key, entry) in self.entries.iter() {

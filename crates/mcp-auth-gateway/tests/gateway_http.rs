@@ -1,0 +1,298 @@
+//! `mcp-auth serve` wrapping a Streamable HTTP upstream: a real rmcp server on axum in this test
+//! process, which records every request it receives. Each user reaches it with exactly the
+//! headers the config templates for them — their own credential — and never with anything of
+//! the client's: not its bearer JWT, not its cookies, not its other headers. Both protocol eras
+//! downstream (2025-11-25 sessions, 2026-07-28 stateless requests) go through the same proxy.
+
+mod support;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{extract::Request, middleware::Next};
+use mcp_auth_gateway::demo::DemoServer;
+use rmcp::{
+    model::{CallToolRequestParams, ProtocolVersion},
+    service::ClientLifecycleMode,
+    transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    },
+};
+use serde_json::{Value, json};
+use support::{
+    gateway::{Gateway, answer, answer_text, client_with, stateless_call, text, token_embedding},
+    procs::wait_until,
+};
+
+/// What the upstream received: one HTTP request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    /// Every value of header `name`.
+    fn values(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// The upstream MCP server: the demo server behind rmcp's Streamable HTTP service.
+struct Upstream {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let service = StreamableHttpService::new(
+            || Ok(DemoServer::new("upstream".to_owned())),
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default(),
+        );
+        let sink = seen.clone();
+        let record = move |request: Request, next: Next| {
+            let sink = sink.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let headers = parts
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into())
+                    })
+                    .collect();
+                sink.lock().unwrap().push(Seen {
+                    method: parts.method.to_string(),
+                    headers,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                });
+                next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+            }
+        };
+        let app = axum::Router::new()
+            .route_service("/mcp", service)
+            .layer(axum::middleware::from_fn(record));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url: format!("http://{addr}/mcp"), seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A gateway mounting `upstream` at `/mcp`, each user's credential from their JWT's embedded
+/// `tokens.default`, templated into `Authorization`, and their id into `X-User`.
+fn config(upstream: &str) -> String {
+    format!(
+        r#"
+[auth]
+mode = "jwt"
+secret_env = "MCP_AUTH_JWT_SECRET"
+
+[credentials]
+mode = "jwt"
+
+[[servers]]
+name = "remote"
+path = "/mcp"
+url = "{upstream}"
+headers = {{ Authorization = "Bearer {{access_token}}", X-User = "{{user_id}}" }}
+"#
+    )
+}
+
+fn echo(text: &str) -> CallToolRequestParams {
+    let Value::Object(args) = json!({ "text": text }) else { unreachable!() };
+    CallToolRequestParams::new("echo").with_arguments(args)
+}
+
+/// Every request the upstream saw carries exactly one `Authorization` and one `X-User`, and the
+/// credential is the one of the user named: `credentials` maps user id → credential.
+fn assert_each_request_carries_its_users_credential(seen: &[Seen], credentials: &[(&str, &str)]) {
+    assert!(!seen.is_empty(), "the upstream saw no request");
+    for request in seen {
+        let users = request.values("x-user");
+        assert_eq!(users.len(), 1, "one X-User on {request:?}");
+        let (_, credential) = credentials
+            .iter()
+            .find(|(user, _)| *user == users[0])
+            .unwrap_or_else(|| panic!("an unknown user reached the upstream: {request:?}"));
+        assert_eq!(request.values("authorization"), [format!("Bearer {credential}")]);
+        assert!(request.values("proxy-authorization").is_empty(), "{request:?}");
+    }
+}
+
+/// No header the upstream saw holds any of `secrets`, in its name or its value.
+fn assert_none_leaked(seen: &[Seen], secrets: &[&str]) {
+    for request in seen {
+        for (name, value) in &request.headers {
+            for secret in secrets {
+                let secret = secret.to_ascii_lowercase();
+                assert!(
+                    !name.contains(&secret) && !value.to_ascii_lowercase().contains(&secret),
+                    "the upstream received {name}: {value} on {} {}",
+                    request.method,
+                    request.body
+                );
+            }
+        }
+    }
+}
+
+/// The `tools/call` requests the upstream saw whose body holds `text`.
+fn calls_holding<'a>(seen: &'a [Seen], text: &str) -> Vec<&'a Seen> {
+    seen.iter().filter(|r| r.body.contains("\"tools/call\"") && r.body.contains(text)).collect()
+}
+
+#[tokio::test]
+async fn alice_in_a_2025_session_and_bob_in_2026_07_28_each_reach_the_upstream_with_their_own_credential()
+ {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let alice_jwt = token_embedding(&gateway, "alice", "alice-upstream-credential");
+    let bob_jwt = token_embedding(&gateway, "bob", "bob-upstream-credential");
+
+    let (alice, _) = client_with(&gateway, &alice_jwt, ClientLifecycleMode::Initialize).await;
+    let modern =
+        ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+    let (bob, _) = client_with(&gateway, &bob_jwt, modern).await;
+    assert_eq!(
+        alice.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2025_11_25,
+        "alice speaks the session era"
+    );
+    assert_eq!(bob.peer_info().unwrap().protocol_version, ProtocolVersion::V_2026_07_28);
+
+    assert_eq!(text(&alice.call_tool(echo("alice was here")).await.unwrap()), "alice was here");
+    assert_eq!(text(&bob.call_tool(echo("bob was here")).await.unwrap()), "bob was here");
+
+    let seen = upstream.seen();
+    assert_each_request_carries_its_users_credential(
+        &seen,
+        &[("alice", "alice-upstream-credential"), ("bob", "bob-upstream-credential")],
+    );
+    let alices = calls_holding(&seen, "alice was here");
+    assert_eq!(alices.len(), 1, "{seen:?}");
+    assert_eq!(alices[0].values("authorization"), ["Bearer alice-upstream-credential"]);
+    let bobs = calls_holding(&seen, "bob was here");
+    assert_eq!(bobs.len(), 1, "{seen:?}");
+    assert_eq!(bobs[0].values("authorization"), ["Bearer bob-upstream-credential"]);
+    assert_none_leaked(&seen, &[&alice_jwt, &bob_jwt]);
+}
+
+#[tokio::test]
+async fn the_clients_token_cookie_and_other_headers_never_reach_the_upstream() {
+    const COOKIE: &str = "session=cookie-value-the-upstream-must-not-see";
+    const SECRET_HEADER: &str = "x-secret-header";
+    const SECRET_VALUE: &str = "header-value-the-upstream-must-not-see";
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "carol", "carol-upstream-credential");
+    let http = reqwest::Client::new();
+    let post = |session: Option<&str>, body: Value| {
+        let mut request = http
+            .post(&gateway.url)
+            .bearer_auth(&jwt)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("cookie", COOKIE)
+            .header(SECRET_HEADER, SECRET_VALUE)
+            .json(&body);
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+
+    // A 2025-11-25 session, every request of it carrying the client's cookie and header.
+    let initialize = post(
+        None,
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(initialize.status(), 200);
+    let session = initialize.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let info = answer(&initialize.text().await.unwrap(), 1);
+    assert_eq!(info["result"]["serverInfo"]["name"], mcp_auth_gateway::demo::SERVER_NAME);
+    let initialized =
+        post(Some(&session), json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .await
+            .unwrap();
+    assert_eq!(initialized.status(), 202);
+    let call = post(
+        Some(&session),
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": { "name": "echo", "arguments": { "text": "in a session" } } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(answer_text(&answer(&call.text().await.unwrap(), 2)), "in a session");
+
+    // A 2026-07-28 stateless request with the same extras.
+    let stateless =
+        stateless_call(&http, &gateway.url, &jwt, "echo", json!({ "text": "stateless" }))
+            .header("cookie", COOKIE)
+            .header(SECRET_HEADER, SECRET_VALUE)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(stateless.status(), 200);
+    assert_eq!(answer_text(&answer(&stateless.text().await.unwrap(), 1)), "stateless");
+
+    let seen = upstream.seen();
+    assert_eq!(calls_holding(&seen, "in a session").len(), 1, "{seen:?}");
+    assert_eq!(calls_holding(&seen, "stateless").len(), 1, "{seen:?}");
+    assert_each_request_carries_its_users_credential(
+        &seen,
+        &[("carol", "carol-upstream-credential")],
+    );
+    for request in &seen {
+        assert!(request.values("cookie").is_empty(), "{request:?}");
+        assert!(request.values(SECRET_HEADER).is_empty(), "{request:?}");
+    }
+    assert_none_leaked(&seen, &[&jwt, "cookie-value-the-upstream", SECRET_VALUE, SECRET_HEADER]);
+}
+
+#[tokio::test]
+async fn a_changed_credential_reaches_the_upstream_on_the_next_call() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let http = reqwest::Client::new();
+    for (credential, text) in [("first-credential", "first"), ("second-credential", "second")] {
+        let jwt = token_embedding(&gateway, "dana", credential);
+        let response = stateless_call(&http, &gateway.url, &jwt, "echo", json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(answer_text(&answer(&response.text().await.unwrap(), 1)), text);
+        let seen = upstream.seen();
+        let calls = calls_holding(&seen, &format!("\"{text}\""));
+        assert_eq!(calls.len(), 1, "{seen:?}");
+        assert_eq!(calls[0].values("authorization"), [format!("Bearer {credential}")]);
+    }
+    // The replaced instance ended its upstream session, with the credential it was opened with.
+    let closed = wait_until(Duration::from_secs(10), || {
+        upstream.seen().iter().any(|r| {
+            r.method == "DELETE" && r.values("authorization") == ["Bearer first-credential"]
+        })
+    })
+    .await;
+    assert!(closed, "the old upstream session was never closed: {:?}", upstream.seen());
+}
