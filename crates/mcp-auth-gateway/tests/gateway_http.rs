@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::Request, middleware::Next};
+use axum::{extract::Request, middleware::Next, response::IntoResponse as _};
 use mcp_auth_gateway::demo::DemoServer;
 use rmcp::{
     model::{CallToolRequestParams, ProtocolVersion},
@@ -45,20 +45,36 @@ impl Seen {
 struct Upstream {
     url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    sessions: Arc<LocalSessionManager>,
+    /// While set, every request is answered `502 Bad Gateway` (the upstream is down behind its
+    /// load balancer).
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Upstream {
     async fn start() -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let sessions = Arc::new(LocalSessionManager::default());
         let service = StreamableHttpService::new(
             || Ok(DemoServer::new("upstream".to_owned())),
-            Arc::new(LocalSessionManager::default()),
+            sessions.clone(),
             StreamableHttpServerConfig::default(),
         );
         let sink = seen.clone();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_down = down.clone();
         let record = move |request: Request, next: Next| {
             let sink = sink.clone();
+            let is_down = is_down.clone();
             async move {
+                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::BAD_GATEWAY.into_response();
+                }
+                let authorization = request.headers().get("authorization");
+                if authorization.is_some_and(|v| v.as_bytes() == b"Bearer revoked-credential") {
+                    let challenge = [("www-authenticate", r#"Bearer error="invalid_token""#)];
+                    return (axum::http::StatusCode::UNAUTHORIZED, challenge).into_response();
+                }
                 let (parts, body) = request.into_parts();
                 let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
                 let headers = parts
@@ -82,7 +98,17 @@ impl Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url: format!("http://{addr}/mcp"), seen }
+        Self { url: format!("http://{addr}/mcp"), seen, sessions, down }
+    }
+
+    /// Ends every session, as a restarted upstream would have forgotten them.
+    async fn forget_sessions(&self) {
+        use rmcp::transport::streamable_http_server::SessionManager as _;
+        let ids: Vec<_> = self.sessions.sessions.read().await.keys().cloned().collect();
+        assert!(!ids.is_empty(), "the upstream has no session to forget");
+        for id in ids {
+            self.sessions.close_session(&id).await.unwrap();
+        }
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -295,4 +321,99 @@ async fn a_changed_credential_reaches_the_upstream_on_the_next_call() {
     })
     .await;
     assert!(closed, "the old upstream session was never closed: {:?}", upstream.seen());
+}
+
+#[tokio::test]
+async fn an_upstream_that_lost_its_session_gets_a_new_one_and_the_call_goes_through() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "erin", "erin-upstream-credential");
+    let (erin, _) = client_with(&gateway, &jwt, ClientLifecycleMode::Initialize).await;
+    assert_eq!(text(&erin.call_tool(echo("before")).await.unwrap()), "before");
+
+    // The upstream restarts (it forgets the gateway's session): the gateway's client opens a
+    // new one, with the same credential, and the call goes through.
+    upstream.forget_sessions().await;
+    let after = tokio::time::timeout(Duration::from_secs(30), erin.call_tool(echo("after")))
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(text(&after.unwrap()), "after");
+    let seen = upstream.seen();
+    assert_each_request_carries_its_users_credential(
+        &seen,
+        &[("erin", "erin-upstream-credential")],
+    );
+    let initializes = seen.iter().filter(|r| r.body.contains("\"initialize\"")).count();
+    assert_eq!(initializes, 2, "one handshake before, one after the restart");
+}
+
+#[tokio::test]
+async fn a_down_upstream_fails_the_call_promptly_and_the_first_call_after_it_is_back_works() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "fred", "fred-upstream-credential");
+    let (fred, _) = client_with(&gateway, &jwt, ClientLifecycleMode::Initialize).await;
+    assert_eq!(text(&fred.call_tool(echo("up")).await.unwrap()), "up");
+
+    upstream.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Far below the request timeout (60 s): the upstream's answer is an error, not silence.
+    let failed = tokio::time::timeout(Duration::from_secs(10), fred.call_tool(echo("down")))
+        .await
+        .expect("an answer, not a hang");
+    let error = failed.expect_err("the upstream is down");
+    assert_eq!(
+        error.to_string(),
+        "Mcp error: -32603: the upstream server could not be reached",
+        "{error}"
+    );
+
+    upstream.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let back = tokio::time::timeout(Duration::from_secs(10), fred.call_tool(echo("back")))
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(text(&back.expect("the first call after the upstream is back works")), "back");
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_json_rpc_error_that_does_not_reveal_its_address() {
+    // Nothing listens on port 1; the URL's query holds what an operator may keep secret.
+    let gateway = Gateway::start(&config("http://127.0.0.1:1/mcp?key=kept-in-the-url")).await;
+    let jwt = token_embedding(&gateway, "gina", "gina-upstream-credential");
+    let http = reqwest::Client::new();
+    let response = tokio::time::timeout(
+        Duration::from_secs(30),
+        stateless_call(&http, &gateway.url, &jwt, "echo", json!({ "text": "hello" })).send(),
+    )
+    .await
+    .expect("an answer, not a hang")
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert_eq!(
+        answer(&body, 1)["error"],
+        json!({ "code": -32603, "message": "the upstream server failed to initialize: it could \
+                                            not be reached (send initialize request)" })
+    );
+    assert!(!body.contains("kept-in-the-url") && !body.contains("127.0.0.1:1"), "{body}");
+    assert!(gateway.logs().contains("127.0.0.1:1"), "the operator's log has the details");
+}
+
+#[tokio::test]
+async fn a_credential_the_upstream_refuses_is_reported_as_such_without_the_credential() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "hank", "revoked-credential");
+    let http = reqwest::Client::new();
+    let response = stateless_call(&http, &gateway.url, &jwt, "echo", json!({ "text": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert_eq!(
+        answer(&body, 1)["error"],
+        json!({ "code": -32603,
+                "message": "the upstream server failed to initialize: it refused the credential" })
+    );
+    assert!(!body.contains("revoked-credential"), "{body}");
 }

@@ -71,7 +71,7 @@ impl Connector for StdioConnector {
                 Ok(service) => Ok(Connection { service, child: Some(child) }),
                 Err(error) => {
                     child.shutdown().await;
-                    Err(ConnectError::Initialize(error.to_string()))
+                    Err(ConnectError::initialize(&error))
                 }
             }
         })
@@ -108,7 +108,7 @@ impl Connector for HttpConnector {
             let transport = StreamableHttpClientTransport::with_client(self.client.clone(), config);
             match client.serve(transport).await {
                 Ok(service) => Ok(Connection { service, child: None }),
-                Err(error) => Err(ConnectError::Initialize(error.to_string())),
+                Err(error) => Err(ConnectError::initialize(&error)),
             }
         })
     }

@@ -64,7 +64,7 @@ pub(crate) async fn forward(
     match answer {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
-        Ok(Err(other)) => Err(McpError::internal_error(format!("upstream error: {other}"), None)),
+        Ok(Err(other)) => Err(super::link::request_failed(&other)),
         // The responder was dropped: the upstream's connection ended mid-call.
         Err(_) => Err(exited_before_answering()),
     }

@@ -65,6 +65,42 @@ pub enum ConnectError {
     Closed,
 }
 
+impl ConnectError {
+    /// A failed handshake, as clients may see it: what kind of failure, never the transport's own
+    /// text, which names the upstream's URL (and whatever its query holds) and rmcp's internal
+    /// types. The whole error goes to the gateway's log.
+    pub(crate) fn initialize(error: &rmcp::service::ClientInitializeError) -> Self {
+        use rmcp::service::ClientInitializeError as E;
+        tracing::warn!(%error, "the upstream server failed to initialize");
+        let why = match error {
+            E::JsonRpcError(data) => format!("it answered {} {}", data.code.0, data.message),
+            _ if error.auth_challenge().is_some() => "it refused the credential".to_owned(),
+            E::TransportError { context, .. } => format!("it could not be reached ({context})"),
+            E::ConnectionClosed(_) => "it closed the connection".to_owned(),
+            E::NoCompatibleProtocolVersion { .. } => "no common protocol version".to_owned(),
+            _ => "it did not complete the handshake".to_owned(),
+        };
+        Self::Initialize(why)
+    }
+}
+
+/// A forwarded request that failed in the transport, as clients may see it (see
+/// [`ConnectError::initialize`]); the whole error goes to the log.
+pub(crate) fn request_failed(error: &rmcp::ServiceError) -> rmcp::ErrorData {
+    tracing::warn!(%error, "a request to the upstream server failed");
+    let why = match error {
+        rmcp::ServiceError::TransportSend(_) if error.auth_challenge().is_some() => {
+            "the upstream server refused the credential"
+        }
+        rmcp::ServiceError::TransportSend(_) | rmcp::ServiceError::TransportClosed => {
+            "the upstream server could not be reached"
+        }
+        rmcp::ServiceError::Timeout { .. } => "the upstream server did not answer in time",
+        _ => "the upstream server did not answer the request",
+    };
+    rmcp::ErrorData::internal_error(why, None)
+}
+
 /// An upstream that dies within this long of starting counts as a crash for the backoff.
 const CRASH_WINDOW: Duration = Duration::from_secs(10);
 /// Longest wait between attempts of a crash-looping upstream.
