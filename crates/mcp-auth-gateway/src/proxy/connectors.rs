@@ -7,12 +7,14 @@ use http::{HeaderName, HeaderValue};
 use rmcp::{
     ServiceExt as _,
     transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+        StreamableHttpClientTransport, async_rw::AsyncRwTransport,
+        streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
 
 use super::{
     client::UpstreamClient,
+    counted::Counted,
     link::{BoxFuture, ConnectError, Connection, Connector},
 };
 use crate::child::{ChildSpec, Launcher, WarmPool};
@@ -67,7 +69,9 @@ impl Connector for StdioConnector {
                 child.shutdown().await;
                 return Err(ConnectError::Spawn("the child has no stdin/stdout".into()));
             };
-            match client.serve((stdout, stdin)).await {
+            let transport = AsyncRwTransport::new_client(stdout, stdin);
+            let routes = client.routes.clone();
+            match client.serve(Counted::new(transport, routes)).await {
                 Ok(service) => Ok(Connection { service, child: Some(child) }),
                 Err(error) => {
                     child.shutdown().await;
@@ -106,7 +110,8 @@ impl Connector for HttpConnector {
             let config = StreamableHttpClientTransportConfig::with_uri(self.url.clone())
                 .custom_headers(headers);
             let transport = StreamableHttpClientTransport::with_client(self.client.clone(), config);
-            match client.serve(transport).await {
+            let routes = client.routes.clone();
+            match client.serve(Counted::new(transport, routes)).await {
                 Ok(service) => Ok(Connection { service, child: None }),
                 Err(error) => Err(ConnectError::initialize(&error)),
             }

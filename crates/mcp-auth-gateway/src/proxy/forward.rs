@@ -14,6 +14,10 @@ use rmcp::{
 
 use super::link::UpstreamLink;
 
+/// Longest wait, after the upstream's answer, for its earlier progress notifications to be
+/// passed on (`counted.rs`); each takes a queue push, so this bounds only a stuck caller.
+const PROGRESS_WAIT: Duration = Duration::from_secs(1);
+
 /// JSON-RPC code for a request that timed out (the TypeScript SDK's `RequestTimeout`).
 pub(crate) const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
 
@@ -48,7 +52,7 @@ pub(crate) async fn forward(
         .map_err(|_| exited_before_answering())?;
     let progress =
         context.meta.get_progress_token().map(|mine| (handle.progress_token.clone(), mine));
-    let _in_flight = link.routes.start(context.id.clone(), context.peer.clone(), progress);
+    let in_flight = link.routes.start(context.id.clone(), context.peer.clone(), progress);
     let upstream_id = handle.id.clone();
     let answer = tokio::select! {
         answer = handle.rx => answer,
@@ -61,6 +65,8 @@ pub(crate) async fn forward(
             return Err(timed_out(timeout));
         }
     };
+    // The progress the upstream sent before its answer goes out first.
+    in_flight.progress_passed_on(PROGRESS_WAIT.min(timeout)).await;
     match answer {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),

@@ -14,6 +14,7 @@
 
 mod client;
 mod connectors;
+mod counted;
 mod forward;
 mod link;
 mod routes;
@@ -33,7 +34,7 @@ use rmcp::{
         ServerPeerInfo, ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest,
         SubscribeRequestParams, Tool, UnsubscribeRequest, UnsubscribeRequestParams,
     },
-    service::{NotificationContext, RequestContext},
+    service::RequestContext,
 };
 use tokio_util::task::TaskTracker;
 
@@ -275,11 +276,8 @@ impl ServerHandler for ProxyServer {
         self.tools.get(name)
     }
 
-    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
-        if let Ok(live) = self.link.get().await {
-            let _ = live.peer.notify_roots_list_changed().await;
-        }
-    }
+    // `notifications/roots/list_changed` from the caller is not passed on: the upstream's roots
+    // are always the gateway's empty list (`client.rs`), so they never change.
 }
 
 /// A list request with the client's pagination parameters, if any (rmcp's `with_param` takes

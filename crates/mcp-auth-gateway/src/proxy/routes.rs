@@ -6,7 +6,10 @@
 //! exactly as long as a downstream request (capped per user by `Limits`), and the peer list
 //! holds sessions (capped per user), pruned of closed ones on every insert.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use rmcp::{
     Peer, RoleServer,
@@ -27,6 +30,17 @@ pub(crate) struct InFlight {
     /// The upstream progress token rmcp assigned, and the caller's own token to report with.
     pub(crate) progress: Option<(ProgressToken, ProgressToken)>,
     seq: u64,
+    /// Progress notifications for this call read from the upstream, and those handled since
+    /// (passed on or dropped): rmcp hands each notification to a task of its own, so the
+    /// upstream's answer can overtake the progress it sent before it.
+    received: u64,
+    handled: u64,
+}
+
+impl InFlight {
+    fn has_upstream_token(&self, token: &ProgressToken) -> bool {
+        self.progress.as_ref().is_some_and(|(upstream, _)| upstream == token)
+    }
 }
 
 #[derive(Default)]
@@ -40,12 +54,38 @@ struct Tables {
 #[derive(Clone, Default)]
 pub(crate) struct Routes {
     tables: Arc<Mutex<Tables>>,
+    /// Woken whenever a progress notification has been handled.
+    progress_handled: Arc<tokio::sync::Notify>,
 }
 
 /// Removes its in-flight entry when the forwarded call ends, however it ends.
 pub(crate) struct InFlightGuard {
     routes: Routes,
     seq: u64,
+}
+
+impl InFlightGuard {
+    /// Waits (at most `limit`) until every progress notification the upstream sent for this
+    /// call before its answer has been passed on, so that the caller gets them before the
+    /// answer. Notifications are counted as the transport reads them (`counted.rs`), in order,
+    /// so by the time the answer is here the count is final.
+    pub(crate) async fn progress_passed_on(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let handled = self.routes.progress_handled.notified();
+            tokio::pin!(handled);
+            handled.as_mut().enable();
+            let pending = self
+                .routes
+                .lock()
+                .in_flight
+                .iter()
+                .any(|f| f.seq == self.seq && f.handled < f.received);
+            if !pending || tokio::time::timeout_at(deadline, handled).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 impl Drop for InFlightGuard {
@@ -87,18 +127,36 @@ impl Routes {
         let mut tables = self.lock();
         let seq = tables.next_seq;
         tables.next_seq += 1;
-        tables.in_flight.push(InFlight { downstream_id, peer, progress, seq });
+        tables.in_flight.push(InFlight {
+            downstream_id,
+            peer,
+            progress,
+            seq,
+            received: 0,
+            handled: 0,
+        });
         InFlightGuard { routes: self.clone(), seq }
+    }
+
+    /// Counts a progress notification read from the upstream, before rmcp handles it.
+    pub(crate) fn progress_received(&self, token: &ProgressToken) {
+        if let Some(call) = self.lock().in_flight.iter_mut().find(|f| f.has_upstream_token(token)) {
+            call.received += 1;
+        }
+    }
+
+    /// Counts a progress notification as handled (passed on to the caller, or dropped).
+    pub(crate) fn progress_handled(&self, token: &ProgressToken) {
+        if let Some(call) = self.lock().in_flight.iter_mut().find(|f| f.has_upstream_token(token)) {
+            call.handled += 1;
+        }
+        self.progress_handled.notify_waiters();
     }
 
     /// The call that upstream progress token belongs to.
     pub(crate) fn by_upstream_progress(&self, token: &ProgressToken) -> Option<InFlight> {
         let tables = self.lock();
-        tables
-            .in_flight
-            .iter()
-            .find(|f| f.progress.as_ref().is_some_and(|(upstream, _)| upstream == token))
-            .cloned()
+        tables.in_flight.iter().find(|f| f.has_upstream_token(token)).cloned()
     }
 
     /// Where a request from the upstream (sampling, elicitation, roots) goes: the most recent
