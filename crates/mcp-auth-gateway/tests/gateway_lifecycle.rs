@@ -312,3 +312,88 @@ async fn over_max_sessions_total_a_new_session_gets_503_naming_the_cap_and_no_ch
     );
     assert_eq!(demo_children(&gateway), [alices], "no child was started for bob");
 }
+
+#[tokio::test]
+async fn a_stream_whose_client_vanished_does_not_keep_the_child() {
+    let gateway = Gateway::start(&config("", USER_ENV, r#"idle_timeout = "1s""#)).await;
+    let token = gateway.token("alice");
+    let initialized = initialize(&gateway, &token).await;
+    assert_eq!(initialized.status(), 200);
+    let session = initialized.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    // A client of its own, so that dropping it closes the stream's connection.
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        http.post(&gateway.url)
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body)
+            .send()
+    };
+    let done = post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
+    assert_eq!(done.await.unwrap().status(), 202);
+    let call = post(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                            "params": { "name": "whoami", "arguments": {} } }));
+    assert_eq!(answer_text(&answer(&call.await.unwrap().text().await.unwrap(), 2)), "alice");
+    let child = the_only_child(&gateway).await;
+    let stream = http
+        .get(&gateway.url)
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+
+    // While the stream is open, the child outlives a user who called later (bob's is gone).
+    assert_eq!(whoami(&gateway, &gateway.token("bob")).await, "bob");
+    let bobs: Vec<u32> = demo_children(&gateway).into_iter().filter(|&p| p != child).collect();
+    assert_eq!(bobs.len(), 1);
+    assert_all_gone(&bobs, GONE_WITHIN).await;
+    assert!(alive(child), "the child was stopped while its stream was open");
+
+    // The client vanishes without closing its session (no DELETE): its connection drops, and
+    // the idle timeout runs again.
+    drop(stream);
+    drop(http);
+    assert_all_gone(&[child], GONE_WITHIN).await;
+}
+
+#[tokio::test]
+async fn a_user_at_max_instances_per_user_is_not_refused_when_their_instance_expires() {
+    calls_across_lifetimes_are_never_refused("max_instances_per_user = 1").await;
+}
+
+#[tokio::test]
+async fn a_full_server_does_not_refuse_the_user_whose_instance_expired() {
+    calls_across_lifetimes_are_never_refused("max_instances = 1").await;
+}
+
+/// With `cap` reached by one user's one instance, that user calls back to back across a few
+/// lifetimes of 1 s: every call is answered.
+async fn calls_across_lifetimes_are_never_refused(cap: &str) {
+    let instances = format!("max_lifetime = \"1s\"\n{cap}");
+    let gateway = Gateway::start(&config("", USER_ENV, &instances)).await;
+    let http = reqwest::Client::new();
+    let token = gateway.token("alice");
+    let mut children = Vec::new();
+    // Calls back to back across a few lifetimes: each expiry hands the user a new instance,
+    // and the expired one must not count against their cap meanwhile.
+    let until = tokio::time::Instant::now() + Duration::from_millis(3500);
+    while tokio::time::Instant::now() < until {
+        let response =
+            stateless_call(&http, &gateway.url, &token, "whoami", json!({})).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        for pid in demo_children(&gateway) {
+            if !children.contains(&pid) {
+                children.push(pid);
+            }
+        }
+    }
+    assert!(children.len() >= 3, "a new child per lifetime: {children:?}");
+}

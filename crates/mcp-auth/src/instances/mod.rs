@@ -165,7 +165,12 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         if existing.is_none() {
             let per_user = inner.users.limits().max_instances_per_user;
             if user.instances.load(Ordering::Relaxed) >= per_user {
-                return Err(InstanceRefusal::TooManyForUser);
+                // An entry past its lifetime is already gone for `get` but still counted until
+                // moka's pending tasks run its eviction listener: run them before refusing.
+                inner.entries.run_pending_tasks().await;
+                if user.instances.load(Ordering::Relaxed) >= per_user {
+                    return Err(InstanceRefusal::TooManyForUser);
+                }
             }
             if inner.live.load(Ordering::Relaxed) >= inner.options.max_instances {
                 inner.make_room().await?;

@@ -77,6 +77,11 @@ impl<H: ServerHandler> RegistryInner<H> {
         if last_full != 0 && now.saturating_sub(last_full) < FULL_SCAN_BACKOFF.as_millis() as u64 {
             return Err(InstanceRefusal::Full);
         }
+        // Entries past their lifetime are counted until moka's pending tasks drop them.
+        self.entries.run_pending_tasks().await;
+        if self.live.load(Ordering::Relaxed) < self.options.max_instances {
+            return Ok(());
+        }
         let mut idle: Vec<_> = self
             .entries
             .iter()
