@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 from mcp import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -43,8 +44,16 @@ def sha256(text: str) -> str:
 
 
 @asynccontextmanager
-async def connect(user: str) -> AsyncIterator[ClientSession]:
+async def connect(user: str, sse: bool = False) -> AsyncIterator[ClientSession]:
+    """A session for `user` over Streamable HTTP, or legacy HTTP+SSE at the mount's `/sse`."""
     headers = {"Authorization": f"Bearer {TOKENS[user]}"}
+    if sse:
+        async with sse_client(f"{URL}/sse", headers=headers, timeout=30, sse_read_timeout=300) as (read, write):
+            async with ClientSession(read, write) as session:
+                with anyio.fail_after(CALL_TIMEOUT):
+                    await session.initialize()
+                yield session
+        return
     async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=300)) as http:
         async with streamable_http_client(URL, http_client=http) as (read, write, _):
             async with ClientSession(read, write) as session:
@@ -59,10 +68,10 @@ async def call(session: ClientSession, tool: str, args: dict) -> str:
 
 
 async def time_checks(r: Reporter) -> None:
-    for user in ("alice", "bob"):
+    for user, sse in (("alice", False), ("bob", True)):
 
-        async def one(user: str = user) -> None:
-            async with connect(user) as session:
+        async def one(user: str = user, sse: bool = sse) -> None:
+            async with connect(user, sse) as session:
                 names = sorted(t.name for t in (await session.list_tools()).tools)
                 check_equal(names, ["convert_time", "get_current_time"], "tool names")
                 now = json.loads(await call(session, "get_current_time", {"timezone": "UTC"}))
@@ -82,7 +91,8 @@ async def time_checks(r: Reporter) -> None:
                     f"12:00 UTC in Tokyo: {converted}",
                 )
 
-        await r.run(f"{user}: get_current_time and convert_time through the gateway", one)
+        how = "legacy HTTP+SSE" if sse else "Streamable HTTP"
+        await r.run(f"{user}: get_current_time and convert_time through the gateway ({how})", one)
 
 
 async def env_credential_checks(r: Reporter) -> None:

@@ -1,5 +1,6 @@
-// TypeScript SDK v1 (@modelcontextprotocol/sdk 1.32.2) against real npm servers behind
-// `mcp-auth serve` (the gateway), each user with their own child.
+// TypeScript SDK v1 (@modelcontextprotocol/sdk 1.32.2; gw-memory also the v2 client 2.4.0 pinned to
+// 2026-07-28) against real npm servers behind `mcp-auth serve` (the gateway), each user with their
+// own child.
 //
 // Usage: node gw_ts.mjs memory|filesystem|everything
 // Env:   MCP_URL (the mount's URL), E2E_TOKEN_ALICE, E2E_TOKEN_BOB, E2E_TOKEN_CAROL (tokens for
@@ -12,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -100,6 +102,20 @@ async function memoryChecks() {
       const found = allText(await s.bob.call('search_nodes', { query: 'alice' }), 'search_nodes');
       check(!found.includes(entity('alice')), 'bob\'s search_nodes finds alice\'s entity');
       check(!(await graph('alice')).includes(entity('bob')), 'alice\'s read_graph shows bob\'s entity');
+    }],
+    ['a 2026-07-28 client (TS client 2.4.0, pinned) reaches the same per-user graph: alice\'s entity, not bob\'s', async () => {
+      // The gateway holds a legacy session with the upstream and serves the caller statelessly.
+      const v2 = new ClientV2({ name: 'mcp-auth-gw-e2e-v2', version: '0.1.0' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await withTimeout(v2.connect(new TransportV2(new URL(mcpUrl),
+        { requestInit: { headers: { Authorization: `Bearer ${tokens.alice}` } } })), CALL_TIMEOUT, 'v2: connect');
+      try {
+        checkEqual(v2.getNegotiatedProtocolVersion(), '2026-07-28', 'negotiated version');
+        const text = allText(await v2.callTool({ name: 'read_graph', arguments: {} }, { timeout: CALL_TIMEOUT }), 'read_graph');
+        check(text.includes(entity('alice')) && !text.includes(entity('bob')), `v2 read_graph: ${text.slice(0, 300)}`);
+      } finally {
+        await v2.close().catch(() => {});
+      }
     }],
     ['each graph is in the file MEMORY_FILE_PATH names for its user ({user_id_hash}.jsonl)', async () => {
       const file = (user) => join(gwDir, 'memory', `${userHash(user)}.jsonl`);
@@ -253,26 +269,34 @@ async function everythingChecks() {
   const options = (user) => ({ capabilities: { sampling: {}, elicitation: {} }, handlers: handlers(user) });
   return [
     ['alice and bob connect with sampling + elicitation; the conditional tools are listed', async () => {
-      [s.alice, s.bob] = await Promise.all([connect('alice', options('alice')), connect('bob', options('bob'))]);
+      [s.alice, s.bob, s.alice2] = await Promise.all(
+        [connect('alice', options('alice')), connect('bob', options('bob')), connect('alice')]);
       const names = (await s.alice.client.listTools()).tools.map((t) => t.name);
       for (const t of [LONG, 'trigger-sampling-request', 'trigger-elicitation-request']) {
         check(names.includes(t), `${t} is not listed: ${names}`);
       }
     }],
-    [`${LONG}: progress reaches its caller only, with the caller's own token (alice and bob at once)`, async () => {
-      // Different request ids for alice and bob, so that a token mixed up between them shows.
+    [`${LONG}: progress reaches its caller only, with the caller's own token (alice, bob and alice's 2nd session at once)`, async () => {
+      // Different request ids in each session, so that a token mixed up between them shows.
+      // alice's two sessions share her one upstream; bob has his own.
       await s.bob.client.listTools();
       await s.bob.client.listTools();
+      for (let i = 0; i < 4; i += 1) await s.alice2.client.listTools();
       const a = tracked(s.alice, LONG, { duration: 1, steps: 3 });
       const b = tracked(s.bob, LONG, { duration: 1, steps: 5 });
-      check(a.id !== b.id, 'alice and bob use the same request id');
-      const [ra, rb] = await Promise.all([a.pending, b.pending]);
-      check(allText(ra, LONG).includes('Steps: 3') && allText(rb, LONG).includes('Steps: 5'), 'wrong results');
+      const a2 = tracked(s.alice2, LONG, { duration: 1, steps: 4 });
+      check(new Set([a.id, b.id, a2.id]).size === 3, `two sessions use the same request id: ${[a.id, b.id, a2.id]}`);
+      const [ra, rb, ra2] = await Promise.all([a.pending, b.pending, a2.pending]);
+      check(allText(ra, LONG).includes('Steps: 3') && allText(rb, LONG).includes('Steps: 5')
+        && allText(ra2, LONG).includes('Steps: 4'), 'wrong results');
       await sleep(0); // the SDK routes notifications in a microtask
-      checkEqual(progressFor(s.alice, a.id).map((p) => [p.progress, p.total]), [[1, 3], [2, 3], [3, 3]], 'alice\'s progress');
-      checkEqual(progressFor(s.bob, b.id).map((p) => [p.progress, p.total]), [1, 2, 3, 4, 5].map((i) => [i, 5]), 'bob\'s progress');
+      const steps = (n) => Array.from({ length: n }, (_, i) => [i + 1, n]);
+      checkEqual(progressFor(s.alice, a.id).map((p) => [p.progress, p.total]), steps(3), 'alice\'s progress');
+      checkEqual(progressFor(s.bob, b.id).map((p) => [p.progress, p.total]), steps(5), 'bob\'s progress');
+      checkEqual(progressFor(s.alice2, a2.id).map((p) => [p.progress, p.total]), steps(4), 'alice\'s 2nd session\'s progress');
       checkEqual([...new Set(progressTokens(s.alice))], [a.id], 'progress tokens that reached alice');
       checkEqual([...new Set(progressTokens(s.bob))], [b.id], 'progress tokens that reached bob');
+      checkEqual([...new Set(progressTokens(s.alice2))], [a2.id], 'progress tokens that reached alice\'s 2nd session');
       // The upstream saw the gateway's own token, not the caller's.
       const call = upstreamReceived('alice').find((m) => m.method === 'tools/call' && m.params?.name === LONG);
       check(call?.params?._meta?.progressToken !== undefined, `the upstream's tools/call has no progress token: ${JSON.stringify(call)}`);
