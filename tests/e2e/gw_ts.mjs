@@ -38,13 +38,16 @@ const userHash = (user) => createHash('sha256').update(user).digest('hex').slice
  * A connected session for `user`. `messages` records every message the transport hands to the
  * SDK (before the SDK routes it), so checks can see progress tokens on the wire.
  */
-async function connect(user, { capabilities = {}, handlers = [] } = {}) {
+async function connect(user, { capabilities = {}, handlers = [], postStreamsOnly = false } = {}) {
   const client = new Client({ name: `mcp-auth-gw-e2e-${user}`, version: '0.1.0' }, { capabilities });
   for (const [schema, fn] of handlers) client.setRequestHandler(schema, fn);
   const errors = [];
   client.onerror = (e) => errors.push(e.message);
   const transport = new StreamableHTTPClientTransport(new URL(mcpUrl),
     { requestInit: { headers: { Authorization: `Bearer ${tokens[user]}` } } });
+  // Without the standalone GET stream, whatever the server sends must ride the stream of the
+  // POST it belongs to (SDK 1.32.2 opens the GET stream here after `initialized`).
+  if (postStreamsOnly) transport._startOrAuthSse = async () => {};
   await withTimeout(client.connect(transport), CALL_TIMEOUT, `${user}: connect`);
   const messages = [];
   const deliver = transport.onmessage;
@@ -266,7 +269,9 @@ async function everythingChecks() {
       return { action: 'accept', content: { name: `Name of ${user}`, check: true } };
     }],
   ];
-  const options = (user) => ({ capabilities: { sampling: {}, elicitation: {} }, handlers: handlers(user) });
+  // No standalone GET stream: a sampling or elicitation request must reach the client on the
+  // stream of the call that caused it (rmcp's OriginatingRequestId), not wherever it can.
+  const options = (user) => ({ capabilities: { sampling: {}, elicitation: {} }, handlers: handlers(user), postStreamsOnly: true });
   return [
     ['alice and bob connect with sampling + elicitation; the conditional tools are listed', async () => {
       [s.alice, s.bob, s.alice2] = await Promise.all(
@@ -337,9 +342,10 @@ async function everythingChecks() {
       check(late.length === 0, `${late.length} progress notifications reached alice after her cancel`);
       check(!upstreamReceived('bob').some((m) => m.params?.arguments?.duration === 60), 'bob\'s upstream saw alice\'s call');
     }],
-    ['sampling requests reach the calling user\'s client and the answer gets back (alice and bob at once)', async () => {
+    ['sampling requests reach the calling user\'s client on the call\'s own stream and the answer gets back (alice and bob at once)', async () => {
       const [ra, rb] = await Promise.all(['alice', 'bob'].map((user) =>
-        s[user].call('trigger-sampling-request', { prompt: `prompt-of-${user}-${nonce}`, maxTokens: 20 })));
+        s[user].call('trigger-sampling-request', { prompt: `prompt-of-${user}-${nonce}`, maxTokens: 20 },
+          { timeout: 20_000 })));
       for (const [user, result] of [['alice', ra], ['bob', rb]]) {
         const other = user === 'alice' ? 'bob' : 'alice';
         const text = allText(result, 'trigger-sampling-request');
@@ -350,8 +356,9 @@ async function everythingChecks() {
         check(seen[0].text.includes(`prompt-of-${user}-`), `${user} was asked about ${seen[0].text}`);
       }
     }],
-    ['elicitation requests reach the calling user\'s client and the answer gets back (alice and bob at once)', async () => {
-      const [ra, rb] = await Promise.all(['alice', 'bob'].map((user) => s[user].call('trigger-elicitation-request', {})));
+    ['elicitation requests reach the calling user\'s client on the call\'s own stream and the answer gets back (alice and bob at once)', async () => {
+      const [ra, rb] = await Promise.all(['alice', 'bob'].map((user) =>
+        s[user].call('trigger-elicitation-request', {}, { timeout: 20_000 })));
       for (const [user, result] of [['alice', ra], ['bob', rb]]) {
         const text = allText(result, 'trigger-elicitation-request');
         check(text.includes(`- Name: Name of ${user}`), `${user}'s result lacks ${user}'s answer: ${text.slice(0, 300)}`);

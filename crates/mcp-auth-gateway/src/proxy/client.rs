@@ -20,6 +20,8 @@ use rmcp::{
     service::{NotificationContext, OriginatingRequestId, RequestContext},
 };
 
+use tokio_util::task::AbortOnDropHandle;
+
 use super::routes::Routes;
 
 /// Handles the upstream's messages for one instance.
@@ -50,7 +52,16 @@ impl UpstreamClient {
             use rmcp::model::GetExtensions as _;
             request.extensions_mut().insert(OriginatingRequestId(id));
         }
-        peer.send_request(request).await.map_err(|error| match error {
+        // Sent from a task of its own: this handler runs in rmcp's task-local scope of the
+        // upstream's request, and rmcp would replace our originating id with that one (an id the
+        // caller never sent), so the request would leave on the caller's standalone stream
+        // instead of their call's (tests/e2e gw-everything, without a GET stream).
+        let sent =
+            AbortOnDropHandle::new(tokio::spawn(async move { peer.send_request(request).await }));
+        let answer = sent.await.map_err(|_| {
+            McpError::internal_error(format!("the {what} request to the client failed"), None)
+        })?;
+        answer.map_err(|error| match error {
             rmcp::ServiceError::McpError(error) => error,
             other => McpError::internal_error(
                 format!("the client did not answer the {what} request: {other}"),
