@@ -417,3 +417,81 @@ async fn a_credential_the_upstream_refuses_is_reported_as_such_without_the_crede
     );
     assert!(!body.contains("revoked-credential"), "{body}");
 }
+
+/// The service token the gateway presents to the tenant manager.
+const SERVICE_TOKEN: &str = "service-token-only-the-tenant-manager-sees";
+
+/// A tenant manager on loopback: `GET /api/credentials/{user}/{resource}` with the service
+/// token answers `{"accessToken": "{user}-from-the-tenant-manager"}`; every call is recorded.
+async fn start_tenant_manager() -> (String, Arc<Mutex<Vec<Seen>>>) {
+    use axum::extract::Path;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let grant = move |Path((user, resource)): Path<(String, String)>,
+                      headers: axum::http::HeaderMap| {
+        let sink = sink.clone();
+        async move {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            let authorized = headers
+                .iter()
+                .any(|(n, v)| n == "authorization" && *v == format!("Bearer {SERVICE_TOKEN}"));
+            sink.lock().unwrap().push(Seen {
+                method: "GET".into(),
+                headers,
+                body: format!("{user}/{resource}"),
+            });
+            if !authorized {
+                return axum::http::StatusCode::UNAUTHORIZED.into_response();
+            }
+            axum::Json(json!({ "accessToken": format!("{user}-from-the-tenant-manager") }))
+                .into_response()
+        }
+    };
+    let app =
+        axum::Router::new().route("/api/credentials/{user}/{resource}", axum::routing::get(grant));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn credentials_from_a_tenant_manager_reach_the_upstream_and_nothing_else_does() {
+    let upstream = Upstream::start().await;
+    let (manager, manager_saw) = start_tenant_manager().await;
+    let config = config(&upstream.url).replace(
+        "[credentials]\nmode = \"jwt\"",
+        &format!(
+            "[credentials]\nmode = \"api\"\nurl = \"{manager}\"\nservice_token_env = \"TENANT_TOKEN\""
+        ),
+    );
+    assert!(config.contains("mode = \"api\""), "{config}");
+    let gateway = Gateway::start_with_env(&config, &[("TENANT_TOKEN", SERVICE_TOKEN)]).await;
+    let (alice_jwt, bob_jwt) = (gateway.token("alice"), gateway.token("bob"));
+    let (alice, _) = client_with(&gateway, &alice_jwt, ClientLifecycleMode::Initialize).await;
+    let (bob, _) = client_with(&gateway, &bob_jwt, ClientLifecycleMode::Initialize).await;
+    assert_eq!(text(&alice.call_tool(echo("alice via api")).await.unwrap()), "alice via api");
+    assert_eq!(text(&bob.call_tool(echo("bob via api")).await.unwrap()), "bob via api");
+
+    let seen = upstream.seen();
+    assert_each_request_carries_its_users_credential(
+        &seen,
+        &[("alice", "alice-from-the-tenant-manager"), ("bob", "bob-from-the-tenant-manager")],
+    );
+    assert_eq!(calls_holding(&seen, "alice via api")[0].values("x-user"), ["alice"]);
+    assert_none_leaked(&seen, &[&alice_jwt, &bob_jwt, SERVICE_TOKEN]);
+    // The tenant manager was asked for each user's credential with the service token, and never
+    // saw a client's token.
+    let asked = manager_saw.lock().unwrap().clone();
+    let mut paths: Vec<&str> = asked.iter().map(|r| r.body.as_str()).collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths, ["alice/default", "bob/default"]);
+    for request in &asked {
+        assert_eq!(request.values("authorization"), [format!("Bearer {SERVICE_TOKEN}")]);
+    }
+    assert_none_leaked(&asked, &[&alice_jwt, &bob_jwt]);
+}

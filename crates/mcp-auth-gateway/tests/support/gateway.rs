@@ -57,6 +57,12 @@ impl Gateway {
     /// Starts `mcp-auth serve` on `config` (TOML) at 127.0.0.1 with a free port, and waits for
     /// the banner line naming the mount URL.
     pub async fn start(config: &str) -> Self {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// [`start`](Self::start) with more environment variables for the gateway (a service
+    /// token, say).
+    pub async fn start_with_env(config: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempdir::Dir::new("gateway");
         let path = dir.0.join("mcp-auth.toml");
         std::fs::File::create(&path).and_then(|mut f| f.write_all(config.as_bytes())).unwrap();
@@ -66,6 +72,7 @@ impl Gateway {
             .args(["--listen", "127.0.0.1:0"])
             .env("MCP_AUTH_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
