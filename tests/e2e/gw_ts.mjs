@@ -1,5 +1,5 @@
-// TypeScript SDK v1 (@modelcontextprotocol/sdk 1.32.2; gw-memory also the v2 client 2.4.0 pinned to
-// 2026-07-28) against real npm servers behind `mcp-auth serve` (the gateway), each user with their
+// TypeScript SDK v1 (@modelcontextprotocol/sdk 1.32.2; gw-memory and gw-everything also the v2
+// client 2.4.0 pinned to 2026-07-28) against real npm servers behind `mcp-auth serve` (the gateway), each user with their
 // own child.
 //
 // Usage: node gw_ts.mjs memory|filesystem|everything
@@ -341,6 +341,51 @@ async function everythingChecks() {
       const late = progressFor(s.alice, a.id, abortedAt + 100);
       check(late.length === 0, `${late.length} progress notifications reached alice after her cancel`);
       check(!upstreamReceived('bob').some((m) => m.params?.arguments?.duration === 60), 'bob\'s upstream saw alice\'s call');
+    }],
+    [`a 2026-07-28 client (TS client 2.4.0, pinned): ${LONG}'s progress with its own token; aborting it cancels the upstream call`, async () => {
+      // Stateless: the client cancels by closing the request's stream, no notification.
+      const v2 = new ClientV2({ name: 'mcp-auth-gw-e2e-v2', version: '0.1.0' },
+        { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await withTimeout(v2.connect(new TransportV2(new URL(mcpUrl),
+        { requestInit: { headers: { Authorization: `Bearer ${tokens.alice}` } } })), CALL_TIMEOUT, 'v2: connect');
+      try {
+        checkEqual(v2.getNegotiatedProtocolVersion(), '2026-07-28', 'negotiated version');
+        const seen = [];
+        const done = await v2.callTool({ name: LONG, arguments: { duration: 1, steps: 3 } },
+          { onprogress: (p) => seen.push([p.progress, p.total]), timeout: CALL_TIMEOUT });
+        check(allText(done, LONG).includes('Steps: 3'), 'wrong result');
+        checkEqual(seen, [[1, 3], [2, 3], [3, 3]], 'progress');
+        const abort = new AbortController();
+        const progress = [];
+        const pending = v2.callTool({ name: LONG, arguments: { duration: 61, steps: 122 } },
+          { onprogress: (p) => progress.push(p), signal: abort.signal, timeout: CALL_TIMEOUT });
+        pending.catch(() => {});
+        const started = Date.now();
+        while (progress.length < 2 && Date.now() - started < 30_000) await sleep(20);
+        check(progress.length >= 2, 'no progress within 30 s before aborting');
+        abort.abort('e2e-cancel-v2');
+        const abortedAt = Date.now();
+        let err;
+        try {
+          await withTimeout(pending, 5_000, 'the aborted call');
+        } catch (e) {
+          err = e;
+        }
+        check(err, 'the aborted call resolved');
+        let upstreamCall;
+        let cancel;
+        while (Date.now() - abortedAt < 10_000) {
+          const seenUpstream = upstreamReceived('alice');
+          upstreamCall = seenUpstream.find((m) => m.method === 'tools/call' && m.params?.arguments?.duration === 61);
+          cancel = seenUpstream.find((m) => m.method === 'notifications/cancelled' && m.params?.requestId === upstreamCall?.id);
+          if (cancel) break;
+          await sleep(50);
+        }
+        check(upstreamCall, 'the upstream never received the long call');
+        check(cancel, `the upstream never received notifications/cancelled for its request ${upstreamCall.id}`);
+      } finally {
+        await v2.close().catch(() => {});
+      }
     }],
     ['sampling requests reach the calling user\'s client on the call\'s own stream and the answer gets back (alice and bob at once)', async () => {
       const [ra, rb] = await Promise.all(['alice', 'bob'].map((user) =>
