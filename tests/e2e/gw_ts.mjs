@@ -1,6 +1,6 @@
 // TypeScript SDK v1 (@modelcontextprotocol/sdk 1.32.2; gw-memory and gw-everything also the v2
-// client 2.4.0 pinned to 2026-07-28) against real npm servers behind `mcp-auth serve` (the gateway), each user with their
-// own child.
+// client 2.4.0 pinned to 2026-07-28) against real npm servers behind `mcp-auth serve` (the
+// gateway), each user with their own child.
 //
 // Usage: node gw_ts.mjs memory|filesystem|everything
 // Env:   MCP_URL (the mount's URL), E2E_TOKEN_ALICE, E2E_TOKEN_BOB, E2E_TOKEN_CAROL (tokens for
