@@ -1,8 +1,9 @@
 // Reads the checks.json files of scripts/conformance.sh, writes docs/conformance.md and
-// enforces the differential rule: a check the fixture passes directly must also pass wrapped.
-// Also insists that every baseline entry carries a `# reason` comment.
+// enforces the differential rule: a check the fixture passes directly must also pass wrapped,
+// and through the gateway unless that mode's baseline lists it (with its reason). Also insists
+// that every baseline entry carries a `# reason` comment, and that none is stale.
 //
-// Usage: node conformance/report.mjs RESULTS_DIR OUTPUT_MD REV...
+// Usage: MODES="direct wrapped gateway-stdio gateway-http" node conformance/report.mjs RESULTS_DIR OUTPUT_MD REV...
 // Exit 1 when a rule is broken; the suite's own baseline gate runs in the shell script.
 import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join, dirname } from "node:path";
@@ -10,7 +11,11 @@ import { fileURLToPath } from "node:url";
 
 const [resultsDir, outputMd, ...revs] = process.argv.slice(2);
 const confDir = dirname(fileURLToPath(import.meta.url));
-const modes = ["direct", "wrapped"];
+const modes = (process.env.MODES || "direct wrapped gateway-stdio gateway-http").split(/\s+/).filter(Boolean);
+const others = modes.filter((m) => m !== "direct");
+// Column titles; the gateway may lose a check only where its baseline says why, wrapping never.
+const title = { "gateway-stdio": "gateway (stdio)", "gateway-http": "gateway (http)" };
+const mayLose = (m) => m.startsWith("gateway");
 const rank = { SUCCESS: 0, INFO: 0, SKIPPED: 0, WARNING: 1, FAILURE: 2 };
 let broken = 0;
 const problem = (msg) => { broken++; console.error(`conformance: ${msg}`); };
@@ -68,11 +73,14 @@ const out = [
   "",
   "Results of `scripts/conformance.sh`: the official MCP conformance suite",
   `(\`@modelcontextprotocol/conformance\` ${suiteVersion()}, \`server --requirements <rev>\`) against`,
-  "`conformance/fixture` served by rmcp directly and through `mcp_auth::wrap_server`",
-  "(`AnonymousLoopbackProvider`, rate limit off). The rule: wrapping loses no check that the",
-  "fixture passes directly. Expected failures, each with its reason, are in",
-  "`conformance/baseline-<rev>-<direct|wrapped>.yml`. Cells are passed/total checks per scenario",
-  "(a WARNING is not a pass). The gateway column is not wired up yet.",
+  "`conformance/fixture` served four ways: by rmcp directly; through `mcp_auth::wrap_server`",
+  "(`AnonymousLoopbackProvider`, rate limit off); and through the gateway (`mcp-auth serve`,",
+  "`auth.mode = \"none\"`, rate limit off), once with the fixture as its stdio child",
+  "(`conformance-fixture --mode stdio`) and once with the fixture's direct server as its",
+  "Streamable HTTP upstream. The rule: wrapping loses no check that the fixture passes directly,",
+  "and the gateway none that its baseline does not explain. Expected failures, each with its",
+  "reason, are in `conformance/baseline-<rev>-<mode>.yml`. Cells are passed/total checks per",
+  "scenario (a WARNING is not a pass).",
   "",
   "Generated file; rerun `scripts/conformance.sh` to update it.",
 ];
@@ -81,10 +89,11 @@ for (const rev of revs) {
   const runs = Object.fromEntries(modes.map((m) => [m, load(join(resultsDir, `${rev}-${m}`))]));
   const base = Object.fromEntries(modes.map((m) => [m, baseline(rev, m)]));
   const scenarios = [...new Set(modes.flatMap((m) => [...runs[m].keys()]))];
-  out.push("", `## ${rev}`, "", "| Scenario | direct | wrapped | gateway |", "| --- | --- | --- | --- |");
+  out.push("", `## ${rev}`, "", `| Scenario | ${modes.map((m) => title[m] ?? m).join(" | ")} |`,
+    `| --- | ${modes.map(() => "---").join(" | ")} |`);
   const totals = Object.fromEntries(modes.map((m) => [m, { pass: 0, fail: 0, warn: 0, total: 0 }]));
   for (const s of scenarios) {
-    out.push(`| \`${s}\` | ${cell(runs.direct.get(s))} | ${cell(runs.wrapped.get(s))} | — |`);
+    out.push(`| \`${s}\` | ${modes.map((m) => cell(runs[m].get(s))).join(" | ")} |`);
     for (const m of modes) {
       const checks = runs[m].get(s);
       if (!checks) continue;
@@ -93,17 +102,28 @@ for (const rev of revs) {
     }
   }
   const t = (m) => `**${totals[m].pass}/${totals[m].total}** (${totals[m].fail} failed, ${totals[m].warn} warn)`;
-  out.push(`| **total** | ${t("direct")} | ${t("wrapped")} | — |`);
+  out.push(`| **total** | ${modes.map(t).join(" | ")} |`);
 
   // The differential rule.
-  const lost = [];
-  for (const [s, checks] of runs.direct) {
-    for (const [id, c] of checks) {
-      if (c.status !== "SUCCESS") continue;
-      const w = runs.wrapped.get(s)?.get(id);
-      if (!w || w.status !== "SUCCESS") {
-        lost.push(`${s}:${id}`);
-        problem(`${rev}: ${s}:${id} passes direct but is ${w ? w.status : "missing"} wrapped` +
+  const lost = Object.fromEntries(others.map((m) => [m, []]));
+  for (const m of others) {
+    const explained = new Set(mayLose(m) ? base[m] : []);
+    for (const [s, checks] of runs.direct) {
+      for (const [id, c] of checks) {
+        if (c.status !== "SUCCESS") continue;
+        const w = runs[m].get(s)?.get(id);
+        if (w && w.status === "SUCCESS") continue;
+        const name = `\`${s}:${id}\`` + (w ? "" : " (not run)");
+        // Not run: the suite skips the rest of a scenario after a failed step. Explained when
+        // that step's failure is (a baselined check of the same scenario that fails here).
+        if (explained.has(`${s}:${id}`) || explained.has(s) || (!w &&
+          [...(runs[m].get(s)?.values() ?? [])].some((f) =>
+            f.status !== "SUCCESS" && explained.has(`${s}:${f.id}`)))) {
+          lost[m].push(name);
+          continue;
+        }
+        lost[m].push(`${name} **not explained**`);
+        problem(`${rev}: ${s}:${id} passes direct but is ${w ? w.status : "missing"} ${m}` +
           (w?.errorMessage ? ` (${w.errorMessage})` : ""));
       }
     }
@@ -123,7 +143,12 @@ for (const rev of revs) {
       `${base[m].length} baseline entries` +
       (unexpected.length ? `; **not in the baseline**: ${unexpected.map((f) => `\`${f}\``).join(", ")}` : "") + ".");
   }
-  if (lost.length) out.push("", `**Lost by wrapping**: ${lost.map((f) => `\`${f}\``).join(", ")}`);
+  for (const m of others) {
+    if (!lost[m].length) continue;
+    out.push("", `**Lost ${mayLose(m) ? "through" : "by"} ${title[m] ?? m}**: ${lost[m].length} checks ` +
+      `that pass direct: ${lost[m].join(", ")}` +
+      (mayLose(m) ? `. Each reason: \`conformance/baseline-${rev}-${m}.yml\`.` : "."));
+  }
 }
 
 function suiteVersion() {

@@ -42,6 +42,8 @@ impl UpstreamClient {
         mut request: ServerRequest,
         what: &str,
     ) -> Result<rmcp::model::ClientResult, McpError> {
+        // Not before the call that caused it is registered (`routes.rs`).
+        drop(self.routes.registering.read().await);
         let Some((peer, originating)) = self.routes.requester() else {
             return Err(McpError::internal_error(
                 format!("no client is connected to answer the {what} request"),
@@ -131,6 +133,8 @@ impl ClientHandler for UpstreamClient {
         _context: NotificationContext<RoleClient>,
     ) {
         let upstream_token = params.progress_token.clone();
+        // Not before the call is registered (the upstream may report progress at once).
+        drop(self.routes.registering.read().await);
         // rmcp gave the upstream call its own token: report with the caller's.
         if let Some(call) = self.routes.by_upstream_progress(&upstream_token)
             && let Some((_, downstream_token)) = call.progress

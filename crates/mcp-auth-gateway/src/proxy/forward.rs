@@ -7,7 +7,8 @@ use std::time::Duration;
 use rmcp::{
     ErrorData as McpError, RoleServer,
     model::{
-        CancelledNotificationParam, ClientRequest, ErrorCode, RequestMetaObject, ServerResult,
+        CancelledNotificationParam, ClientRequest, ErrorCode, RequestMetaObject, ResultType,
+        ServerResult,
     },
     service::{PeerRequestOptions, RequestContext},
 };
@@ -45,6 +46,8 @@ pub(crate) async fn forward(
     // `#[non_exhaustive]`: built from the default, then filled in.
     let mut options = PeerRequestOptions::no_options();
     options.meta = upstream_meta(&context.meta);
+    // Registered before the upstream's first progress or request is looked up (`routes.rs`).
+    let registering = link.routes.registering.write().await;
     let handle = live
         .peer
         .send_request_with_option(request, options)
@@ -53,6 +56,7 @@ pub(crate) async fn forward(
     let progress =
         context.meta.get_progress_token().map(|mine| (handle.progress_token.clone(), mine));
     let in_flight = link.routes.start(context.id.clone(), context.peer.clone(), progress);
+    drop(registering);
     let upstream_id = handle.id.clone();
     let answer = tokio::select! {
         answer = handle.rx => answer,
@@ -68,12 +72,35 @@ pub(crate) async fn forward(
     // The progress the upstream sent before its answer goes out first.
     in_flight.progress_passed_on(PROGRESS_WAIT.min(timeout)).await;
     match answer {
-        Ok(Ok(result)) => Ok(result),
+        Ok(Ok(mut result)) => {
+            fill_result_type(&mut result);
+            Ok(result)
+        }
         Ok(Err(rmcp::ServiceError::McpError(error))) => Err(error),
         Ok(Err(other)) => Err(super::link::request_failed(&other)),
         // The responder was dropped: the upstream's connection ended mid-call.
         Err(_) => Err(exited_before_answering()),
     }
+}
+
+/// Restores the SEP-2322 `resultType: "complete"` that the upstream's answer lacks because the
+/// upstream session is a legacy (`initialize`) one, where the field does not exist. rmcp's server
+/// sends it to a 2026-07-28 caller (which requires it: every result must carry `resultType`) and
+/// strips it again for a legacy caller; left absent, a 2026-07-28 caller would get results
+/// without it. The variants are those of rmcp's `strip_result_type_for_legacy_peer`.
+fn fill_result_type(result: &mut ServerResult) {
+    let result_type = match result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ListPromptsResult(r) => &mut r.result_type,
+        ServerResult::ListResourcesResult(r) => &mut r.result_type,
+        ServerResult::ListResourceTemplatesResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::ListToolsResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    result_type.get_or_insert(ResultType::COMPLETE);
 }
 
 async fn cancel_upstream(

@@ -7,6 +7,7 @@
 //! holds sessions (capped per user), pruned of closed ones on every insert.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -19,6 +20,11 @@ use rmcp::{
 /// Upper bound on remembered downstream peers, whatever the session limits say: a peer list is
 /// only used to fan out notifications, and the oldest are the least likely to still listen.
 const MAX_PEERS: usize = 1024;
+
+/// Upper bound on the progress counts of tokens no call has claimed yet (see
+/// [`Routes::progress_received`]); past it they are forgotten, which costs at most one call's
+/// wait for its progress.
+const MAX_UNCLAIMED: usize = 256;
 
 /// One downstream request being forwarded.
 #[derive(Clone)]
@@ -48,6 +54,8 @@ struct Tables {
     peers: Vec<Peer<RoleServer>>,
     in_flight: Vec<InFlight>,
     next_seq: u64,
+    /// Progress read for an upstream token before its call was registered, by token.
+    unclaimed: HashMap<ProgressToken, u64>,
 }
 
 /// The routing tables of one instance. Cheap to clone (shared).
@@ -56,6 +64,11 @@ pub(crate) struct Routes {
     tables: Arc<Mutex<Tables>>,
     /// Woken whenever a progress notification has been handled.
     progress_handled: Arc<tokio::sync::Notify>,
+    /// Written by a call from before it is sent upstream until it is registered ([`Self::start`]),
+    /// read by whatever looks a call up for a message from the upstream (progress, sampling,
+    /// elicitation): rmcp returns once the request is queued, so the upstream's first progress
+    /// can be handled before the call is registered, and would be dropped.
+    pub(crate) registering: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// Removes its in-flight entry when the forwarded call ends, however it ends.
@@ -127,22 +140,33 @@ impl Routes {
         let mut tables = self.lock();
         let seq = tables.next_seq;
         tables.next_seq += 1;
+        let received = match &progress {
+            Some((upstream, _)) => tables.unclaimed.remove(upstream).unwrap_or(0),
+            None => 0,
+        };
         tables.in_flight.push(InFlight {
             downstream_id,
             peer,
             progress,
             seq,
-            received: 0,
+            received,
             handled: 0,
         });
         InFlightGuard { routes: self.clone(), seq }
     }
 
     /// Counts a progress notification read from the upstream, before rmcp handles it.
+    /// One read before its call was registered is kept for [`Self::start`] to claim.
     pub(crate) fn progress_received(&self, token: &ProgressToken) {
-        if let Some(call) = self.lock().in_flight.iter_mut().find(|f| f.has_upstream_token(token)) {
+        let mut tables = self.lock();
+        if let Some(call) = tables.in_flight.iter_mut().find(|f| f.has_upstream_token(token)) {
             call.received += 1;
+            return;
         }
+        if tables.unclaimed.len() >= MAX_UNCLAIMED && !tables.unclaimed.contains_key(token) {
+            tables.unclaimed.clear();
+        }
+        *tables.unclaimed.entry(token.clone()).or_default() += 1;
     }
 
     /// Counts a progress notification as handled (passed on to the caller, or dropped).
