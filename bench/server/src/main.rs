@@ -9,6 +9,9 @@
 //! - `jwt-layer`: `bare` behind a minimal axum middleware that only verifies the JWT — the
 //!   floor any auth costs, which splits wrapped's overhead into "verifying" and "the rest".
 //!
+//! - `stdio`: [`EchoServer`] over stdin/stdout, no auth — the upstream child the gateway
+//!   contender (`bench/contenders/gateway.sh stdio`) runs per user.
+//!
 //! All run the same handler on the same multi-thread runtime. Prints `LISTENING <url>` once
 //! the socket is bound; the load script waits for that line.
 
@@ -72,6 +75,8 @@ enum Mode {
     WrappedPerSession,
     /// `bare` behind a middleware that verifies the JWT with `JwtAuthProvider::verify`.
     JwtLayer,
+    /// rmcp's stdio transport, no auth: the upstream of the gateway's stdio contender.
+    Stdio,
 }
 
 // `tokio::main` builds the multi-thread runtime, one worker per core unless
@@ -79,12 +84,19 @@ enum Mode {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
+    if let Mode::Stdio = args.mode {
+        use rmcp::ServiceExt as _;
+        let service = EchoServer::new().serve(rmcp::transport::stdio()).await?;
+        service.waiting().await?;
+        return Ok(());
+    }
     // Loopback only: the benchmark never listens on anything reachable from outside.
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let url = format!("http://{}/mcp", listener.local_addr()?);
     let nodelay = !args.no_nodelay;
     match args.mode {
+        Mode::Stdio => unreachable!("served above, without a listener"),
         Mode::Bare => {
             let app = bare_router();
             announce(&url)?;

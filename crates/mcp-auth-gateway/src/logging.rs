@@ -2,7 +2,9 @@
 //!
 //! rmcp logs every JSON-RPC message in full at `debug` and `trace` (tool arguments, results,
 //! whatever a user's server returns): `RUST_LOG=debug` on a busy gateway once wrote 4.3 GB, and
-//! those payloads are the users' data. So rmcp is held at `info` unless `RUST_LOG` names it —
+//! those payloads are the users' data. At `info` it logs every notification in full
+//! (`received notification`: an upstream's progress messages and log lines, in the gateway) and
+//! each peer's info at initialization. So rmcp is held at `warn` unless `RUST_LOG` names it —
 //! `RUST_LOG=debug,rmcp=debug` still turns the payload logs on, on purpose.
 
 use tracing_subscriber::EnvFilter;
@@ -11,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT: &str = "info,rmcp=warn";
 
 /// rmcp's level unless the operator asks for another.
-const RMCP_CAP: &str = "rmcp=info";
+const RMCP_CAP: &str = "rmcp=warn";
 
 /// The filter for `rust_log` (the value of `RUST_LOG`, if set); an unparsable value falls back
 /// to the default, with the parse error returned for the operator.
@@ -66,7 +68,8 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::debug!(target: "rmcp::service", "tool arguments: secret-payload");
             tracing::debug!(target: "mcp_auth::instances", "instance created");
-            tracing::info!(target: "rmcp::service", "service initialized");
+            tracing::info!(target: "rmcp::service", "received notification: secret-progress");
+            tracing::warn!(target: "rmcp::service", "service warning");
             tracing::info!(target: "mcp_auth::http", "listening");
         });
         String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
@@ -75,8 +78,9 @@ mod tests {
     #[test]
     fn debug_logs_leave_out_rmcps_message_payloads_unless_asked() {
         let logs = logged_under(Some("debug"));
-        assert!(logs.contains("instance created") && logs.contains("service initialized"));
+        assert!(logs.contains("instance created") && logs.contains("service warning"));
         assert!(!logs.contains("secret-payload"), "{logs}");
+        assert!(!logs.contains("secret-progress"), "rmcp's info lines carry payloads: {logs}");
         assert!(logged_under(Some("debug,rmcp=debug")).contains("secret-payload"));
     }
 
@@ -84,7 +88,7 @@ mod tests {
     fn the_default_is_info_and_a_bad_value_falls_back_with_a_reason() {
         let logs = logged_under(None);
         assert!(logs.contains("listening"), "{logs}");
-        assert!(!logs.contains("service initialized") && !logs.contains("instance created"));
+        assert!(!logs.contains("secret-progress") && !logs.contains("instance created"));
         let (_, error) = filter(Some("debug,[oops"));
         assert!(error.is_some_and(|e| e.contains("ignored")));
     }

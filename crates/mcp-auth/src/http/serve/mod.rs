@@ -138,7 +138,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        connections.spawn(connection::serve(stream, peer, permit, limits.clone()));
+        connections.spawn(serve_one(stream, peer, permit, limits.clone()));
     }
     // Stop accepting: later connection attempts are refused by the kernel.
     drop(listener);
