@@ -291,6 +291,29 @@ async fn per_session_each_session_has_its_own_child_which_ends_with_it() {
     assert_eq!(text(&second.call_tool(whoami_params()).await.unwrap()), "alice");
 }
 
+/// Per session, each session holds its own child: `max_instances_per_user` bounds a user's
+/// sessions, or a user could start one child per session up to the session limits.
+#[tokio::test]
+async fn per_session_max_instances_per_user_bounds_the_users_sessions_and_children() {
+    let instances = "mode = \"per_session\"\nmax_instances_per_user = 1";
+    let gateway = Gateway::start(&config("", USER_ENV, instances)).await;
+    let (alice, _) = gateway.client("alice").await;
+    assert_eq!(text(&alice.call_tool(whoami_params()).await.unwrap()), "alice");
+    let alices = the_only_child(&gateway).await;
+
+    let (status, retry_after, body) =
+        refusal(initialize(&gateway, &gateway.token("alice")).await).await;
+    assert_eq!((status, retry_after.as_str()), (429, "1"));
+    assert_eq!(
+        body["error"]["message"],
+        "Too many open sessions for this user; close one (DELETE) first"
+    );
+    assert_eq!(demo_children(&gateway), [alices], "no second child for alice");
+    // Another user still gets a session and a child.
+    let (bob, _) = gateway.client("bob").await;
+    assert_eq!(text(&bob.call_tool(whoami_params()).await.unwrap()), "bob");
+}
+
 #[tokio::test]
 async fn over_max_sessions_total_a_new_session_gets_503_naming_the_cap_and_no_child() {
     let limits = "[server.limits]\nmax_sessions_total = 1";

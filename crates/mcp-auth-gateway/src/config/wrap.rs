@@ -4,7 +4,7 @@
 use mcp_auth::{
     ApiTokenResolver, ConfigError, EnvAuthProvider, Environment, JwtAuthProvider, JwtTokenResolver,
     SimpleTokenResolver, WrapServerBuilder, auth::AnonymousLoopbackProvider,
-    extras::ExtrasAllowList, http::HttpOptions,
+    extras::ExtrasAllowList, http::HttpOptions, instances::InstanceMode,
 };
 use rmcp::ServerHandler;
 
@@ -72,6 +72,17 @@ pub fn wrap_builder<H: ServerHandler>(
     let mut limits = server.limits.clone();
     if let Some(max) = entry.instances.max_instances_per_user {
         limits = limits.with_max_instances_per_user(max);
+    }
+    // The library counts instances per user (one entry per user and extras); per session every
+    // session holds its own instance — its own child — so the caps on instances are caps on
+    // sessions too, or a user could start a child per session up to the session limits.
+    let options = &entry.instances.options;
+    if options.mode == InstanceMode::PerSession {
+        let per_user = limits.max_sessions_per_user.min(limits.max_instances_per_user);
+        let total = limits
+            .max_sessions_total
+            .min(usize::try_from(options.max_instances).unwrap_or(usize::MAX));
+        limits = limits.with_max_sessions_per_user(per_user).with_max_sessions_total(total);
     }
     Ok(builder
         .resource_type(&entry.resource_type)
