@@ -22,10 +22,11 @@ cargo test --workspace --doc --locked
 section "e2e"
 tests/e2e/run.sh
 
-# Both requirement sets: the 2026-07-28 one adds ~7 s and guards the stateless path (MRTR,
-# subscriptions/listen, SEP-2243 headers) through wrap_server. It rewrites docs/conformance.md,
-# which stays unchanged while the results do.
-section "conformance (2025-11-25 and 2026-07-28, direct and through wrap_server)"
+# Both requirement sets, each run directly, through wrap_server and through the gateway (the
+# fixture as its stdio child and as its http upstream), the four at once: ~13 s warm. The
+# 2026-07-28 set guards the stateless path (MRTR, subscriptions/listen, SEP-2243 headers). It
+# rewrites docs/conformance.md, which stays unchanged while the results do.
+section "conformance (2025-11-25 and 2026-07-28: direct, wrap_server, gateway stdio and http)"
 scripts/conformance.sh
 
 # Each cargo-fuzz target for 30 s after replaying its regressions (docs/reliability.md,

@@ -32,6 +32,10 @@ args = [\"--mode\", \"stdio\"]"
 esac
 
 cat >"$dir/gateway.toml" <<TOML
+# The single benchmark user sends up to 64 requests at once (default cap: 32 in flight).
+[server.limits]
+max_in_flight_per_user = 1024
+
 [auth]
 mode = "jwt"
 secret_env = "BENCH_JWT_SECRET"

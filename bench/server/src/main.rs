@@ -28,7 +28,7 @@ use axum::{
 };
 use clap::{Parser, ValueEnum};
 use mcp_auth::{
-    JwtAuthProvider,
+    JwtAuthProvider, Limits,
     instances::{InstanceMode, InstanceOptions},
     middleware::RateLimitConfig,
     wrap_server,
@@ -41,6 +41,9 @@ use crate::echo::EchoServer;
 
 /// Environment variable holding the HS256 secret of the authenticating modes (32+ bytes).
 const SECRET_ENV_VAR: &str = "BENCH_JWT_SECRET";
+
+/// Requests in flight the benchmark user may have (wrk's highest concurrency is 64).
+const BENCH_MAX_IN_FLIGHT: usize = 1024;
 
 #[derive(Debug, Parser)]
 #[command(about = "The echo MCP server that bench/load.sh puts under load")]
@@ -128,6 +131,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let server = wrap_server(|_token, _user_id, _extras| EchoServer::new())
                 .auth_provider(jwt_provider(&url)?)
                 .rate_limit(rate_limit)
+                // The single benchmark user sends up to 64 requests at once; the default
+                // per-user cap (32 in flight) would answer the rest with 429.
+                .limits(Limits::default().with_max_in_flight_per_user(BENCH_MAX_IN_FLIGHT))
                 .instances(InstanceOptions::default().with_mode(instance_mode))
                 .build()?;
             announce(&url)?;
