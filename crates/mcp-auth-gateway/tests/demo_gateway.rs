@@ -6,12 +6,15 @@ mod support;
 use std::{process::Stdio, time::Duration};
 
 use serde_json::json;
-use support::procs::{assert_all_gone, cmdline, descendants};
+use support::{
+    gateway::stateless_call,
+    procs::{assert_all_gone, cmdline, descendants},
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SECRET: &str = "demo-gateway-test-secret-of-at-least-32-bytes";
 
-/// A 2026-07-28 stateless `whoami` call as `user`; the answer's text.
+/// A 2026-07-28 stateless `whoami` call as `user`; the answer's body.
 async fn whoami(url: &str, user: &str) -> String {
     let token = mcp_auth_gateway::token::mint(
         SECRET,
@@ -22,19 +25,7 @@ async fn whoami(url: &str, user: &str) -> String {
         None,
     )
     .unwrap();
-    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
-        "name":"whoami","arguments":{},"_meta":{
-            "io.modelcontextprotocol/protocolVersion":"2026-07-28",
-            "io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"},
-            "io.modelcontextprotocol/clientCapabilities":{}}}});
-    let response = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "whoami")
-        .json(&call)
+    let response = stateless_call(&reqwest::Client::new(), url, &token, "whoami", json!({}))
         .send()
         .await
         .unwrap();
