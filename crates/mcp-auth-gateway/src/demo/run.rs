@@ -103,11 +103,13 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         let http = http.with_allowed_hosts(hosts);
         let server: WrappedServer<DemoServer> =
             wrap_server(demo_factory).auth_provider(provider).http(http).build()?;
-        print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
+        let what = "the demo MCP server in-process, one instance per user";
+        print!("{}", banner(what, addr, &url, &jwt, generated, note.as_deref()));
         return serve_until_ctrl_c(vec![server], listener, options.stats_interval, || ()).await;
     }
     let gateway = gateway::build(addr, &url, secret)?;
-    print!("{}", banner(addr, &url, &jwt, generated, note.as_deref()));
+    let what = "the gateway serving the demo MCP server, one child process per user";
+    print!("{}", banner(what, addr, &url, &jwt, generated, note.as_deref()));
     let servers = gateway.servers().to_vec();
     let gateway = std::sync::Arc::new(gateway);
     let drained = gateway.clone();
@@ -245,7 +247,14 @@ fn generate_secret() -> Secret {
     Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn banner(addr: SocketAddr, url: &str, jwt: &str, generated: bool, note: Option<&str>) -> String {
+fn banner(
+    what: &str,
+    addr: SocketAddr,
+    url: &str,
+    jwt: &str,
+    generated: bool,
+    note: Option<&str>,
+) -> String {
     let secret_note = if generated {
         format!(
             "The signing secret was generated for this run. To mint more tokens, restart with\n\
@@ -261,7 +270,7 @@ fn banner(addr: SocketAddr, url: &str, jwt: &str, generated: bool, note: Option<
     let note = note.map(|note| format!("{note}\n\n")).unwrap_or_default();
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
     format!(
-        "mcp-auth demo: the demo MCP server, one instance per user, behind JWT auth.
+        "mcp-auth demo: {what}, behind JWT auth.
 
 MCP endpoint: {url}
   legacy SSE: {url}/sse   health: {url}/health
