@@ -10,7 +10,8 @@
 //! - [`config`] and [`template`]: the gateway's config file and its per-user templates;
 //! - [`child`]: per-user child processes that never outlive the gateway;
 //! - [`proxy`]: the per-user `ServerHandler` that forwards MCP to an upstream server;
-//! - [`serve`]: `mcp-auth serve --config` and `mcp-auth check`.
+//! - [`serve`]: `mcp-auth serve --config` and `mcp-auth check`;
+//! - [`redact`]: the log writer that keeps URL queries (where API keys hide) out of the log.
 
 pub mod child;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod demo;
 pub mod logging;
 pub mod memory;
 pub mod proxy;
+pub mod redact;
 pub mod serve;
 pub mod template;
 pub mod token;

@@ -239,7 +239,7 @@ fn init_logging() {
     // Colours only on a terminal: a log file or collector would get escape codes.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(mcp_auth_gateway::redact::RedactingStderr)
         .with_ansi(ansi)
         .with_env_filter(filter)
         .init();
