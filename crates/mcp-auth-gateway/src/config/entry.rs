@@ -38,6 +38,9 @@ pub struct ServerEntry {
     /// `extras`: the request headers whose values templates may use as `{extra.NAME}`,
     /// lower-cased.
     pub extras: Vec<String>,
+    /// `forward_roots`: the upstream's `roots/list` goes to the caller (default false: the
+    /// gateway answers it with no roots, so a caller cannot widen what the server may touch).
+    pub forward_roots: bool,
     /// `[servers.instances]`.
     pub instances: InstancePolicy,
     /// `[servers.rate_limit]`: [`RateLimitConfig::default`] with the file's keys applied.
@@ -188,6 +191,7 @@ fn validate(
     let instances = instances(&at, &raw.instances, report);
     let rate_limit = rate_limit(&at, &raw.rate_limit, report);
     let name = raw.name.clone();
+    let forward_roots = raw.forward_roots;
     let upstream =
         upstream::validate(&at, raw, &resource_type, &extras, instances.warm_pool, context, report);
     let entry = ServerEntry {
@@ -196,6 +200,7 @@ fn validate(
         resource_type,
         upstream: upstream?,
         extras,
+        forward_roots,
         instances,
         rate_limit,
     };

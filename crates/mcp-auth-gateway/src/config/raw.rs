@@ -189,6 +189,9 @@ pub(crate) struct RawServerEntry {
     /// Request headers usable as `{extra.NAME}` (default none).
     #[serde(default)]
     pub extras: Vec<String>,
+    /// Pass the upstream's `roots/list` to the caller (default false: answered with no roots).
+    #[serde(default)]
+    pub forward_roots: bool,
     /// `[servers.instances]`.
     #[serde(default)]
     pub instances: RawInstances,

@@ -2,20 +2,21 @@
 //! on its own (progress, notifications, and requests for sampling and elicitation) and delivers
 //! it to the right downstream client — never to another user's.
 //!
-//! Roots are the exception: `roots/list` is answered here with no roots, and never asked of the
-//! caller. A root names a directory the server may use, and a server behind the gateway runs on
-//! the gateway's host: servers such as `@modelcontextprotocol/server-filesystem` replace their
-//! configured directories with the client's roots, so a forwarded answer would let any caller
-//! swap the operator's per-user directory (`args = ["/srv/files/{user_id_hash}"]`) for another
-//! user's, or for `/` (tests/e2e `gw-filesystem`).
+//! Roots are the exception: by default `roots/list` is answered here with no roots, and never
+//! asked of the caller. A root names a directory the server may use, and a server behind the
+//! gateway runs on the gateway's host: servers such as `@modelcontextprotocol/server-filesystem`
+//! replace their configured directories with the client's roots, so a forwarded answer would let
+//! any caller swap the operator's per-user directory (`args = ["/srv/files/{user_id_hash}"]`)
+//! for another user's, or for `/` (tests/e2e `gw-filesystem`). A server whose callers may choose
+//! what it touches (the config's `forward_roots = true`) gets the caller's answer instead.
 
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient,
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequest, CreateMessageRequestParams,
         CreateMessageResult, ElicitRequest, ElicitRequestParams, ElicitResult, Implementation,
-        ListRootsResult, LoggingMessageNotificationParam, ProgressNotificationParam,
-        ResourceUpdatedNotificationParam, ServerRequest,
+        ListRootsRequest, ListRootsResult, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ResourceUpdatedNotificationParam, ServerRequest,
     },
     service::{NotificationContext, OriginatingRequestId, RequestContext},
 };
@@ -28,6 +29,8 @@ use super::routes::Routes;
 #[derive(Clone)]
 pub struct UpstreamClient {
     pub(crate) routes: Routes,
+    /// Ask the caller for roots instead of answering none.
+    pub(crate) forward_roots: bool,
 }
 
 /// How the gateway introduces itself to upstream servers.
@@ -119,12 +122,19 @@ impl ClientHandler for UpstreamClient {
     }
 
     /// No roots, without asking the caller: a caller's roots would widen what a server on the
-    /// gateway's host may touch (see the module docs).
+    /// gateway's host may touch (see the module docs). With `forward_roots`, the caller's.
     async fn list_roots(
         &self,
         _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, McpError> {
-        Ok(ListRootsResult::new(Vec::new()))
+        if !self.forward_roots {
+            return Ok(ListRootsResult::new(Vec::new()));
+        }
+        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
+        match self.ask_downstream(request, "roots").await? {
+            rmcp::model::ClientResult::ListRootsResult(result) => Ok(result),
+            _ => Err(unexpected("roots")),
+        }
     }
 
     async fn on_progress(
@@ -234,8 +244,10 @@ mod tests {
 
         // The upstream server, with the proxy's client.
         let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
-        let (upstream, proxy) =
-            tokio::join!(AnyServer.serve(upstream_io), UpstreamClient { routes }.serve(proxy_io));
+        let (upstream, proxy) = tokio::join!(
+            AnyServer.serve(upstream_io),
+            upstream_client(routes, false).serve(proxy_io)
+        );
         let (upstream, _proxy) = (upstream.unwrap(), proxy.unwrap());
 
         let offered = upstream.peer().peer_info().expect("the proxy introduced itself");
@@ -246,10 +258,39 @@ mod tests {
         assert_eq!(caller.asked.load(Ordering::SeqCst), 0, "the caller was asked for roots");
     }
 
+    fn upstream_client(routes: Routes, forward_roots: bool) -> UpstreamClient {
+        UpstreamClient { routes, forward_roots }
+    }
+
+    /// `forward_roots = true`: the upstream's request reaches the caller, and its answer the
+    /// upstream.
+    #[tokio::test]
+    async fn with_forward_roots_the_callers_roots_reach_the_upstream() {
+        let caller = GreedyCaller::default();
+        let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
+        let (gateway_side, caller_side) =
+            tokio::join!(AnyServer.serve(gateway_io), caller.clone().serve(caller_io));
+        let (gateway_side, _caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
+        let routes = Routes::default();
+        routes.add_peer(gateway_side.peer().clone());
+        let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
+        let (upstream, proxy) = tokio::join!(
+            AnyServer.serve(upstream_io),
+            upstream_client(routes, true).serve(proxy_io)
+        );
+        let (upstream, _proxy) = (upstream.unwrap(), proxy.unwrap());
+
+        let answer = upstream.peer().list_roots().await.expect("roots/list is answered");
+        assert_eq!(answer.roots, vec![Root::new("file:///")]);
+        assert_eq!(caller.asked.load(Ordering::SeqCst), 1, "the caller was asked once");
+    }
+
     /// Regression (tests/e2e gw-everything): rmcp handles each notification in a task of its
     /// own, so the upstream's answer could overtake its last progress notification, which was
     /// then dropped. A call now waits for the progress read before its answer to be handled.
-    #[tokio::test]
+    // Paused time: the late handler's 100 ms and the bounds below are virtual, so the test
+    // neither waits nor depends on how busy the machine is.
+    #[tokio::test(start_paused = true)]
     async fn an_answer_waits_for_the_progress_read_before_it() {
         let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
         let (gateway_side, caller_side) =
@@ -273,18 +314,18 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             late.progress_handled(&token);
         });
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         call.progress_passed_on(std::time::Duration::from_secs(10)).await;
         let waited = started.elapsed();
         handler.await.unwrap();
         assert!(waited >= std::time::Duration::from_millis(90), "returned after {waited:?}");
         assert!(waited < std::time::Duration::from_secs(5), "returned after {waited:?}");
         // Nothing pending: at once. A handler that never comes: bounded.
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         call.progress_passed_on(std::time::Duration::from_secs(10)).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         routes.progress_received(&upstream_token);
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         call.progress_passed_on(std::time::Duration::from_millis(200)).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }

@@ -143,6 +143,8 @@ struct LinkState {
 pub(crate) struct UpstreamLink {
     connector: Box<dyn Connector>,
     pub(crate) routes: Routes,
+    /// Ask the caller when the upstream asks for roots (`forward_roots`).
+    pub(crate) forward_roots: bool,
     connect_timeout: Duration,
     state: tokio::sync::Mutex<LinkState>,
     /// Where graceful closes run, so that the gateway can wait for them at exit.
@@ -158,6 +160,7 @@ impl UpstreamLink {
         Self {
             connector,
             routes: Routes::default(),
+            forward_roots: false,
             connect_timeout,
             state: tokio::sync::Mutex::default(),
             closer,
@@ -189,7 +192,8 @@ impl UpstreamLink {
                 return Err(ConnectError::Backoff { crashes: state.crashes, wait_ms });
             }
         }
-        let client = UpstreamClient { routes: self.routes.clone() };
+        let client =
+            UpstreamClient { routes: self.routes.clone(), forward_roots: self.forward_roots };
         let attempt = tokio::time::timeout(self.connect_timeout, self.connector.connect(client));
         let result = match attempt.await {
             Ok(result) => result,

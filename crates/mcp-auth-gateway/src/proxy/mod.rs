@@ -71,6 +71,13 @@ impl ProxyServer {
         }
     }
 
+    /// Passes the upstream's `roots/list` requests to the caller instead of answering them with
+    /// no roots (see `client.rs` for why that is the default).
+    pub fn forward_roots(mut self, on: bool) -> Self {
+        self.link.forward_roots = on;
+        self
+    }
+
     /// Connects to the upstream now (a warm instance), instead of on the first request.
     pub async fn connect(&self) -> Result<(), ConnectError> {
         self.link.get().await.map(drop)
@@ -276,8 +283,11 @@ impl ServerHandler for ProxyServer {
         self.tools.get(name)
     }
 
-    // `notifications/roots/list_changed` from the caller is not passed on: the upstream's roots
-    // are always the gateway's empty list (`client.rs`), so they never change.
+    // `notifications/roots/list_changed` from the caller is not passed on: by default the
+    // upstream's roots are the gateway's empty list (`client.rs`), which never changes; with
+    // `forward_roots` the gateway offers roots without `listChanged`, and the upstream asks
+    // again when it needs them (one upstream serves all of the user's sessions, whose roots
+    // may differ).
 }
 
 /// A list request with the client's pagination parameters, if any (rmcp's `with_param` takes

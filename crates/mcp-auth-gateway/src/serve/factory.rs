@@ -62,12 +62,14 @@ impl Factory {
                     connector = connector.with_warm_pool(pool.clone());
                 }
                 ProxyServer::new(name, connector, timeout, self.closer.clone())
+                    .forward_roots(self.entry.forward_roots)
             }
             Upstream::Http(upstream) => {
                 let headers = headers(upstream, &vars);
                 let connector =
                     HttpConnector::new(self.http.clone(), upstream.url.as_str(), headers);
                 ProxyServer::new(name, connector, timeout, self.closer.clone())
+                    .forward_roots(self.entry.forward_roots)
             }
         }
     }

@@ -83,6 +83,7 @@ fn a_minimal_file_takes_every_default() {
     assert_eq!(entry.instances.options.idle_timeout, defaults.idle_timeout);
     assert_eq!(entry.instances.request_timeout, DEFAULT_REQUEST_TIMEOUT);
     assert_eq!((entry.instances.warm_pool, entry.instances.max_instances_per_user), (0, None));
+    assert!(!entry.forward_roots, "roots are answered by the gateway unless asked");
     assert_eq!(entry.rate_limit, RateLimitConfig::default());
 }
 
@@ -113,6 +114,7 @@ fn every_key_maps_onto_the_library_settings() {
         url = "https://api.example.com/mcp"
         headers = { Authorization = "Bearer {access_token}", X-Tenant = "{extra.x-tenant-id}" }
         extras = ["X-Tenant-Id"]
+        forward_roots = true
         [servers.instances]
         mode = "per_session"
         max_instances = 7
@@ -139,6 +141,7 @@ fn every_key_maps_onto_the_library_settings() {
     let entry = &config.servers[0];
     assert_eq!(config.mount_url(entry), "https://mcp.example.com/base/github");
     assert_eq!(entry.extras, ["x-tenant-id"]);
+    assert!(entry.forward_roots);
     let Upstream::Http(http) = &entry.upstream else { panic!("http upstream") };
     assert_eq!(http.headers.len(), 2);
     let policy = &entry.instances;
