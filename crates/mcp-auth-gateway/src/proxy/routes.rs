@@ -197,3 +197,43 @@ impl Routes {
         tables.peers.last().map(|p| (p.clone(), None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rmcp::{RoleServer, ServerHandler, service::serve_directly};
+
+    use super::{MAX_PEERS, Routes};
+
+    #[derive(Clone)]
+    struct AnyServer;
+    impl ServerHandler for AnyServer {}
+
+    /// A live downstream session's peer (no handshake: only the peer handle is needed); the
+    /// other end of its transport is returned so that it stays open.
+    fn live_peer() -> (rmcp::service::RunningService<RoleServer, AnyServer>, tokio::io::DuplexStream)
+    {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        (serve_directly(AnyServer, ours, None), theirs)
+    }
+
+    #[tokio::test]
+    async fn the_table_of_sessions_is_bounded_and_keeps_the_newest() {
+        let routes = Routes::default();
+        let mut sessions = Vec::new();
+        for _ in 0..MAX_PEERS + 10 {
+            let (service, other_end) = live_peer();
+            routes.add_peer(service.peer().clone());
+            sessions.push((service, other_end));
+        }
+        assert_eq!(routes.peers().len(), MAX_PEERS);
+
+        // All but the five newest sessions end: the five are still in the table, so the bound
+        // dropped the oldest.
+        let newest = sessions.split_off(sessions.len() - 5);
+        for (service, _) in sessions {
+            let _ = service.cancel().await;
+        }
+        assert_eq!(routes.peers().len(), 5);
+        drop(newest);
+    }
+}

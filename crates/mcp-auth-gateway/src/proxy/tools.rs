@@ -33,3 +33,29 @@ impl ToolCache {
         self.tools.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rmcp::model::{JsonObject, Tool};
+
+    use super::{MAX_TOOLS, ToolCache};
+
+    fn tool(name: String) -> Tool {
+        Tool::new(name, "a tool", Arc::new(JsonObject::new()))
+    }
+
+    #[test]
+    fn an_upstream_listing_endless_tools_fills_the_cache_only_up_to_its_bound() {
+        let cache = ToolCache::default();
+        let page: Vec<Tool> = (0..MAX_TOOLS + 100).map(|i| tool(format!("t{i}"))).collect();
+        cache.remember(&page);
+        assert_eq!(cache.tools.lock().unwrap().len(), MAX_TOOLS);
+        assert!(cache.get("t0").is_some() && cache.get(&format!("t{MAX_TOOLS}")).is_none());
+        // A tool already known is still updated at the bound.
+        let updated = Tool::new("t0", "updated", Arc::new(JsonObject::new()));
+        cache.remember(&[updated]);
+        assert_eq!(cache.get("t0").unwrap().description.as_deref(), Some("updated"));
+    }
+}
