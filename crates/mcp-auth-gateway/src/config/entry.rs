@@ -15,7 +15,7 @@ use super::{
     server::Basics,
     upstream::{self, Upstream},
 };
-use crate::template::extra_key;
+use crate::{child::MAX_WARM_POOL, template::extra_key};
 
 /// Longest accepted `idle_timeout`, `max_lifetime` and `request_timeout`: timers add them to
 /// the current instant, which must not overflow.
@@ -235,6 +235,18 @@ fn instances(at: &str, raw: &RawInstances, report: &mut ConfigReport) -> Instanc
     at_least_one("max_instances_per_user", raw.max_instances_per_user == Some(0), report);
     if let Some(max) = raw.max_instances {
         options = options.with_max_instances(max);
+    }
+    if raw.warm_pool > MAX_WARM_POOL {
+        report.push(
+            ConfigProblem::new(
+                format!("{at}.instances.warm_pool"),
+                format!(
+                    "at most {MAX_WARM_POOL} children may wait per server; a few cover the \
+                     start of new users"
+                ),
+            )
+            .with_value(raw.warm_pool),
+        );
     }
     let mut duration = |key: &str, value: Option<Duration>, default: Duration| {
         let value = value.unwrap_or(default);

@@ -300,6 +300,17 @@ fn a_warm_pool_cannot_be_given_per_user_values() {
 }
 
 #[test]
+fn a_warm_pool_is_bounded() {
+    assert_reports(
+        &format!("{SH}[servers.instances]\nwarm_pool = 65\n"),
+        &base_env,
+        "gw.toml: servers[0].instances.warm_pool: at most 64 children may wait per server; a few \
+         cover the start of new users (got \"65\")",
+    );
+    assert!(check(&format!("{SH}[servers.instances]\nwarm_pool = 64\n")).is_ok());
+}
+
+#[test]
 fn credentials_must_fit_the_rest_of_the_file() {
     assert_reports(
         &format!("{SH}env = {{ TOKEN = \"{{access_token}}\" }}\n"),
