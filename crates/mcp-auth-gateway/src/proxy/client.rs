@@ -205,6 +205,7 @@ mod tests {
     use rmcp::{
         ServerHandler, ServiceExt as _,
         model::{ProgressToken, Root},
+        service::RunningService,
     };
 
     use super::*;
@@ -231,24 +232,28 @@ mod tests {
 
     /// Regression (tests/e2e gw-filesystem): server-filesystem replaced its per-user directory
     /// with whatever roots the caller announced, so any caller could read any file of the host.
-    #[tokio::test]
-    async fn an_upstreams_roots_request_gets_no_roots_and_never_reaches_the_caller() {
-        // The caller's session with the gateway.
-        let caller = GreedyCaller::default();
+    /// A caller's session with the gateway, in the instance's routes, and the upstream server
+    /// talking to the proxy's client: the upstream and everything that must stay alive.
+    async fn caller_and_upstream(
+        caller: GreedyCaller,
+        forward_roots: bool,
+    ) -> (RunningService<rmcp::RoleServer, AnyServer>, impl Sized) {
         let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
         let (gateway_side, caller_side) =
-            tokio::join!(AnyServer.serve(gateway_io), caller.clone().serve(caller_io));
-        let (gateway_side, _caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
+            tokio::join!(AnyServer.serve(gateway_io), caller.serve(caller_io));
+        let (gateway_side, caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
         let routes = Routes::default();
         routes.add_peer(gateway_side.peer().clone());
-
-        // The upstream server, with the proxy's client.
         let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
-        let (upstream, proxy) = tokio::join!(
-            AnyServer.serve(upstream_io),
-            upstream_client(routes, false).serve(proxy_io)
-        );
-        let (upstream, _proxy) = (upstream.unwrap(), proxy.unwrap());
+        let client = UpstreamClient { routes, forward_roots };
+        let (upstream, proxy) = tokio::join!(AnyServer.serve(upstream_io), client.serve(proxy_io));
+        (upstream.unwrap(), (gateway_side, caller_side, proxy.unwrap()))
+    }
+
+    #[tokio::test]
+    async fn an_upstreams_roots_request_gets_no_roots_and_never_reaches_the_caller() {
+        let caller = GreedyCaller::default();
+        let (upstream, _alive) = caller_and_upstream(caller.clone(), false).await;
 
         let offered = upstream.peer().peer_info().expect("the proxy introduced itself");
         let roots = offered.capabilities.roots.clone().expect("roots are offered");
@@ -258,27 +263,12 @@ mod tests {
         assert_eq!(caller.asked.load(Ordering::SeqCst), 0, "the caller was asked for roots");
     }
 
-    fn upstream_client(routes: Routes, forward_roots: bool) -> UpstreamClient {
-        UpstreamClient { routes, forward_roots }
-    }
-
     /// `forward_roots = true`: the upstream's request reaches the caller, and its answer the
     /// upstream.
     #[tokio::test]
     async fn with_forward_roots_the_callers_roots_reach_the_upstream() {
         let caller = GreedyCaller::default();
-        let (gateway_io, caller_io) = tokio::io::duplex(64 * 1024);
-        let (gateway_side, caller_side) =
-            tokio::join!(AnyServer.serve(gateway_io), caller.clone().serve(caller_io));
-        let (gateway_side, _caller_side) = (gateway_side.unwrap(), caller_side.unwrap());
-        let routes = Routes::default();
-        routes.add_peer(gateway_side.peer().clone());
-        let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
-        let (upstream, proxy) = tokio::join!(
-            AnyServer.serve(upstream_io),
-            upstream_client(routes, true).serve(proxy_io)
-        );
-        let (upstream, _proxy) = (upstream.unwrap(), proxy.unwrap());
+        let (upstream, _alive) = caller_and_upstream(caller.clone(), true).await;
 
         let answer = upstream.peer().list_roots().await.expect("roots/list is answered");
         assert_eq!(answer.roots, vec![Root::new("file:///")]);

@@ -202,7 +202,7 @@ impl Routes {
 mod tests {
     use rmcp::{RoleServer, ServerHandler, service::serve_directly};
 
-    use super::{MAX_PEERS, Routes};
+    use super::{MAX_PEERS, MAX_UNCLAIMED, Routes};
 
     #[derive(Clone)]
     struct AnyServer;
@@ -235,5 +235,17 @@ mod tests {
         }
         assert_eq!(routes.peers().len(), 5);
         drop(newest);
+    }
+
+    /// Progress for tokens no call claims (an upstream reporting on requests it never got)
+    /// is counted only up to a bound.
+    #[test]
+    fn unclaimed_progress_counts_are_bounded() {
+        let routes = Routes::default();
+        for i in 0..MAX_UNCLAIMED * 4 {
+            let token = rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(i as i64));
+            routes.progress_received(&token);
+            assert!(routes.lock().unclaimed.len() <= MAX_UNCLAIMED);
+        }
     }
 }

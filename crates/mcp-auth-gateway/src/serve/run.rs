@@ -38,10 +38,14 @@ pub async fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Io { addr, source })?;
-    // Loaded again with the bound address, so that `--listen 127.0.0.1:0` gets URLs (and JWT
-    // audiences) with the real port.
-    let overrides = Overrides { listen: Some(bound), ..overrides };
-    let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    // Loaded again with the bound address when it differs (port 0), so that
+    // `--listen 127.0.0.1:0` gets URLs (and JWT audiences) with the real port.
+    let config = if bound == addr {
+        config
+    } else {
+        let overrides = Overrides { listen: Some(bound), ..overrides };
+        config::load(path, &overrides).map_err(ServeError::Config)?
+    };
     let gateway = Gateway::build(&config, Launcher::current_exe().map_err(ServeError::Launcher)?)
         .map_err(ServeError::Config)?;
     for (name, url) in gateway.mounts() {
