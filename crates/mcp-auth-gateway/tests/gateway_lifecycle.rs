@@ -413,7 +413,7 @@ async fn calls_across_lifetimes_are_never_refused(cap: &str) {
             stateless_call(&http, &gateway.url, &token, "whoami", json!({})).send().await.unwrap();
         let status = response.status();
         let body = response.text().await.unwrap();
-        assert_eq!(status, 200, "{body}");
+        assert_eq!(status, 200, "{body}\ngateway log:\n{}", gateway.logs());
         for pid in demo_children(&gateway) {
             if !children.contains(&pid) {
                 children.push(pid);

@@ -15,11 +15,18 @@ pub(crate) struct Activity {
     epoch: Instant,
     active: AtomicUsize,
     last_used_ms: AtomicU64,
+    /// Woken when the last pin goes.
+    unpinned: tokio::sync::Notify,
 }
 
 impl Activity {
     pub(crate) fn new(epoch: Instant) -> Arc<Self> {
-        let activity = Self { epoch, active: AtomicUsize::new(0), last_used_ms: AtomicU64::new(0) };
+        let activity = Self {
+            epoch,
+            active: AtomicUsize::new(0),
+            last_used_ms: AtomicU64::new(0),
+            unpinned: tokio::sync::Notify::new(),
+        };
         activity.touch();
         Arc::new(activity)
     }
@@ -40,6 +47,19 @@ impl Activity {
     /// True while a request or a stream holds the entry.
     pub(crate) fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire) > 0
+    }
+
+    /// Resolves once nothing pins the entry, or after `limit`.
+    pub(crate) async fn unpinned_within(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let unpinned = self.unpinned.notified();
+            tokio::pin!(unpinned);
+            unpinned.as_mut().enable();
+            if !self.is_active() || tokio::time::timeout_at(deadline, unpinned).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// How long the entry has been unused; zero while it is active.
@@ -63,7 +83,9 @@ pub(crate) struct ActiveGuard(Arc<Activity>);
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.unpinned.notify_waiters();
+        }
     }
 }
 

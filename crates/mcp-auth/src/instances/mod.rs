@@ -100,6 +100,11 @@ pub(crate) struct RegistryInner<H> {
 /// How long a recount that found the session bound reached stands.
 const FULL_RECOUNT_STANDS_MS: u64 = 100;
 
+/// How long an instance past its lifetime keeps serving the requests (and streams) it holds
+/// before it is closed: a request in flight at the moment of expiry is answered, and an open
+/// stream cannot keep an instance, and its credential, beyond this.
+const EXPIRED_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl<H: ServerHandler> InstanceRegistry<H> {
     pub(crate) fn new(
         factory: Arc<ServerFactory<H>>,
@@ -122,6 +127,17 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                             if let Some(registry) = registry {
                                 registry.live.fetch_sub(1, Ordering::Relaxed);
                             }
+                        }
+                        if cause == RemovalCause::Expired {
+                            // Past its lifetime: the requests it is serving finish first (their
+                            // callers would get a 500 otherwise), within a bounded drain; an open
+                            // stream is cut when it ends. Not awaited here: moka awaits this
+                            // listener in its pending-task runs, which requests wait for.
+                            tokio::spawn(async move {
+                                entry.activity.unpinned_within(EXPIRED_DRAIN).await;
+                                entry.close().await;
+                            });
+                            return;
                         }
                         entry.close().await;
                     })
