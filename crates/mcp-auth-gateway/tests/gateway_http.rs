@@ -2,7 +2,8 @@
 //! process, which records every request it receives. Each user reaches it with exactly the
 //! headers the config templates for them — their own credential — and never with anything of
 //! the client's: not its bearer JWT, not its cookies, not its other headers. Both protocol eras
-//! downstream (2025-11-25 sessions, 2026-07-28 stateless requests) go through the same proxy.
+//! downstream (2025-11-25 sessions through the proxy, 2026-07-28 stateless requests forwarded
+//! as they come: `gateway_passthrough.rs`).
 
 mod support;
 
@@ -11,174 +12,17 @@ use std::{
     time::Duration,
 };
 
-use axum::{extract::Request, middleware::Next, response::IntoResponse as _};
-use mcp_auth_gateway::demo::DemoServer;
-use rmcp::{
-    model::{CallToolRequestParams, ProtocolVersion},
-    service::ClientLifecycleMode,
-    transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-    },
-};
+use axum::response::IntoResponse as _;
+use rmcp::{model::ProtocolVersion, service::ClientLifecycleMode};
 use serde_json::{Value, json};
 use support::{
     gateway::{Gateway, answer, answer_text, client_with, stateless_call, text, token_embedding},
     procs::wait_until,
+    upstream::{
+        Seen, Upstream, assert_each_request_carries_its_users_credential, assert_none_leaked,
+        calls_holding, config, echo,
+    },
 };
-
-/// What the upstream received: one HTTP request.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    /// Every value of header `name`.
-    fn values(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
-/// The upstream MCP server: the demo server behind rmcp's Streamable HTTP service.
-struct Upstream {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    sessions: Arc<LocalSessionManager>,
-    /// While set, every request is answered `502 Bad Gateway` (the upstream is down behind its
-    /// load balancer).
-    down: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Upstream {
-    async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sessions = Arc::new(LocalSessionManager::default());
-        let service = StreamableHttpService::new(
-            || Ok(DemoServer::new("upstream".to_owned())),
-            sessions.clone(),
-            StreamableHttpServerConfig::default(),
-        );
-        let sink = seen.clone();
-        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let is_down = down.clone();
-        let record = move |request: Request, next: Next| {
-            let sink = sink.clone();
-            let is_down = is_down.clone();
-            async move {
-                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
-                    return axum::http::StatusCode::BAD_GATEWAY.into_response();
-                }
-                let authorization = request.headers().get("authorization");
-                if authorization.is_some_and(|v| v.as_bytes() == b"Bearer revoked-credential") {
-                    let challenge = [("www-authenticate", r#"Bearer error="invalid_token""#)];
-                    return (axum::http::StatusCode::UNAUTHORIZED, challenge).into_response();
-                }
-                let (parts, body) = request.into_parts();
-                let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
-                let headers = parts
-                    .headers
-                    .iter()
-                    .map(|(name, value)| {
-                        (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into())
-                    })
-                    .collect();
-                sink.lock().unwrap().push(Seen {
-                    method: parts.method.to_string(),
-                    headers,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                });
-                next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
-            }
-        };
-        let app = axum::Router::new()
-            .route_service("/mcp", service)
-            .layer(axum::middleware::from_fn(record));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url: format!("http://{addr}/mcp"), seen, sessions, down }
-    }
-
-    /// Ends every session, as a restarted upstream would have forgotten them.
-    async fn forget_sessions(&self) {
-        use rmcp::transport::streamable_http_server::SessionManager as _;
-        let ids: Vec<_> = self.sessions.sessions.read().await.keys().cloned().collect();
-        assert!(!ids.is_empty(), "the upstream has no session to forget");
-        for id in ids {
-            self.sessions.close_session(&id).await.unwrap();
-        }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-/// A gateway mounting `upstream` at `/mcp`, each user's credential from their JWT's embedded
-/// `tokens.default`, templated into `Authorization`, and their id into `X-User`.
-fn config(upstream: &str) -> String {
-    format!(
-        r#"
-[auth]
-mode = "jwt"
-secret_env = "MCP_AUTH_JWT_SECRET"
-
-[credentials]
-mode = "jwt"
-
-[[servers]]
-name = "remote"
-path = "/mcp"
-url = "{upstream}"
-headers = {{ Authorization = "Bearer {{access_token}}", X-User = "{{user_id}}" }}
-"#
-    )
-}
-
-fn echo(text: &str) -> CallToolRequestParams {
-    let Value::Object(args) = json!({ "text": text }) else { unreachable!() };
-    CallToolRequestParams::new("echo").with_arguments(args)
-}
-
-/// Every request the upstream saw carries exactly one `Authorization` and one `X-User`, and the
-/// credential is the one of the user named: `credentials` maps user id → credential.
-fn assert_each_request_carries_its_users_credential(seen: &[Seen], credentials: &[(&str, &str)]) {
-    assert!(!seen.is_empty(), "the upstream saw no request");
-    for request in seen {
-        let users = request.values("x-user");
-        assert_eq!(users.len(), 1, "one X-User on {request:?}");
-        let (_, credential) = credentials
-            .iter()
-            .find(|(user, _)| *user == users[0])
-            .unwrap_or_else(|| panic!("an unknown user reached the upstream: {request:?}"));
-        assert_eq!(request.values("authorization"), [format!("Bearer {credential}")]);
-        assert!(request.values("proxy-authorization").is_empty(), "{request:?}");
-    }
-}
-
-/// No header the upstream saw holds any of `secrets`, in its name or its value.
-fn assert_none_leaked(seen: &[Seen], secrets: &[&str]) {
-    for request in seen {
-        for (name, value) in &request.headers {
-            for secret in secrets {
-                let secret = secret.to_ascii_lowercase();
-                assert!(
-                    !name.contains(&secret) && !value.to_ascii_lowercase().contains(&secret),
-                    "the upstream received {name}: {value} on {} {}",
-                    request.method,
-                    request.body
-                );
-            }
-        }
-    }
-}
-
-/// The `tools/call` requests the upstream saw whose body holds `text`.
-fn calls_holding<'a>(seen: &'a [Seen], text: &str) -> Vec<&'a Seen> {
-    seen.iter().filter(|r| r.body.contains("\"tools/call\"") && r.body.contains(text)).collect()
-}
 
 #[tokio::test]
 async fn alice_in_a_2025_session_and_bob_in_2026_07_28_each_reach_the_upstream_with_their_own_credential()
@@ -313,7 +157,17 @@ async fn a_changed_credential_reaches_the_upstream_on_the_next_call() {
         assert_eq!(calls.len(), 1, "{seen:?}");
         assert_eq!(calls[0].values("authorization"), [format!("Bearer {credential}")]);
     }
-    // The replaced instance ended its upstream session, with the credential it was opened with.
+}
+
+#[tokio::test]
+async fn a_replaced_instance_closes_its_upstream_session_with_the_credential_it_opened_it_with() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    for (credential, text) in [("first-credential", "first"), ("second-credential", "second")] {
+        let jwt = token_embedding(&gateway, "dana", credential);
+        let (dana, _) = client_with(&gateway, &jwt, ClientLifecycleMode::Initialize).await;
+        assert_eq!(support::gateway::text(&dana.call_tool(echo(text)).await.unwrap()), text);
+    }
     let closed = wait_until(Duration::from_secs(10), || {
         upstream.seen().iter().any(|r| {
             r.method == "DELETE" && r.values("authorization") == ["Bearer first-credential"]

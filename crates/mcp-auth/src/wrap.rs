@@ -28,7 +28,7 @@ use crate::{
     config::ConfigError,
     credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
-    http::{CredentialHeaders, HttpOptions, SseSessions},
+    http::{CredentialHeaders, HttpOptions, SseSessions, StatelessFuture, StatelessHandler},
     instances::{InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
@@ -55,6 +55,7 @@ where
         http: HttpOptions::default(),
         rate_limit: RateLimitConfig::default(),
         limits: Limits::default(),
+        stateless: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub struct WrapServerBuilder<H> {
     http: HttpOptions,
     rate_limit: RateLimitConfig,
     limits: Limits,
+    stateless: Option<Arc<StatelessHandler<H>>>,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -127,6 +129,24 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// Lets the caller's instance answer stateless-era (2026-07-28) Streamable HTTP POSTs
+    /// itself: `handler` gets the instance and the admitted request (authenticated,
+    /// rate-limited, credential resolved, credential headers stripped, the
+    /// [`Principal`](crate::auth::Principal) in its extensions) and either answers it or
+    /// declines it to rmcp's server. A proxy uses this to forward a request to an upstream that
+    /// speaks the same era without parsing it twice. Session-era requests, GET, DELETE, legacy
+    /// SSE and stdio never reach it.
+    pub fn stateless_handler(
+        mut self,
+        handler: impl Fn(Arc<H>, http::Request<axum::body::Bytes>) -> StatelessFuture
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.stateless = Some(Arc::new(handler));
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -170,6 +190,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 limits,
                 sse: SseSessions::default(),
                 shutdown,
+                stateless: self.stateless,
             }),
         })
     }
@@ -204,6 +225,8 @@ pub(crate) struct Shared<H> {
     pub(crate) limits: Limits,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,
+    /// Answers stateless-era POSTs before rmcp does, when set.
+    pub(crate) stateless: Option<Arc<StatelessHandler<H>>>,
 }
 
 impl<H: ServerHandler> WrappedServer<H> {

@@ -17,11 +17,14 @@ mod connectors;
 mod counted;
 mod forward;
 mod link;
+mod passthrough;
 mod routes;
 mod tools;
 
 use std::{sync::Arc, time::Duration};
 
+use axum::body::Bytes;
+use mcp_auth::http::{Stateless, StatelessFuture};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
@@ -42,6 +45,7 @@ pub use self::{
     client::UpstreamClient,
     connectors::{HttpConnector, StdioConnector},
     link::{BoxFuture, ConnectError, Connection, Connector},
+    passthrough::{Passthrough, UpstreamEra},
 };
 use self::{forward::forward, link::UpstreamLink, tools::ToolCache};
 
@@ -51,6 +55,8 @@ pub struct ProxyServer {
     link: UpstreamLink,
     request_timeout: Duration,
     tools: ToolCache,
+    /// The fast path for stateless-era requests, for an http upstream.
+    passthrough: Option<Passthrough>,
 }
 
 impl ProxyServer {
@@ -68,7 +74,26 @@ impl ProxyServer {
             link: UpstreamLink::new(Box::new(connector), request_timeout, closer),
             request_timeout,
             tools: ToolCache::default(),
+            passthrough: None,
         }
+    }
+
+    /// Forwards stateless-era requests through `passthrough` when its upstream speaks that era
+    /// ([`answer_stateless`](Self::answer_stateless)).
+    pub fn with_passthrough(mut self, passthrough: Passthrough) -> Self {
+        self.passthrough = Some(passthrough);
+        self
+    }
+
+    /// The library's stateless hook: forwards the request as it came when this proxy has a
+    /// passthrough to an upstream of that era, and declines it otherwise.
+    pub fn answer_stateless(self: Arc<Self>, request: http::Request<Bytes>) -> StatelessFuture {
+        Box::pin(async move {
+            match &self.passthrough {
+                Some(passthrough) => passthrough.forward(request).await,
+                None => Stateless::Declined(request),
+            }
+        })
     }
 
     /// Passes the upstream's `roots/list` requests to the caller instead of answering them with

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::{
     child::{ChildSpec, Launcher, RunningChild, WarmPool, env_allow_list},
     config::{HttpUpstream, ServerEntry, StdioUpstream, Upstream},
-    proxy::{HttpConnector, ProxyServer, StdioConnector},
+    proxy::{HttpConnector, Passthrough, ProxyServer, StdioConnector, UpstreamEra},
     template::{Position, TemplateVars, user_id_hash},
 };
 
@@ -24,6 +24,8 @@ pub(crate) struct Factory {
     closer: TaskTracker,
     /// `instances.warm_pool` children, for a stdio server whose templates name no variable.
     warm: Option<WarmPool>,
+    /// Whether an http upstream speaks the stateless era (learnt on first use).
+    era: Arc<UpstreamEra>,
 }
 
 impl Factory {
@@ -34,7 +36,7 @@ impl Factory {
         closer: TaskTracker,
     ) -> Self {
         let warm = warm_pool(&entry, &launcher);
-        Self { entry, launcher, http, closer, warm }
+        Self { entry, launcher, http, closer, warm, era: Arc::default() }
     }
 
     /// The warm children still waiting, for the caller to shut down (pool closed).
@@ -66,10 +68,18 @@ impl Factory {
             }
             Upstream::Http(upstream) => {
                 let headers = headers(upstream, &vars);
+                let passthrough = Passthrough::new(
+                    self.http.clone(),
+                    upstream.url.clone(),
+                    headers.clone().map(|headers| headers.into_iter().collect()),
+                    self.era.clone(),
+                    timeout,
+                );
                 let connector =
                     HttpConnector::new(self.http.clone(), upstream.url.as_str(), headers);
                 ProxyServer::new(name, connector, timeout, self.closer.clone())
                     .forward_roots(self.entry.forward_roots)
+                    .with_passthrough(passthrough)
             }
         }
     }

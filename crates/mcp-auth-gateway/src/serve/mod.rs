@@ -64,7 +64,8 @@ impl Gateway {
             ));
             factories.push(factory.clone());
             let builder =
-                wrap_server(move |token, user_id, extras| factory.build(&token, &user_id, &extras));
+                wrap_server(move |token, user_id, extras| factory.build(&token, &user_id, &extras))
+                    .stateless_handler(ProxyServer::answer_stateless);
             let server = config::wrap_builder(builder, &entry, config)?
                 .build()
                 .map_err(ConfigReport::from_library)?;

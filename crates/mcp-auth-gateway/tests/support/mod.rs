@@ -4,3 +4,4 @@
 
 pub mod gateway;
 pub mod procs;
+pub mod upstream;

@@ -19,6 +19,7 @@ mod options;
 pub(crate) mod serve;
 mod sse;
 mod sse_queue;
+mod stateless;
 mod streamable;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -34,6 +35,8 @@ use rmcp::ServerHandler;
 #[doc(inline)]
 pub use self::options::{AllowedHosts, HttpOptions};
 pub(crate) use self::sse::SseSessions;
+pub(crate) use self::stateless::StatelessHandler;
+pub use self::stateless::{Stateless, StatelessFuture};
 
 use crate::{
     auth::{RequestContext, TransportKind},

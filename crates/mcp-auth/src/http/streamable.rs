@@ -14,6 +14,7 @@ use axum::{
 use rmcp::{ServerHandler, transport::streamable_http_server::SessionManager};
 
 use super::{
+    Stateless,
     body::{GuardedBody, stream_end},
     errors, info, message, request_context,
 };
@@ -97,6 +98,20 @@ pub(crate) async fn handle<H: ServerHandler>(
         .is_some_and(|v| v.get(..JSON.len()).is_some_and(|t| t.eq_ignore_ascii_case(JSON)));
     shared.credential_headers.strip(&mut parts.headers);
     parts.extensions.insert(principal);
+    if let (Some(handler), Some(bytes)) = (&shared.stateless, &posted)
+        && is_stateless(&parts.headers)
+    {
+        let Ok(instance) = entry.instance() else {
+            return errors::refusal(&Refusal::InstanceFailed);
+        };
+        match handler(instance, Request::from_parts(parts, bytes.clone())).await {
+            Stateless::Answered(response) => {
+                return response
+                    .map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)));
+            }
+            Stateless::Declined(request) => parts = request.into_parts().0,
+        }
+    }
     let body = posted.clone().map_or_else(axum::body::Body::empty, axum::body::Body::from);
     let response = entry.http.handle(Request::from_parts(parts, body)).await;
     let status = response.status();

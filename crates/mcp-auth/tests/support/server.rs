@@ -89,6 +89,11 @@ impl TestServer {
         Self { token, user, extras, notes, counters, tool_router: Self::tool_router() }
     }
 
+    /// The user this instance was built for.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
     #[tool(description = "The user this instance was built for, and the request's principal")]
     async fn whoami(&self, ctx: RequestContext<RoleServer>) -> String {
         let principal = ctx

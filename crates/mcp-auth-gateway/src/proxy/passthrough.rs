@@ -1,0 +1,157 @@
+//! The fast path to an http upstream: a stateless-era (2026-07-28) request is forwarded as it
+//! came — its body untouched, its routing headers kept — with the user's rendered headers and
+//! nothing else of the caller's, and the upstream's answer streams back as it comes.
+//!
+//! Nothing is parsed on the way in or out: the caller's progress tokens, input-required
+//! results and `subscriptions/listen` stream are its own and reach it unchanged, and closing
+//! the answer (the era's cancellation) closes the upstream request. What the gateway still
+//! does is everything the library did before the request got here (auth, rate limit, the
+//! user's credential and instance), plus bounds: the request timeout, a cap on a JSON answer,
+//! and its own JSON-RPC error — never the upstream's internals — when the upstream fails.
+//!
+//! Used only for an upstream that answers `server/discover` with 2026-07-28 among its
+//! versions ([`era`]); an older one keeps the session-era proxy, which translates.
+
+mod era;
+mod errors;
+mod stream;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::{Body, Bytes},
+    response::Response,
+};
+use http::{HeaderMap, HeaderName, Request, header};
+use mcp_auth::http::Stateless;
+
+pub use self::era::UpstreamEra;
+use self::{errors::upstream_error, stream::Deadline};
+
+/// The longest JSON answer passed on (an SSE answer streams, and is bounded by the library's
+/// per-user account of unread bytes instead).
+const MAX_JSON_ANSWER: usize = 16 * 1024 * 1024;
+
+/// The method whose answer is a stream meant to stay open: the request timeout does not end it.
+const LISTEN: &str = "subscriptions/listen";
+
+/// One user's route to an http upstream.
+pub struct Passthrough {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    /// The user's rendered headers; `Err` is why they could not be rendered (the session-era
+    /// path reports it, as for every other request).
+    headers: Result<HeaderMap, String>,
+    era: Arc<UpstreamEra>,
+    timeout: Duration,
+}
+
+impl Passthrough {
+    pub fn new(
+        client: reqwest::Client,
+        url: reqwest::Url,
+        headers: Result<HeaderMap, String>,
+        era: Arc<UpstreamEra>,
+        timeout: Duration,
+    ) -> Self {
+        Self { client, url, headers, era, timeout }
+    }
+
+    /// Forwards `request` when the upstream speaks its era, and declines it otherwise.
+    pub async fn forward(&self, request: Request<Bytes>) -> Stateless {
+        let Ok(own) = &self.headers else { return Stateless::Declined(request) };
+        if !self.era.is_modern(&self.client, &self.url, own, self.timeout).await {
+            return Stateless::Declined(request);
+        }
+        let (parts, body) = request.into_parts();
+        let listen = parts.headers.get("mcp-method").is_some_and(|m| m == LISTEN);
+        let mut headers = forwarded_headers(&parts.headers);
+        for (name, value) in own {
+            headers.insert(name.clone(), value.clone());
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let sent = self.client.post(self.url.clone()).headers(headers).body(body.clone()).send();
+        let answer = match tokio::time::timeout_at(deadline, sent).await {
+            Err(_) => return Stateless::Answered(upstream_error::timed_out(&body, self.timeout)),
+            Ok(Err(_)) => return Stateless::Answered(upstream_error::unreachable(&body)),
+            Ok(Ok(answer)) => answer,
+        };
+        let status = answer.status();
+        if matches!(status.as_u16(), 401 | 403 | 407) || status.is_server_error() {
+            return Stateless::Answered(upstream_error::refused(&body, status));
+        }
+        let sse = is_event_stream(answer.headers());
+        let mut response = Response::builder().status(status);
+        for name in [header::CONTENT_TYPE, header::CACHE_CONTROL, X_ACCEL_BUFFERING] {
+            if let Some(value) = answer.headers().get(&name) {
+                response = response.header(name, value);
+            }
+        }
+        let body = if sse {
+            let deadline = (!listen).then_some(deadline);
+            Body::from_stream(Deadline::new(answer.bytes_stream(), deadline, &body, self.timeout))
+        } else {
+            match tokio::time::timeout_at(deadline, read_capped(answer)).await {
+                Ok(Ok(bytes)) => Body::from(bytes),
+                Ok(Err(())) => return Stateless::Answered(upstream_error::too_large(&body)),
+                Err(_) => {
+                    return Stateless::Answered(upstream_error::timed_out(&body, self.timeout));
+                }
+            }
+        };
+        match response.body(body) {
+            Ok(response) => Stateless::Answered(response),
+            Err(_) => Stateless::Answered(upstream_error::unreachable(&[])),
+        }
+    }
+}
+
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The caller's headers the upstream needs to serve the request: its media types, its
+/// protocol version and the era's routing headers (`Mcp-Method`, `Mcp-Name`, the
+/// `Mcp-Param-*` a tool mirrors, which intermediaries must pass on). Nothing else: not its
+/// `Authorization` or `Cookie`, not a session id, not what a browser adds.
+fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(8);
+    for (name, value) in from {
+        let keep = name == header::CONTENT_TYPE
+            || name == header::ACCEPT
+            || (name.as_str().starts_with("mcp-") && name.as_str() != "mcp-session-id");
+        if keep {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
+/// The whole answer, or `Err` past [`MAX_JSON_ANSWER`] or on a broken connection.
+async fn read_capped(mut answer: reqwest::Response) -> Result<Bytes, ()> {
+    if answer.content_length().is_some_and(|n| n > MAX_JSON_ANSWER as u64) {
+        return Err(());
+    }
+    let Some(first) = answer.chunk().await.map_err(drop)? else { return Ok(Bytes::new()) };
+    // The usual case: the body came in one chunk, passed on without a copy.
+    let Some(second) = answer.chunk().await.map_err(drop)? else { return Ok(first) };
+    let mut whole = Vec::with_capacity(first.len() + second.len());
+    let mut next = Some(first);
+    let mut pending = Some(second);
+    while let Some(chunk) = next {
+        if whole.len() + chunk.len() > MAX_JSON_ANSWER {
+            return Err(());
+        }
+        whole.extend_from_slice(&chunk);
+        next = match pending.take() {
+            Some(chunk) => Some(chunk),
+            None => answer.chunk().await.map_err(drop)?,
+        };
+    }
+    Ok(Bytes::from(whole))
+}

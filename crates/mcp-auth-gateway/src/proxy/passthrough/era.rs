@@ -1,0 +1,139 @@
+//! Whether an http upstream speaks the stateless era, learnt once per server from its answer to
+//! `server/discover` (the era's own probe, as clients use it).
+
+use std::{
+    sync::atomic::{AtomicU8, Ordering},
+    time::Duration,
+};
+
+use http::{HeaderMap, HeaderValue, header};
+
+const UNKNOWN: u8 = 0;
+const MODERN: u8 = 1;
+const LEGACY: u8 = 2;
+
+/// The version the fast path forwards (and the probe asks for).
+const STATELESS_ERA: &str = "2026-07-28";
+
+/// The largest probe answer read.
+const MAX_PROBE_ANSWER: usize = 64 * 1024;
+
+/// What one server's upstream speaks; shared by all of its users' instances.
+#[derive(Debug, Default)]
+pub struct UpstreamEra(AtomicU8);
+
+impl UpstreamEra {
+    /// True when the upstream serves 2026-07-28 requests; probes it the first time. An upstream
+    /// that cannot be asked (down, refusing this user's credential, failing) is asked again on
+    /// a later request, and meanwhile its requests take the session-era path, which reports
+    /// why.
+    pub async fn is_modern(
+        &self,
+        client: &reqwest::Client,
+        url: &reqwest::Url,
+        headers: &HeaderMap,
+        timeout: Duration,
+    ) -> bool {
+        match self.0.load(Ordering::Relaxed) {
+            MODERN => true,
+            LEGACY => false,
+            _ => match probe(client, url, headers, timeout).await {
+                Some(modern) => {
+                    let (state, era) = if modern {
+                        (MODERN, "2026-07-28: its stateless requests are forwarded as they come")
+                    } else {
+                        (LEGACY, "the session era only: every request goes through the proxy")
+                    };
+                    if self.0.swap(state, Ordering::Relaxed) == UNKNOWN {
+                        tracing::info!(upstream = %url.origin().ascii_serialization(), "the upstream speaks {era}");
+                    }
+                    modern
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+/// `Some(true)` when `server/discover` lists 2026-07-28, `Some(false)` when the upstream
+/// answers it any other way, `None` when it could not be asked.
+async fn probe(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    own: &HeaderMap,
+    timeout: Duration,
+) -> Option<bool> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": "mcp-auth-discover",
+        "method": "server/discover",
+        "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": STATELESS_ERA,
+            "io.modelcontextprotocol/clientInfo": {
+                "name": "mcp-auth-gateway",
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }},
+    });
+    let mut headers = own.clone();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
+    headers.insert("mcp-protocol-version", HeaderValue::from_static(STATELESS_ERA));
+    headers.insert("mcp-method", HeaderValue::from_static("server/discover"));
+    let asked = async {
+        let mut answer = client.post(url.clone()).headers(headers).json(&body).send().await.ok()?;
+        let status = answer.status();
+        if matches!(status.as_u16(), 401 | 403 | 407 | 408 | 429) || status.is_server_error() {
+            return None;
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = answer.chunk().await.ok()? {
+            text.extend_from_slice(&chunk);
+            if text.len() > MAX_PROBE_ANSWER {
+                return Some(false);
+            }
+        }
+        Some(status.is_success() && lists_stateless_era(&text))
+    };
+    tokio::time::timeout(timeout, asked).await.ok().flatten()
+}
+
+/// True when `answer` (a JSON body, or SSE events whose data is JSON) holds a result whose
+/// `supportedVersions` names 2026-07-28.
+fn lists_stateless_era(answer: &[u8]) -> bool {
+    let lists = |message: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(message).ok().is_some_and(|message| {
+            message["result"]["supportedVersions"]
+                .as_array()
+                .is_some_and(|versions| versions.iter().any(|v| v == STATELESS_ERA))
+        })
+    };
+    if lists(answer) {
+        return true;
+    }
+    answer
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"data:"))
+        .any(|data| lists(data.trim_ascii()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lists_stateless_era;
+
+    #[test]
+    fn finds_the_era_in_json_and_in_sse() {
+        let json = br#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2025-11-25","2026-07-28"]}}"#;
+        assert!(lists_stateless_era(json));
+        let sse = [b"event: message\ndata: ".as_slice(), json, b"\n\n"].concat();
+        assert!(lists_stateless_era(&sse));
+        assert!(!lists_stateless_era(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2025-11-25"]}}"#
+        ));
+        assert!(!lists_stateless_era(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}"#
+        ));
+        assert!(!lists_stateless_era(b"Bad Request: session id required"));
+    }
+}
