@@ -192,3 +192,32 @@ async fn an_upstream_of_the_session_era_only_is_still_served_through_the_proxy()
     assert_eq!(initializes, 1, "{seen:?}");
     assert_eq!(calls_holding(&seen, "second").len(), 1, "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_credential_the_upstream_refuses_is_the_callers_json_rpc_error_not_a_challenge() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    // Someone's call teaches the gateway that the upstream speaks 2026-07-28.
+    let nina = token_embedding(&gateway, "nina", "nina-upstream-credential");
+    let first = post(&gateway, &nina, "echo", raw_call("echo", r#"{ "text": "hi" }"#, "t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer_text(&the_answer(&first.text().await.unwrap())), "hi");
+
+    // The upstream answers this user's credential 401 with its own challenge: the caller's
+    // JWT is fine, so it must not see a 401 or the upstream's `WWW-Authenticate`.
+    let oscar = token_embedding(&gateway, "oscar", "revoked-credential");
+    let refused = post(&gateway, &oscar, "echo", raw_call("echo", r#"{ "text": "no" }"#, "t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 200);
+    assert!(refused.headers().get("www-authenticate").is_none());
+    let body = refused.text().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({ "jsonrpc": "2.0", "id": "call-7", "error": { "code": -32603,
+                "message": "the upstream server refused this user's credential (HTTP 401)" } })
+    );
+}

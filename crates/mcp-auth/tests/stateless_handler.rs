@@ -45,8 +45,9 @@ async fn app_with_hook() -> (App, Arc<Mutex<Vec<Seen>>>) {
                 if body["params"]["name"] != "echo" {
                     return Stateless::Declined(request);
                 }
-                let answer = json!({ "jsonrpc": "2.0", "id": body["id"],
-                                     "result": { "content": [{ "type": "text", "text": "hooked" }] } });
+                let content = json!([{ "type": "text", "text": "hooked" }]);
+                let answer =
+                    json!({ "jsonrpc": "2.0", "id": body["id"], "result": { "content": content } });
                 Stateless::Answered(Response::new(Body::from(answer.to_string())))
             })
         })

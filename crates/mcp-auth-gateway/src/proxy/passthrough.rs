@@ -77,10 +77,17 @@ impl Passthrough {
             Ok(Ok(answer)) => answer,
         };
         let status = answer.status();
-        if matches!(status.as_u16(), 401 | 403 | 407) || status.is_server_error() {
+        let sse = is_event_stream(answer.headers());
+        // A success, or the era's own refusals (a JSON-RPC error with a 4xx: bad headers, an
+        // unsupported version, an unknown method), are the caller's to read; anything else
+        // would show the upstream's internals (an HTML error page, a redirect).
+        let passed_on = status.is_success()
+            || (status.is_client_error()
+                && !matches!(status.as_u16(), 401 | 403 | 407)
+                && (sse || is_json(answer.headers())));
+        if !passed_on {
             return Stateless::Answered(upstream_error::refused(&body, status));
         }
-        let sse = is_event_stream(answer.headers());
         let mut response = Response::builder().status(status);
         for name in [header::CONTENT_TYPE, header::CACHE_CONTROL, X_ACCEL_BUFFERING] {
             if let Some(value) = answer.headers().get(&name) {
@@ -89,7 +96,7 @@ impl Passthrough {
         }
         let body = if sse {
             let deadline = (!listen).then_some(deadline);
-            Body::from_stream(Deadline::new(answer.bytes_stream(), deadline, &body, self.timeout))
+            Body::from_stream(Deadline::new(answer.bytes_stream(), deadline, body, self.timeout))
         } else {
             match tokio::time::timeout_at(deadline, read_capped(answer)).await {
                 Ok(Ok(bytes)) => Body::from(bytes),
@@ -126,10 +133,19 @@ fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {
+    media_type_is(headers, "text/event-stream")
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    media_type_is(headers, "application/json")
+}
+
+fn media_type_is(headers: &HeaderMap, wanted: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+        .and_then(|v| v.trim_start().get(..wanted.len()))
+        .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
 }
 
 /// The whole answer, or `Err` past [`MAX_JSON_ANSWER`] or on a broken connection.

@@ -45,7 +45,8 @@ impl UpstreamEra {
                         (LEGACY, "the session era only: every request goes through the proxy")
                     };
                     if self.0.swap(state, Ordering::Relaxed) == UNKNOWN {
-                        tracing::info!(upstream = %url.origin().ascii_serialization(), "the upstream speaks {era}");
+                        let upstream = url.origin().ascii_serialization();
+                        tracing::info!(%upstream, "the upstream speaks {era}");
                     }
                     modern
                 }
@@ -124,7 +125,9 @@ mod tests {
 
     #[test]
     fn finds_the_era_in_json_and_in_sse() {
-        let json = br#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2025-11-25","2026-07-28"]}}"#;
+        let versions = r#"{"supportedVersions":["2025-11-25","2026-07-28"]}"#;
+        let json = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{versions}}}"#).into_bytes();
+        let json = json.as_slice();
         assert!(lists_stateless_era(json));
         let sse = [b"event: message\ndata: ".as_slice(), json, b"\n\n"].concat();
         assert!(lists_stateless_era(&sse));

@@ -26,10 +26,13 @@ pub(super) mod upstream_error {
     }
 
     pub(crate) fn refused(request: &[u8], status: StatusCode) -> Response {
+        let code = status.as_u16();
         let message = if status.is_server_error() {
-            format!("the upstream server failed (HTTP {})", status.as_u16())
+            format!("the upstream server failed (HTTP {code})")
+        } else if matches!(code, 401 | 403 | 407) {
+            format!("the upstream server refused this user's credential (HTTP {code})")
         } else {
-            format!("the upstream server refused this user's credential (HTTP {})", status.as_u16())
+            format!("the upstream server answered HTTP {code}, not MCP")
         };
         answer(request, INTERNAL_ERROR, &message)
     }
