@@ -221,3 +221,35 @@ async fn a_credential_the_upstream_refuses_is_the_callers_json_rpc_error_not_a_c
                 "message": "the upstream server refused this user's credential (HTTP 401)" } })
     );
 }
+
+#[tokio::test]
+async fn an_error_page_in_front_of_the_upstream_never_reaches_the_caller() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "pia", "pia-upstream-credential");
+    let first = post(&gateway, &jwt, "echo", raw_call("echo", r#"{ "text": "up" }"#, "t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer_text(&the_answer(&first.text().await.unwrap())), "up");
+
+    for (status, message) in [
+        (404, "the upstream server answered HTTP 404, not MCP"),
+        (302, "the upstream server answered HTTP 302, not MCP"),
+        (503, "the upstream server failed (HTTP 503)"),
+    ] {
+        upstream.html_status.store(status, Ordering::SeqCst);
+        let failed = post(&gateway, &jwt, "echo", raw_call("echo", r#"{ "text": "x" }"#, "t"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.status(), 200, "upstream status {status}");
+        assert_eq!(failed.headers()["content-type"], "application/json");
+        let body = failed.text().await.unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({ "jsonrpc": "2.0", "id": "call-7",
+                    "error": { "code": -32603, "message": message } }),
+        );
+    }
+}

@@ -39,6 +39,9 @@ pub struct Upstream {
     /// While set, a 2026-07-28 request (one with that `MCP-Protocol-Version`) is recorded and
     /// answered `400` in plain text, as a server of the session era only answers it.
     pub legacy_only: Arc<std::sync::atomic::AtomicBool>,
+    /// While not 0, every request is answered with this status and an HTML page (a web
+    /// server's error page in front of the upstream).
+    pub html_status: Arc<std::sync::atomic::AtomicU16>,
 }
 
 impl Upstream {
@@ -55,11 +58,20 @@ impl Upstream {
         let is_down = down.clone();
         let legacy_only = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let is_legacy_only = legacy_only.clone();
+        let html_status = Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let html = html_status.clone();
         let record = move |request: Request, next: Next| {
             let sink = sink.clone();
             let is_down = is_down.clone();
             let is_legacy_only = is_legacy_only.clone();
+            let html = html.clone();
             async move {
+                let status = html.load(std::sync::atomic::Ordering::SeqCst);
+                if let Ok(status) = axum::http::StatusCode::from_u16(status) {
+                    let page = "<html><body>upstream-internal-page on 10.0.0.7</body></html>";
+                    let html_type = [("content-type", "text/html")];
+                    return (status, html_type, page).into_response();
+                }
                 if is_down.load(std::sync::atomic::Ordering::SeqCst) {
                     return axum::http::StatusCode::BAD_GATEWAY.into_response();
                 }
@@ -99,7 +111,7 @@ impl Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url: format!("http://{addr}/mcp"), seen, sessions, down, legacy_only }
+        Self { url: format!("http://{addr}/mcp"), seen, sessions, down, legacy_only, html_status }
     }
 
     /// Ends every session, as a restarted upstream would have forgotten them.
