@@ -2,9 +2,14 @@
 //! `server/discover` (the era's own probe, as clients use it).
 
 use std::{
-    sync::atomic::{AtomicU8, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicU8, Ordering},
+    },
     time::Duration,
 };
+
+use tokio::time::Instant;
 
 use http::{HeaderMap, HeaderValue, header};
 
@@ -18,9 +23,18 @@ const STATELESS_ERA: &str = "2026-07-28";
 /// The largest probe answer read.
 const MAX_PROBE_ANSWER: usize = 64 * 1024;
 
+/// How long after a probe that got no answer the next one may be sent. Meanwhile requests take
+/// the session-era path at once: a hung upstream must not cost each request a probe's wait on
+/// top of its own.
+const PROBE_BACKOFF: Duration = Duration::from_secs(10);
+
 /// What one server's upstream speaks; shared by all of its users' instances.
 #[derive(Debug, Default)]
-pub struct UpstreamEra(AtomicU8);
+pub struct UpstreamEra {
+    state: AtomicU8,
+    /// No probe before this instant (set when a probe got no answer).
+    next_probe: Mutex<Option<Instant>>,
+}
 
 impl UpstreamEra {
     /// True when the upstream serves 2026-07-28 requests; probes it the first time. An upstream
@@ -34,9 +48,10 @@ impl UpstreamEra {
         headers: &HeaderMap,
         timeout: Duration,
     ) -> bool {
-        match self.0.load(Ordering::Relaxed) {
+        match self.state.load(Ordering::Relaxed) {
             MODERN => true,
             LEGACY => false,
+            _ if self.backing_off() => false,
             _ => match probe(client, url, headers, timeout).await {
                 Some(modern) => {
                     let (state, era) = if modern {
@@ -44,15 +59,24 @@ impl UpstreamEra {
                     } else {
                         (LEGACY, "the session era only: every request goes through the proxy")
                     };
-                    if self.0.swap(state, Ordering::Relaxed) == UNKNOWN {
+                    if self.state.swap(state, Ordering::Relaxed) == UNKNOWN {
                         let upstream = url.origin().ascii_serialization();
                         tracing::info!(%upstream, "the upstream speaks {era}");
                     }
                     modern
                 }
-                None => false,
+                None => {
+                    let mut next = self.next_probe.lock().unwrap_or_else(|e| e.into_inner());
+                    *next = Some(Instant::now() + PROBE_BACKOFF);
+                    false
+                }
             },
         }
+    }
+
+    fn backing_off(&self) -> bool {
+        let next = self.next_probe.lock().unwrap_or_else(|e| e.into_inner());
+        next.is_some_and(|at| Instant::now() < at)
     }
 }
 
@@ -121,7 +145,47 @@ fn lists_stateless_era(answer: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::lists_stateless_era;
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
+    };
+
+    use http::HeaderMap;
+
+    use super::{PROBE_BACKOFF, UpstreamEra, lists_stateless_era};
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upstream_that_does_not_answer_is_probed_again_only_after_the_backoff() {
+        // Accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url =
+            reqwest::Url::parse(&format!("http://{}/mcp", listener.local_addr().unwrap())).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let (era, client, headers) =
+            (UpstreamEra::default(), reqwest::Client::new(), HeaderMap::new());
+        let timeout = Duration::from_secs(1);
+        assert!(!era.is_modern(&client, &url, &headers, timeout).await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // Within the backoff: no probe, no wait.
+        let started = tokio::time::Instant::now();
+        assert!(!era.is_modern(&client, &url, &headers, timeout).await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        tokio::time::advance(PROBE_BACKOFF).await;
+        assert!(!era.is_modern(&client, &url, &headers, timeout).await);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn finds_the_era_in_json_and_in_sse() {
