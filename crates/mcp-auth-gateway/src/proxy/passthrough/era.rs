@@ -39,8 +39,8 @@ pub struct UpstreamEra {
 impl UpstreamEra {
     /// True when the upstream serves 2026-07-28 requests; probes it the first time. An upstream
     /// that cannot be asked (down, refusing this user's credential, failing) is asked again on
-    /// a later request, and meanwhile its requests take the session-era path, which reports
-    /// why.
+    /// a request at least [`PROBE_BACKOFF`] later, and meanwhile its requests take the
+    /// session-era path, which reports why.
     pub async fn is_modern(
         &self,
         client: &reqwest::Client,
