@@ -1,6 +1,6 @@
 //! A server's stderr reaches the gateway's log line by line, with the server's name and the
-//! user's hash, cut at 8 KiB, lossy for invalid UTF-8 — and nothing of ours (its environment,
-//! its credential) is added.
+//! user's hash, cut at 8 KiB, lossy for invalid UTF-8, rate-limited — and nothing of ours (its
+//! environment, its credential) is added.
 #![cfg(target_os = "linux")]
 
 use std::{
@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mcp_auth_gateway::child::{ChildSpec, Launcher, MAX_LINE_BYTES};
+use mcp_auth_gateway::child::{ChildSpec, Launcher, MAX_LINE_BYTES, STDERR_BURST};
 use tracing_subscriber::fmt::MakeWriter;
 
 const SUPERVISOR: &str = env!("CARGO_BIN_EXE_mcp-auth");
@@ -119,4 +119,24 @@ async fn the_supervisors_own_messages_are_logged_for_the_server() {
     let log = log_of("mcp-auth-no-such-program", &[], "mcp-auth supervisor: cannot start").await;
     let lines = lines_with(&log, "mcp-auth supervisor: cannot start");
     assert!(lines[0].contains("server=memory"), "{}", lines[0]);
+}
+
+#[tokio::test]
+async fn a_flood_of_lines_is_cut_to_the_rate_and_the_rest_is_counted() {
+    // 20,000 lines in a few milliseconds: the burst is logged, the rest counted.
+    let log = log_of("sh", &["-c", "seq 1 20000 >&2"], "lines dropped").await;
+    let logged = log.lines().filter(|l| l.contains("server stderr") && l.contains("line=")).count();
+    let dropped: usize = log
+        .lines()
+        .filter(|l| l.contains("lines dropped"))
+        .map(|l| {
+            assert!(l.contains(" WARN ") && l.contains("server=memory"), "{l}");
+            let count = l.split("dropped=").nth(1).and_then(|rest| rest.split(' ').next());
+            count.and_then(|n| n.parse::<usize>().ok()).unwrap_or_else(|| panic!("{l}"))
+        })
+        .sum();
+    let burst = STDERR_BURST as usize;
+    // A few more than the burst may pass while the lines are read (50 per second).
+    assert!((burst..burst + 50).contains(&logged), "{logged} lines logged");
+    assert_eq!(logged + dropped, 20_000, "every line is either logged or counted");
 }

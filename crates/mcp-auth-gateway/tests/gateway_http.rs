@@ -167,6 +167,9 @@ async fn a_replaced_instance_closes_its_upstream_session_with_the_credential_it_
         let jwt = token_embedding(&gateway, "dana", credential);
         let (dana, _) = client_with(&gateway, &jwt, ClientLifecycleMode::Initialize).await;
         assert_eq!(support::gateway::text(&dana.call_tool(echo(text)).await.unwrap()), text);
+        // Closed here, not on drop: a close racing the next handshake would present the old
+        // JWT, whose credential replaces the instance again.
+        dana.cancel().await.unwrap();
     }
     let closed = wait_until(Duration::from_secs(10), || {
         upstream.seen().iter().any(|r| {

@@ -37,6 +37,6 @@ pub use launcher::{ChildSpec, Launcher};
 #[doc(inline)]
 pub use running::RunningChild;
 #[doc(inline)]
-pub use stderr::MAX_LINE_BYTES;
+pub use stderr::{MAX_LINE_BYTES, STDERR_BURST, STDERR_LINES_PER_SECOND};
 #[doc(inline)]
 pub use warm::{MAX_WARM_POOL, WarmPool};
