@@ -7,10 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use rmcp::model::CallToolRequestParams;
+use rmcp::{model::CallToolRequestParams, service::ClientLifecycleMode};
 use serde_json::{Value, json};
 use support::{
-    gateway::{Gateway, answer, answer_text, stateless_call, text, token_embedding},
+    gateway::{Gateway, answer, answer_text, client_with, stateless_call, text, token_embedding},
     procs::{alive, assert_all_gone, cmdline, descendants, environ_var, wait_until},
 };
 
@@ -91,6 +91,29 @@ async fn an_idle_users_child_is_stopped_and_the_next_call_starts_a_fresh_one() {
     assert_eq!(whoami(&gateway, &token).await, "alice");
     let second = the_only_child(&gateway).await;
     assert_ne!(second, first, "a fresh child");
+}
+
+#[tokio::test]
+async fn a_user_calling_in_both_eras_has_a_child_for_each_and_idling_stops_both() {
+    let gateway = Gateway::start(&config("", USER_ENV, r#"idle_timeout = "1s""#)).await;
+    let token = gateway.token("alice");
+    // A 2026-07-28 call: a child whose session was opened with `server/discover`.
+    assert_eq!(whoami(&gateway, &token).await, "alice");
+    the_only_child(&gateway).await;
+    // A session-era client: a second child, opened with `initialize`.
+    let (session, _) = client_with(&gateway, &token, ClientLifecycleMode::Initialize).await;
+    assert_eq!(text(&session.call_tool(whoami_params()).await.unwrap()), "alice");
+    let two = wait_until(GONE_WITHIN, || demo_children(&gateway).len() == 2).await;
+    assert!(two, "one child per era: {:?}", demo_children(&gateway));
+    // Each era keeps using its own.
+    assert_eq!(whoami(&gateway, &token).await, "alice");
+    assert_eq!(demo_children(&gateway).len(), 2);
+
+    // The session ends, nobody calls: the instance goes, and both children with it.
+    let tree = descendants(gateway.pid());
+    session.cancel().await.unwrap();
+    assert_all_gone(&tree, GONE_WITHIN).await;
+    assert_eq!(demo_children(&gateway), Vec::<u32>::new());
 }
 
 #[tokio::test]

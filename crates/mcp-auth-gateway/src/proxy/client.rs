@@ -11,14 +11,19 @@
 //! what it touches (the config's `forward_roots = true`) gets the caller's answer instead.
 
 use rmcp::{
-    ClientHandler, ErrorData as McpError, RoleClient,
+    ClientHandler, ErrorData as McpError, RoleClient, ServiceExt as _,
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequest, CreateMessageRequestParams,
         CreateMessageResult, ElicitRequest, ElicitRequestParams, ElicitResult, Implementation,
         ListRootsRequest, ListRootsResult, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ResourceUpdatedNotificationParam, ServerRequest,
+        ProgressNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+        ServerRequest,
     },
-    service::{NotificationContext, OriginatingRequestId, RequestContext},
+    service::{
+        ClientInitializeError, ClientLifecycleMode, ClientServiceExt as _, NotificationContext,
+        OriginatingRequestId, RequestContext, RunningService,
+    },
+    transport::IntoTransport,
 };
 
 use tokio_util::task::AbortOnDropHandle;
@@ -31,6 +36,9 @@ pub struct UpstreamClient {
     pub(crate) routes: Routes,
     /// Ask the caller for roots instead of answering none.
     pub(crate) forward_roots: bool,
+    /// Open the upstream session with `server/discover` (2026-07-28), falling back to
+    /// `initialize` for a server of the session era only; `false`: `initialize`.
+    pub(crate) modern: bool,
 }
 
 /// How the gateway introduces itself to upstream servers.
@@ -39,6 +47,25 @@ fn client_info() -> Implementation {
 }
 
 impl UpstreamClient {
+    /// Completes the handshake over `transport`, in this client's era.
+    pub(crate) async fn start<T, E, A>(
+        self,
+        transport: T,
+    ) -> Result<RunningService<RoleClient, Self>, ClientInitializeError>
+    where
+        T: IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        if !self.modern {
+            return self.serve(transport).await;
+        }
+        let lifecycle = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        };
+        self.serve_with_lifecycle(transport, lifecycle).await
+    }
+
     /// Sends `request` to the downstream client the upstream is serving, on that call's stream.
     async fn ask_downstream(
         &self,
@@ -245,7 +272,7 @@ mod tests {
         let routes = Routes::default();
         routes.add_peer(gateway_side.peer().clone());
         let (upstream_io, proxy_io) = tokio::io::duplex(64 * 1024);
-        let client = UpstreamClient { routes, forward_roots };
+        let client = UpstreamClient { routes, forward_roots, modern: false };
         let (upstream, proxy) = tokio::join!(AnyServer.serve(upstream_io), client.serve(proxy_io));
         (upstream.unwrap(), (gateway_side, caller_side, proxy.unwrap()))
     }

@@ -4,12 +4,9 @@
 use std::{collections::HashMap, sync::Arc};
 
 use http::{HeaderName, HeaderValue};
-use rmcp::{
-    ServiceExt as _,
-    transport::{
-        StreamableHttpClientTransport, async_rw::AsyncRwTransport,
-        streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+use rmcp::transport::{
+    StreamableHttpClientTransport, async_rw::AsyncRwTransport,
+    streamable_http_client::StreamableHttpClientTransportConfig,
 };
 
 use super::{
@@ -71,7 +68,7 @@ impl Connector for StdioConnector {
             };
             let transport = AsyncRwTransport::new_client(stdout, stdin);
             let routes = client.routes.clone();
-            match client.serve(Counted::new(transport, routes)).await {
+            match client.start(Counted::new(transport, routes)).await {
                 Ok(service) => Ok(Connection { service, child: Some(child) }),
                 Err(error) => {
                     child.shutdown().await;
@@ -111,7 +108,7 @@ impl Connector for HttpConnector {
                 .custom_headers(headers);
             let transport = StreamableHttpClientTransport::with_client(self.client.clone(), config);
             let routes = client.routes.clone();
-            match client.serve(Counted::new(transport, routes)).await {
+            match client.start(Counted::new(transport, routes)).await {
                 Ok(service) => Ok(Connection { service, child: None }),
                 Err(error) => Err(ConnectError::initialize(&error)),
             }

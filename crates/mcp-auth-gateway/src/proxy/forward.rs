@@ -22,12 +22,21 @@ const PROGRESS_WAIT: Duration = Duration::from_secs(1);
 /// JSON-RPC code for a request that timed out (the TypeScript SDK's `RequestTimeout`).
 pub(crate) const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
 
+/// The caller's client capabilities, in a 2026-07-28 request's `_meta`.
+const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+
 /// The caller's `_meta` as the upstream should see it: without the progress token (rmcp sets
-/// its own) and without the 2026-07-28 lifecycle keys (the gateway holds a session with the
-/// upstream; those keys describe the caller's link to the gateway, not ours to the upstream).
-fn upstream_meta(meta: &RequestMetaObject) -> Option<RequestMetaObject> {
+/// its own) and without the 2026-07-28 lifecycle keys, which describe the caller's link to the
+/// gateway, not ours to the upstream — except, on a link of that era (`modern`), the caller's
+/// own capabilities: what the upstream may ask of it (an input-required result for sampling,
+/// say) is for the caller to say, not the gateway.
+fn upstream_meta(meta: &RequestMetaObject, modern: bool) -> Option<RequestMetaObject> {
     let mut meta = meta.clone();
-    meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
+    meta.retain(|key, _| {
+        key != "progressToken"
+            && (!key.starts_with("io.modelcontextprotocol/")
+                || (modern && key == CLIENT_CAPABILITIES))
+    });
     (!meta.is_empty()).then_some(meta)
 }
 
@@ -45,7 +54,7 @@ pub(crate) async fn forward(
         .map_err(|error| McpError::internal_error(error.to_string(), None))?;
     // `#[non_exhaustive]`: built from the default, then filled in.
     let mut options = PeerRequestOptions::no_options();
-    options.meta = upstream_meta(&context.meta);
+    options.meta = upstream_meta(&context.meta, link.modern);
     // Registered before the upstream's first progress or request is looked up (`routes.rs`).
     let registering = link.routes.registering.write().await;
     let handle = live

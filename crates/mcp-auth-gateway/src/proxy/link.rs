@@ -145,6 +145,9 @@ pub(crate) struct UpstreamLink {
     pub(crate) routes: Routes,
     /// Ask the caller when the upstream asks for roots (`forward_roots`).
     pub(crate) forward_roots: bool,
+    /// The session is opened with `server/discover` (for 2026-07-28 callers; see
+    /// [`UpstreamClient::modern`]).
+    pub(crate) modern: bool,
     connect_timeout: Duration,
     state: tokio::sync::Mutex<LinkState>,
     /// Where graceful closes run, so that the gateway can wait for them at exit.
@@ -161,6 +164,7 @@ impl UpstreamLink {
             connector,
             routes: Routes::default(),
             forward_roots: false,
+            modern: false,
             connect_timeout,
             state: tokio::sync::Mutex::default(),
             closer,
@@ -192,8 +196,11 @@ impl UpstreamLink {
                 return Err(ConnectError::Backoff { crashes: state.crashes, wait_ms });
             }
         }
-        let client =
-            UpstreamClient { routes: self.routes.clone(), forward_roots: self.forward_roots };
+        let client = UpstreamClient {
+            routes: self.routes.clone(),
+            forward_roots: self.forward_roots,
+            modern: self.modern,
+        };
         let attempt = tokio::time::timeout(self.connect_timeout, self.connector.connect(client));
         let result = match attempt.await {
             Ok(result) => result,
@@ -220,6 +227,11 @@ impl UpstreamLink {
                 Err(error)
             }
         }
+    }
+
+    /// Where this link's graceful closes run (a second link of the same instance shares it).
+    pub(crate) fn closer(&self) -> TaskTracker {
+        self.closer.clone()
     }
 
     /// The upstream's information, when connected.

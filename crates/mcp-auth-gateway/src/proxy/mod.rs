@@ -32,7 +32,7 @@ use rmcp::{
         CompleteRequestParams, CompleteResult, DiscoverResult, GetPromptRequest,
         GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
         InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-        ListToolsResult, PaginatedRequestParams, PingRequest, ReadResourceRequest,
+        ListToolsResult, PaginatedRequestParams, PingRequest, ProtocolVersion, ReadResourceRequest,
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
         ServerPeerInfo, ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest,
         SubscribeRequestParams, Tool, UnsubscribeRequest, UnsubscribeRequestParams,
@@ -57,6 +57,11 @@ pub struct ProxyServer {
     tools: ToolCache,
     /// The fast path for stateless-era requests, for an http upstream.
     passthrough: Option<Passthrough>,
+    /// A second upstream session, opened with `server/discover`, for 2026-07-28 callers of a
+    /// stdio server (an http upstream of that era gets them through `passthrough`). What only
+    /// that era carries (input-required results, per-request client capabilities) cannot
+    /// cross the session-era link.
+    modern: Option<UpstreamLink>,
 }
 
 impl ProxyServer {
@@ -75,6 +80,27 @@ impl ProxyServer {
             request_timeout,
             tools: ToolCache::default(),
             passthrough: None,
+            modern: None,
+        }
+    }
+
+    /// Serves 2026-07-28 callers through an upstream session of their own era, made through
+    /// `connector` on their first request (for a server of the session era only it falls back
+    /// to `initialize`). A user calling in both eras then has two upstream sessions.
+    pub fn with_modern_link(mut self, connector: impl Connector) -> Self {
+        let mut link =
+            UpstreamLink::new(Box::new(connector), self.request_timeout, self.link.closer());
+        link.forward_roots = self.link.forward_roots;
+        link.modern = true;
+        self.modern = Some(link);
+        self
+    }
+
+    /// The link that serves the caller of `context`: its era's.
+    fn link_for(&self, context: &RequestContext<RoleServer>) -> &UpstreamLink {
+        match &self.modern {
+            Some(modern) if is_modern_caller(context) => modern,
+            _ => &self.link,
         }
     }
 
@@ -100,6 +126,9 @@ impl ProxyServer {
     /// no roots (see `client.rs` for why that is the default).
     pub fn forward_roots(mut self, on: bool) -> Self {
         self.link.forward_roots = on;
+        if let Some(modern) = &mut self.modern {
+            modern.forward_roots = on;
+        }
         self
     }
 
@@ -111,6 +140,9 @@ impl ProxyServer {
     /// Closes the upstream (its child is stopped gracefully) and refuses further requests.
     pub async fn close(&self) {
         self.link.close().await;
+        if let Some(modern) = &self.modern {
+            modern.close().await;
+        }
     }
 
     async fn forward(
@@ -118,7 +150,7 @@ impl ProxyServer {
         request: ClientRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        forward(&self.link, request, context, self.request_timeout).await
+        forward(self.link_for(context), request, context, self.request_timeout).await
     }
 
     /// The downstream's view of the upstream: its identity and the capabilities the proxy
@@ -140,9 +172,8 @@ impl ProxyServer {
         config
     }
 
-    async fn connected_info(&self) -> Result<ServerConfig, McpError> {
-        let live =
-            self.link.get().await.map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    async fn connected_info(&self, link: &UpstreamLink) -> Result<ServerConfig, McpError> {
+        let live = link.get().await.map_err(|e| McpError::internal_error(e.to_string(), None))?;
         Ok(self.mirrored(&live.info))
     }
 }
@@ -162,11 +193,27 @@ macro_rules! expect_result {
             )),
         }
     };
+    // A request that may be answered "input required" (2026-07-28): that answer goes to the
+    // caller as it is, which retries with the input.
+    ($result:expr, $variant:ident or input required) => {
+        match $result? {
+            ServerResult::$variant(result) => Ok(result.into()),
+            ServerResult::InputRequiredResult(result) => Ok(result.into()),
+            _ => Err(McpError::internal_error(
+                concat!(
+                    "the upstream server answered with a result that is not a ",
+                    stringify!($variant)
+                ),
+                None,
+            )),
+        }
+    };
 }
 
 impl ServerHandler for ProxyServer {
     fn get_info(&self) -> ServerConfig {
-        match self.link.info() {
+        let modern = self.modern.as_ref().and_then(UpstreamLink::info);
+        match self.link.info().or(modern) {
             Some(info) => self.mirrored(&info),
             // Not connected yet: nothing is advertised until the upstream says what it has.
             None => ServerConfig::new(ServerCapabilities::default())
@@ -180,7 +227,7 @@ impl ServerHandler for ProxyServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         context.peer.set_peer_info(request.clone());
-        let mut info = self.connected_info().await?;
+        let mut info = self.connected_info(&self.link).await?;
         self.link.routes.add_peer(context.peer.clone());
         let negotiated = self.negotiate_initialize(&request)?;
         info.protocol_version = negotiated.protocol_version;
@@ -189,9 +236,9 @@ impl ServerHandler for ProxyServer {
 
     async fn discover(
         &self,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, McpError> {
-        let info = self.connected_info().await?;
+        let info = self.connected_info(self.link_for(&context)).await?;
         Ok(DiscoverResult::from_server_info(self.supported_protocol_versions().into_owned(), info))
     }
 
@@ -224,7 +271,7 @@ impl ServerHandler for ProxyServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
-        expect_result!(self.forward(request, &context).await, GetPromptResult)
+        expect_result!(self.forward(request, &context).await, GetPromptResult or input required)
     }
 
     async fn list_prompts(
@@ -260,7 +307,7 @@ impl ServerHandler for ProxyServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
-        expect_result!(self.forward(request, &context).await, ReadResourceResult)
+        expect_result!(self.forward(request, &context).await, ReadResourceResult or input required)
     }
 
     async fn subscribe(
@@ -287,7 +334,7 @@ impl ServerHandler for ProxyServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        expect_result!(self.forward(request, &context).await, CallToolResult)
+        expect_result!(self.forward(request, &context).await, CallToolResult or input required)
     }
 
     async fn list_tools(
@@ -313,6 +360,12 @@ impl ServerHandler for ProxyServer {
     // `forward_roots` the gateway offers roots without `listChanged`, and the upstream asks
     // again when it needs them (one upstream serves all of the user's sessions, whose roots
     // may differ).
+}
+
+/// True for a caller of the 2026-07-28 era: its request says its version in `_meta` (a
+/// session-era caller's does not; its version is the session's).
+fn is_modern_caller(context: &RequestContext<RoleServer>) -> bool {
+    context.meta.protocol_version().is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
 }
 
 /// A list request with the client's pagination parameters, if any (rmcp's `with_param` takes

@@ -59,12 +59,17 @@ impl Factory {
         match &self.entry.upstream {
             Upstream::Stdio(stdio) => {
                 let spec = child_spec(name, stdio, &vars, &hash);
-                let mut connector = StdioConnector::new(self.launcher.clone(), spec);
-                if let Some(pool) = &self.warm {
-                    connector = connector.with_warm_pool(pool.clone());
-                }
-                ProxyServer::new(name, connector, timeout, self.closer.clone())
+                let connector = || {
+                    let connector = StdioConnector::new(self.launcher.clone(), spec.clone());
+                    match &self.warm {
+                        Some(pool) => connector.with_warm_pool(pool.clone()),
+                        None => connector,
+                    }
+                };
+                // Each era's callers get a session of their era: a child for each era in use.
+                ProxyServer::new(name, connector(), timeout, self.closer.clone())
                     .forward_roots(self.entry.forward_roots)
+                    .with_modern_link(connector())
             }
             Upstream::Http(upstream) => {
                 let headers = headers(upstream, &vars);
