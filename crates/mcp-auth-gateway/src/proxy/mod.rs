@@ -17,6 +17,7 @@ mod connectors;
 mod counted;
 mod forward;
 mod link;
+mod listen;
 mod passthrough;
 mod routes;
 mod tools;
@@ -35,9 +36,10 @@ use rmcp::{
         ListToolsResult, PaginatedRequestParams, PingRequest, ProtocolVersion, ReadResourceRequest,
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
         ServerPeerInfo, ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest,
-        SubscribeRequestParams, Tool, UnsubscribeRequest, UnsubscribeRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, SubscriptionsListenRequestMethod, Tool,
+        UnsubscribeRequest, UnsubscribeRequestParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
 };
 use tokio_util::task::TaskTracker;
 
@@ -353,6 +355,23 @@ impl ServerHandler for ProxyServer {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.get(name)
+    }
+
+    // `subscriptions/listen` is of the 2026-07-28 era only: relayed through that era's upstream
+    // session (stdio; an http upstream of the era gets it through the passthrough). rmcp narrows
+    // the filter to what `get_info` advertises, which is what the upstream advertised.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.modern.as_ref().map(|_| requested.clone())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        match &self.modern {
+            Some(link) => listen::relay(link, context).await,
+            None => Err(McpError::method_not_found::<SubscriptionsListenRequestMethod>()),
+        }
     }
 
     // `notifications/roots/list_changed` from the caller is not passed on: by default the
