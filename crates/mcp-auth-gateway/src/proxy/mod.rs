@@ -61,8 +61,8 @@ pub struct ProxyServer {
     passthrough: Option<Passthrough>,
     /// A second upstream session, opened with `server/discover`, for 2026-07-28 callers of a
     /// stdio server (an http upstream of that era gets them through `passthrough`). What only
-    /// that era carries (input-required results, per-request client capabilities) cannot
-    /// cross the session-era link.
+    /// that era carries (input-required results, per-request client capabilities,
+    /// `subscriptions/listen`) cannot cross the session-era link.
     modern: Option<UpstreamLink>,
 }
 
@@ -214,8 +214,8 @@ macro_rules! expect_result {
 
 impl ServerHandler for ProxyServer {
     fn get_info(&self) -> ServerConfig {
-        let modern = self.modern.as_ref().and_then(UpstreamLink::info);
-        match self.link.info().or(modern) {
+        let info = self.link.info().or_else(|| self.modern.as_ref().and_then(UpstreamLink::info));
+        match info {
             Some(info) => self.mirrored(&info),
             // Not connected yet: nothing is advertised until the upstream says what it has.
             None => ServerConfig::new(ServerCapabilities::default())
