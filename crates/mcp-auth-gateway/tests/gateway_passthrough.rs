@@ -48,6 +48,14 @@ fn messages(body: &str) -> Vec<Value> {
         .collect()
 }
 
+/// An `echo` call through the fast path that must come back as `text` (and, the first time,
+/// teaches the gateway that the upstream speaks 2026-07-28).
+async fn echo_through(gateway: &Gateway, jwt: &str, text: &str) {
+    let body = raw_call("echo", &format!(r#"{{ "text": "{text}" }}"#), "t");
+    let response = post(gateway, jwt, "echo", body).send().await.unwrap();
+    assert_eq!(answer_text(&the_answer(&response.text().await.unwrap())), text);
+}
+
 fn the_answer(body: &str) -> Value {
     messages(body)
         .into_iter()
@@ -152,11 +160,7 @@ async fn an_upstream_failing_after_it_was_reached_is_reported_without_its_intern
     let upstream = Upstream::start().await;
     let gateway = Gateway::start(&config(&upstream.url)).await;
     let jwt = token_embedding(&gateway, "liam", "liam-upstream-credential");
-    let first = post(&gateway, &jwt, "echo", raw_call("echo", r#"{ "text": "up" }"#, "t"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer_text(&the_answer(&first.text().await.unwrap())), "up");
+    echo_through(&gateway, &jwt, "up").await;
 
     upstream.down.store(true, Ordering::SeqCst);
     let failed = post(&gateway, &jwt, "echo", raw_call("echo", r#"{ "text": "down" }"#, "t"))
@@ -199,11 +203,7 @@ async fn a_credential_the_upstream_refuses_is_the_callers_json_rpc_error_not_a_c
     let gateway = Gateway::start(&config(&upstream.url)).await;
     // Someone's call teaches the gateway that the upstream speaks 2026-07-28.
     let nina = token_embedding(&gateway, "nina", "nina-upstream-credential");
-    let first = post(&gateway, &nina, "echo", raw_call("echo", r#"{ "text": "hi" }"#, "t"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer_text(&the_answer(&first.text().await.unwrap())), "hi");
+    echo_through(&gateway, &nina, "hi").await;
 
     // The upstream answers this user's credential 401 with its own challenge: the caller's
     // JWT is fine, so it must not see a 401 or the upstream's `WWW-Authenticate`.
@@ -227,11 +227,7 @@ async fn an_error_page_in_front_of_the_upstream_never_reaches_the_caller() {
     let upstream = Upstream::start().await;
     let gateway = Gateway::start(&config(&upstream.url)).await;
     let jwt = token_embedding(&gateway, "pia", "pia-upstream-credential");
-    let first = post(&gateway, &jwt, "echo", raw_call("echo", r#"{ "text": "up" }"#, "t"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer_text(&the_answer(&first.text().await.unwrap())), "up");
+    echo_through(&gateway, &jwt, "up").await;
 
     for (status, message) in [
         (404, "the upstream server answered HTTP 404, not MCP"),
