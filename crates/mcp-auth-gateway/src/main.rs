@@ -219,12 +219,8 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
 /// Runs `mcp-auth serve`. Logs go to stderr; stdout carries only the "serving … at URL" lines.
 fn serve_command(args: ServeArgs) -> Result<(), i32> {
     init_logging();
-    let runtime = tokio::runtime::Runtime::new().map_err(|err| {
-        eprintln!("mcp-auth serve: cannot start the runtime: {err}");
-        EXIT_FAILURE
-    })?;
     let overrides = Overrides { listen: args.listen, public_url: args.public_url };
-    runtime.block_on(serve::run(&args.config, overrides)).map_err(|err| {
+    serve::run_in_runtime(&args.config, overrides).map_err(|err| {
         eprintln!("mcp-auth serve: {err}");
         match err {
             serve::ServeError::Config(_) => EXIT_USAGE,

@@ -40,6 +40,8 @@ pub(crate) struct RawServer {
     pub allowed_hosts: Vec<String>,
     /// `development` or `production` (default: `MCP_AUTH_ENV`).
     pub environment: Option<RawEnvironment>,
+    /// Threads serving requests (default: one per CPU, or `TOKIO_WORKER_THREADS`).
+    pub worker_threads: Option<usize>,
     /// `[server.limits]`.
     pub limits: RawLimits,
 }

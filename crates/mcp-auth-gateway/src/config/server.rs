@@ -37,7 +37,14 @@ pub struct ServerSection {
     /// `server.limits.max_connections`; `None`: the library's default (10 000, or half the
     /// open-file limit).
     pub max_connections: Option<usize>,
+    /// `server.worker_threads`; `None`: tokio's default (one per CPU, or
+    /// `TOKIO_WORKER_THREADS`).
+    pub worker_threads: Option<usize>,
 }
+
+/// The most `server.worker_threads` accepted: far past any useful count, and a guard against a
+/// typo that would start a thread per connection's worth.
+const MAX_WORKER_THREADS: usize = 1024;
 
 impl ServerSection {
     /// The `Host` values every mount accepts: loopback, the public URL's host and
@@ -163,6 +170,12 @@ pub(super) fn validate(
         }
     }
     let limits = limits(&raw.limits, report);
+    if raw.worker_threads.is_some_and(|n| n == 0 || n > MAX_WORKER_THREADS) {
+        report.push(ConfigProblem::new(
+            "server.worker_threads",
+            format!("must be between 1 and {MAX_WORKER_THREADS}"),
+        ));
+    }
     let public_url = public_url?;
     (report.problems.len() == problems).then_some(ServerSection {
         listen,
@@ -173,6 +186,7 @@ pub(super) fn validate(
         limits,
         max_request_body_bytes: raw.limits.max_request_body_bytes,
         max_connections: raw.limits.max_connections,
+        worker_threads: raw.worker_threads,
     })
 }
 

@@ -47,7 +47,7 @@ pub use self::{
     client::UpstreamClient,
     connectors::{HttpConnector, StdioConnector},
     link::{BoxFuture, ConnectError, Connection, Connector},
-    passthrough::{Passthrough, UpstreamEra},
+    passthrough::{Passthrough, SharedRoute},
 };
 use self::{forward::forward, link::UpstreamLink, tools::ToolCache};
 

@@ -14,6 +14,7 @@
 
 mod era;
 mod errors;
+mod in_task;
 mod stream;
 
 use std::{sync::Arc, time::Duration};
@@ -23,10 +24,10 @@ use axum::{
     response::Response,
 };
 use http::{HeaderMap, HeaderName, Request, header};
+use http_body_util::{BodyDataStream, BodyExt as _, Limited, combinators::UnsyncBoxBody};
 use mcp_auth::http::Stateless;
 
-pub use self::era::UpstreamEra;
-use self::{errors::upstream_error, stream::Deadline};
+use self::{era::UpstreamEra, errors::upstream_error, in_task::InTaskClient, stream::Deadline};
 
 /// The longest JSON answer passed on (an SSE answer streams, and is bounded by the library's
 /// per-user account of unread bytes instead).
@@ -35,6 +36,25 @@ const MAX_JSON_ANSWER: usize = 16 * 1024 * 1024;
 /// The method whose answer is a stream meant to stay open: the request timeout does not end it.
 const LISTEN: &str = "subscriptions/listen";
 
+/// What all users of one http upstream share: whether it speaks the stateless era (learnt on
+/// first use) and, for a plain `http` one, the connections the in-task client keeps.
+#[derive(Default)]
+pub struct SharedRoute {
+    era: UpstreamEra,
+    in_task: Option<InTaskClient>,
+}
+
+impl SharedRoute {
+    pub fn new(url: &reqwest::Url) -> Self {
+        // reqwest honours the proxy variables; so must every request to this upstream.
+        let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        let in_task = if proxied { None } else { InTaskClient::for_url(url) };
+        Self { era: UpstreamEra::default(), in_task }
+    }
+}
+
 /// One user's route to an http upstream.
 pub struct Passthrough {
     client: reqwest::Client,
@@ -42,7 +62,7 @@ pub struct Passthrough {
     /// The user's rendered headers; `Err` is why they could not be rendered (the session-era
     /// path reports it, as for every other request).
     headers: Result<HeaderMap, String>,
-    era: Arc<UpstreamEra>,
+    shared: Arc<SharedRoute>,
     timeout: Duration,
 }
 
@@ -51,16 +71,16 @@ impl Passthrough {
         client: reqwest::Client,
         url: reqwest::Url,
         headers: Result<HeaderMap, String>,
-        era: Arc<UpstreamEra>,
+        shared: Arc<SharedRoute>,
         timeout: Duration,
     ) -> Self {
-        Self { client, url, headers, era, timeout }
+        Self { client, url, headers, shared, timeout }
     }
 
     /// Forwards `request` when the upstream speaks its era, and declines it otherwise.
     pub async fn forward(&self, request: Request<Bytes>) -> Stateless {
         let Ok(own) = &self.headers else { return Stateless::Declined(request) };
-        if !self.era.is_modern(&self.client, &self.url, own, self.timeout).await {
+        if !self.shared.era.is_modern(&self.client, &self.url, own, self.timeout).await {
             return Stateless::Declined(request);
         }
         let (parts, body) = request.into_parts();
@@ -70,7 +90,7 @@ impl Passthrough {
             headers.insert(name.clone(), value.clone());
         }
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let sent = self.client.post(self.url.clone()).headers(headers).body(body.clone()).send();
+        let sent = self.send(&headers, &body);
         let answer = match tokio::time::timeout_at(deadline, sent).await {
             Err(_) => return Stateless::Answered(upstream_error::timed_out(&body, self.timeout)),
             Ok(Err(_)) => return Stateless::Answered(upstream_error::unreachable(&body)),
@@ -94,13 +114,15 @@ impl Passthrough {
                 response = response.header(name, value);
             }
         }
+        let answer = answer.into_body();
         let body = if sse {
             let deadline = (!listen).then_some(deadline);
-            Body::from_stream(Deadline::new(answer.bytes_stream(), deadline, body, self.timeout))
+            let chunks = BodyDataStream::new(answer);
+            Body::from_stream(Deadline::new(chunks, deadline, body, self.timeout))
         } else {
             match tokio::time::timeout_at(deadline, read_capped(answer)).await {
-                Ok(Ok(bytes)) => Body::from(bytes),
-                Ok(Err(())) => return Stateless::Answered(upstream_error::too_large(&body)),
+                Ok(Ok(whole)) => Body::from(whole),
+                Ok(Err(_)) => return Stateless::Answered(upstream_error::too_large(&body)),
                 Err(_) => {
                     return Stateless::Answered(upstream_error::timed_out(&body, self.timeout));
                 }
@@ -111,7 +133,21 @@ impl Passthrough {
             Err(_) => Stateless::Answered(upstream_error::unreachable(&[])),
         }
     }
+
+    /// POSTs the request through the in-task client when there is one, else through reqwest.
+    async fn send(&self, headers: &HeaderMap, body: &Bytes) -> Result<Response<AnswerBody>, ()> {
+        if let Some(in_task) = &self.shared.in_task {
+            let answer = in_task.post(headers, body).await.map_err(drop)?;
+            return Ok(answer.map(|body| body.map_err(std::io::Error::other).boxed_unsync()));
+        }
+        let sent = self.client.post(self.url.clone()).headers(headers.clone()).body(body.clone());
+        let answer = http::Response::from(sent.send().await.map_err(drop)?);
+        Ok(answer.map(|body| body.map_err(std::io::Error::other).boxed_unsync()))
+    }
 }
+
+/// An answer's body from either client; its error is only ever "the upstream broke off".
+type AnswerBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
@@ -149,25 +185,7 @@ fn media_type_is(headers: &HeaderMap, wanted: &str) -> bool {
 }
 
 /// The whole answer, or `Err` past [`MAX_JSON_ANSWER`] or on a broken connection.
-async fn read_capped(mut answer: reqwest::Response) -> Result<Bytes, ()> {
-    if answer.content_length().is_some_and(|n| n > MAX_JSON_ANSWER as u64) {
-        return Err(());
-    }
-    let Some(first) = answer.chunk().await.map_err(drop)? else { return Ok(Bytes::new()) };
-    // The usual case: the body came in one chunk, passed on without a copy.
-    let Some(second) = answer.chunk().await.map_err(drop)? else { return Ok(first) };
-    let mut whole = Vec::with_capacity(first.len() + second.len());
-    let mut next = Some(first);
-    let mut pending = Some(second);
-    while let Some(chunk) = next {
-        if whole.len() + chunk.len() > MAX_JSON_ANSWER {
-            return Err(());
-        }
-        whole.extend_from_slice(&chunk);
-        next = match pending.take() {
-            Some(chunk) => Some(chunk),
-            None => answer.chunk().await.map_err(drop)?,
-        };
-    }
-    Ok(Bytes::from(whole))
+async fn read_capped(answer: AnswerBody) -> Result<Bytes, ()> {
+    let whole = Limited::new(answer, MAX_JSON_ANSWER).collect().await;
+    whole.map(|whole| whole.to_bytes()).map_err(drop)
 }

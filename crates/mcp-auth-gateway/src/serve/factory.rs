@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::{
     child::{ChildSpec, Launcher, RunningChild, WarmPool, env_allow_list},
     config::{HttpUpstream, ServerEntry, StdioUpstream, Upstream},
-    proxy::{HttpConnector, Passthrough, ProxyServer, StdioConnector, UpstreamEra},
+    proxy::{HttpConnector, Passthrough, ProxyServer, SharedRoute, StdioConnector},
     template::{Position, TemplateVars, user_id_hash},
 };
 
@@ -24,8 +24,8 @@ pub(crate) struct Factory {
     closer: TaskTracker,
     /// `instances.warm_pool` children, for a stdio server whose templates name no variable.
     warm: Option<WarmPool>,
-    /// Whether an http upstream speaks the stateless era (learnt on first use).
-    era: Arc<UpstreamEra>,
+    /// What the users of an http upstream share (its era, its in-task connections).
+    route: Arc<SharedRoute>,
 }
 
 impl Factory {
@@ -36,7 +36,11 @@ impl Factory {
         closer: TaskTracker,
     ) -> Self {
         let warm = warm_pool(&entry, &launcher);
-        Self { entry, launcher, http, closer, warm, era: Arc::default() }
+        let route = match &entry.upstream {
+            Upstream::Http(upstream) => Arc::new(SharedRoute::new(&upstream.url)),
+            Upstream::Stdio(_) => Arc::default(),
+        };
+        Self { entry, launcher, http, closer, warm, route }
     }
 
     /// The warm children still waiting, for the caller to shut down (pool closed).
@@ -77,7 +81,7 @@ impl Factory {
                     self.http.clone(),
                     upstream.url.clone(),
                     headers.clone().map(|headers| headers.into_iter().collect()),
-                    self.era.clone(),
+                    self.route.clone(),
                     timeout,
                 );
                 let connector =

@@ -23,9 +23,24 @@ pub enum ServeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The async runtime could not be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
     /// The supervisor (this binary) could not be located.
     #[error("cannot locate the mcp-auth binary to supervise children: {0}")]
     Launcher(std::io::Error),
+}
+
+/// Starts a runtime for the configuration at `path` (`server.worker_threads` of them) and
+/// [`run`]s it.
+pub fn run_in_runtime(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
+    let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = config.server.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build().map_err(ServeError::Runtime)?;
+    runtime.block_on(run_loaded(path, overrides, config))
 }
 
 /// Runs `mcp-auth serve --config path` until SIGTERM or Ctrl-C, then drains: connections
@@ -33,6 +48,14 @@ pub enum ServeError {
 /// return.
 pub async fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
     let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    run_loaded(path, overrides, config).await
+}
+
+async fn run_loaded(
+    path: &Path,
+    overrides: Overrides,
+    config: config::GatewayConfig,
+) -> Result<(), ServeError> {
     let addr = config.server.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -48,6 +71,8 @@ pub async fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
     };
     let gateway = Gateway::build(&config, Launcher::current_exe().map_err(ServeError::Launcher)?)
         .map_err(ServeError::Config)?;
+    let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(worker_threads, "serving on {bound}");
     for (name, url) in gateway.mounts() {
         println!("mcp-auth: serving {name} at {url}");
     }

@@ -79,7 +79,7 @@ fn an_unknown_key_suggests_the_closest() {
         &with_sh("[server]\nfoo = 1"),
         &base_env,
         "gw.toml: server.foo: unknown key; expected one of: listen, public_url, cors_origins, \
-         allowed_hosts, environment, limits",
+         allowed_hosts, environment, worker_threads, limits",
     );
     assert_reports(
         &with_sh("[auth]\nmode = \"jwtt\""),
@@ -308,6 +308,18 @@ fn a_warm_pool_is_bounded() {
          cover the start of new users (got \"65\")",
     );
     assert!(check(&format!("{SH}[servers.instances]\nwarm_pool = 64\n")).is_ok());
+}
+
+#[test]
+fn worker_threads_are_at_least_one_and_bounded() {
+    for bad in [0, 1025] {
+        assert_reports(
+            &with_sh(&format!("[server]\nworker_threads = {bad}")),
+            &base_env,
+            "gw.toml: server.worker_threads: must be between 1 and 1024",
+        );
+    }
+    assert!(check(&with_sh("[server]\nworker_threads = 1")).is_ok());
 }
 
 #[test]

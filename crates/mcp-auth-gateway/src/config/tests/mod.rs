@@ -96,6 +96,7 @@ fn every_key_maps_onto_the_library_settings() {
         cors_origins = ["https://app.example.com"]
         allowed_hosts = ["internal.example.com"]
         environment = "production"
+        worker_threads = 3
         [server.limits]
         max_request_body_bytes = 1024
         max_connections = 50
@@ -136,6 +137,7 @@ fn every_key_maps_onto_the_library_settings() {
         AllowedHosts::List(vec!["mcp.example.com".into(), "internal.example.com".into()])
     );
     assert_eq!((server.max_request_body_bytes, server.max_connections), (Some(1024), Some(50)));
+    assert_eq!(server.worker_threads, Some(3));
     assert_eq!(server.limits.max_in_flight_per_user, 4);
     assert_eq!(server.limits.max_sessions_total, 100);
     let entry = &config.servers[0];

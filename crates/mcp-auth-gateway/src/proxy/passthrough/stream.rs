@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 use super::errors::upstream_error;
 
 pub(super) struct Deadline {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, std::io::Result<Bytes>>,
     /// `None`: no deadline (a `subscriptions/listen` stream).
     deadline: Option<Pin<Box<Sleep>>>,
     /// The request (for its id) and the timeout, to write the event that ends a stream cut
@@ -31,7 +31,7 @@ pub(super) struct Deadline {
 
 impl Deadline {
     pub(super) fn new(
-        upstream: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+        upstream: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
         deadline: Option<Instant>,
         request: Bytes,
         timeout: Duration,
@@ -98,7 +98,7 @@ mod tests {
     const REQUEST: &[u8] = br#"{"jsonrpc":"2.0","id":"r-1","method":"tools/call"}"#;
 
     /// An upstream that sent `first` and then went quiet.
-    fn stalled(first: &'static [u8]) -> impl futures::Stream<Item = reqwest::Result<Bytes>> {
+    fn stalled(first: &'static [u8]) -> impl futures::Stream<Item = std::io::Result<Bytes>> {
         stream::iter([Ok(Bytes::from_static(first))]).chain(stream::pending())
     }
 
