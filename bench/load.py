@@ -144,6 +144,17 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             )
             for kind in ("http", "stdio")
         ],
+        # The http hop with `server.worker_threads = 1`: on this shared machine the gateway,
+        # its upstream and wrk compete for the same cores, as for nginx's one worker in
+        # bench/proxy_floor.sh.
+        Contender(
+            "gateway-http-1t",
+            [str(BENCH_DIR / "contenders" / "gateway.sh"), "http", server_bin, GATEWAY_BIN],
+            True,
+            "bare",
+            env={"BENCH_JWT_SECRET": secret, "BENCH_GATEWAY_WORKERS": "1"},
+            ready_prefix="mcp-auth: serving bench at ",
+        ),
         # Other implementations, same tool and HS256 tokens (load.sh installs them when named,
         # as the default set does). FastMCP stateless speaks 2026-07-28 but keeps no sessions;
         # with sessions it is a separate contender for the legacy era.

@@ -5,6 +5,7 @@
 # on, at a rate the single benchmark user never reaches, as for the `wrapped` contender.
 #
 # Usage: gateway.sh http|stdio BENCH_SERVER MCP_AUTH
+# Env:   BENCH_GATEWAY_WORKERS   the gateway's server.worker_threads (default: one per CPU)
 # The script execs the gateway, so its pid is the gateway's and the http upstream (started
 # before the exec) is the gateway's child: load.py counts the CPU of the whole tree. The
 # gateway prints `mcp-auth: serving bench at URL` when ready.
@@ -31,7 +32,13 @@ args = [\"--mode\", \"stdio\"]"
   *) echo "usage: gateway.sh http|stdio BENCH_SERVER MCP_AUTH" >&2; exit 2 ;;
 esac
 
+workers=""
+[ -n "${BENCH_GATEWAY_WORKERS:-}" ] && workers="worker_threads = $BENCH_GATEWAY_WORKERS"
+
 cat >"$dir/gateway.toml" <<TOML
+[server]
+$workers
+
 # The single benchmark user sends up to 64 requests at once (default cap: 32 in flight).
 [server.limits]
 max_in_flight_per_user = 1024
