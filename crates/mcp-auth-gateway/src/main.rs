@@ -220,7 +220,7 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
 fn serve_command(args: ServeArgs) -> Result<(), i32> {
     init_logging();
     let overrides = Overrides { listen: args.listen, public_url: args.public_url };
-    serve::run_in_runtime(&args.config, overrides).map_err(|err| {
+    serve::run(&args.config, overrides).map_err(|err| {
         eprintln!("mcp-auth serve: {err}");
         match err {
             serve::ServeError::Config(_) => EXIT_USAGE,

@@ -11,7 +11,7 @@
 mod factory;
 mod run;
 
-pub use self::run::{ServeError, check, run, run_in_runtime};
+pub use self::run::{ServeError, check, run};
 
 use std::{sync::Arc, time::Duration};
 

@@ -31,27 +31,20 @@ pub enum ServeError {
     Launcher(std::io::Error),
 }
 
-/// Starts a runtime for the configuration at `path` (`server.worker_threads` of them) and
-/// [`run`]s it.
-pub fn run_in_runtime(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
+/// Runs `mcp-auth serve --config path` on a runtime of `server.worker_threads` workers until
+/// SIGTERM or Ctrl-C, then drains: connections finish (within the grace period), every upstream
+/// child is stopped, and only then does it return.
+pub fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
     let config = config::load(path, &overrides).map_err(ServeError::Config)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = config.server.worker_threads {
         runtime.worker_threads(threads);
     }
     let runtime = runtime.enable_all().build().map_err(ServeError::Runtime)?;
-    runtime.block_on(run_loaded(path, overrides, config))
+    runtime.block_on(serve(path, overrides, config))
 }
 
-/// Runs `mcp-auth serve --config path` until SIGTERM or Ctrl-C, then drains: connections
-/// finish (within the grace period), every upstream child is stopped, and only then does it
-/// return.
-pub async fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
-    let config = config::load(path, &overrides).map_err(ServeError::Config)?;
-    run_loaded(path, overrides, config).await
-}
-
-async fn run_loaded(
+async fn serve(
     path: &Path,
     overrides: Overrides,
     config: config::GatewayConfig,

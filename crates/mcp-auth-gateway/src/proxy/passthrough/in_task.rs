@@ -13,8 +13,9 @@
 //! Idle connections wait in a bounded pool; one found closed (the socket itself is asked) is
 //! dropped, and a request handed back unsent because its connection closed first (a race with
 //! the upstream's keep-alive timeout) is sent once more on a new connection, as hyper-util
-//! does; a request that may have been written is never sent twice. TLS, proxies and HTTP/2 are reqwest's: this client is
-//! used only for `http://` upstreams with no proxy set in the environment.
+//! does; a request that may have been written is never sent twice, and one refused unsent by a
+//! new connection is not sent again. TLS, proxies and HTTP/2 are reqwest's: this client is used
+//! only for `http://` upstreams with no proxy set in the environment.
 
 use std::{
     future::{Future, poll_fn},
@@ -153,9 +154,9 @@ impl InTaskClient {
         request.headers_mut().clone_from(headers);
         request.headers_mut().insert(header::HOST, self.host.clone());
         loop {
-            let mut conn = match self.take_idle() {
-                Some(conn) => conn,
-                None => self.connect().await?,
+            let (mut conn, reused) = match self.take_idle() {
+                Some(conn) => (conn, true),
+                None => (self.connect().await?, false),
             };
             let sent = std::pin::pin!(conn.sender.try_send_request(request));
             match drive_until(&mut conn, sent).await {
@@ -164,11 +165,13 @@ impl InTaskClient {
                     let conn = Some(conn);
                     return Ok(answer.map(|incoming| InTaskBody { incoming, conn, idle }));
                 }
-                // Handed back unsent: the connection had closed (the upstream's keep-alive
-                // timeout, say) before the request was written. Safe to send on another.
+                // Handed back unsent by a pooled connection: it had closed (the upstream's
+                // keep-alive timeout, say) before the request was written. Safe to send on
+                // another; the pool is finite, so this ends at a new connection, whose refusal
+                // is final.
                 Err(mut error) => match error.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(Unreachable),
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(Unreachable),
                 },
             }
         }
@@ -183,20 +186,7 @@ impl InTaskClient {
         }
         None
     }
-}
 
-fn put_idle(pool: &IdlePool, mut conn: Conn) {
-    if !conn.reusable() {
-        return;
-    }
-    let mut idle = pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    idle.conns.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
-    if idle.conns.len() < idle.max {
-        idle.conns.push((conn, Instant::now()));
-    }
-}
-
-impl InTaskClient {
     async fn connect(&self) -> Result<Conn, Unreachable> {
         let stream = TcpStream::connect(&self.address).await.map_err(|_| Unreachable)?;
         stream.set_nodelay(true).map_err(|_| Unreachable)?;
@@ -208,6 +198,18 @@ impl InTaskClient {
         let (sender, driver) =
             hyper::client::conn::http1::handshake(io).await.map_err(|_| Unreachable)?;
         Ok(Conn { sender, driver: Some(Box::pin(driver)), fd })
+    }
+}
+
+/// Returns `conn` to the pool when it can serve another request and the pool has room.
+fn put_idle(pool: &IdlePool, mut conn: Conn) {
+    if !conn.reusable() {
+        return;
+    }
+    let mut idle = pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    idle.conns.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+    if idle.conns.len() < idle.max {
+        idle.conns.push((conn, Instant::now()));
     }
 }
 
