@@ -2,8 +2,8 @@
 //! process, which records every request it receives. Each user reaches it with exactly the
 //! headers the config templates for them — their own credential — and never with anything of
 //! the client's: not its bearer JWT, not its cookies, not its other headers. Both protocol eras
-//! downstream (2025-11-25 sessions through the proxy, 2026-07-28 stateless requests forwarded
-//! as they come: `gateway_passthrough.rs`).
+//! downstream, each forwarded as it came (2025-11-25 sessions: `gateway_sessions.rs`; 2026-07-28
+//! stateless requests: `gateway_passthrough.rs`).
 
 mod support;
 
@@ -188,8 +188,9 @@ async fn an_upstream_that_lost_its_session_gets_a_new_one_and_the_call_goes_thro
     let (erin, _) = client_with(&gateway, &jwt, ClientLifecycleMode::Initialize).await;
     assert_eq!(text(&erin.call_tool(echo("before")).await.unwrap()), "before");
 
-    // The upstream restarts (it forgets the gateway's session): the gateway's client opens a
-    // new one, with the same credential, and the call goes through.
+    // The upstream restarts (it forgets the session): the caller gets the 404 the spec has for
+    // that, and its client (rmcp's) opens a new session, with the same credential upstream, and
+    // the call goes through.
     upstream.forget_sessions().await;
     let after = tokio::time::timeout(Duration::from_secs(30), erin.call_tool(echo("after")))
         .await
@@ -220,7 +221,7 @@ async fn a_down_upstream_fails_the_call_promptly_and_the_first_call_after_it_is_
     let error = failed.expect_err("the upstream is down");
     assert_eq!(
         error.to_string(),
-        "Mcp error: -32603: the upstream server could not be reached",
+        "Mcp error: -32603: the upstream server failed (HTTP 502)",
         "{error}"
     );
 

@@ -28,8 +28,11 @@ use crate::{
     config::ConfigError,
     credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
-    http::{CredentialHeaders, HttpOptions, SseSessions, StatelessFuture, StatelessHandler},
-    instances::{InstanceOptions, InstanceRegistry, InstanceStats},
+    http::{
+        CredentialHeaders, HttpOptions, SessionFuture, SessionHandler, SseSessions,
+        StatelessFuture, StatelessHandler,
+    },
+    instances::{EndSession, InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
     secret::Secret,
@@ -56,6 +59,7 @@ where
         rate_limit: RateLimitConfig::default(),
         limits: Limits::default(),
         stateless: None,
+        sessions: None,
     }
 }
 
@@ -71,6 +75,7 @@ pub struct WrapServerBuilder<H> {
     rate_limit: RateLimitConfig,
     limits: Limits,
     stateless: Option<Arc<StatelessHandler<H>>>,
+    sessions: Option<Arc<SessionHandler<H>>>,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -147,6 +152,29 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// Lets the caller's instance serve session-era (2025-03-26 … 2025-11-25) Streamable HTTP
+    /// itself — every POST, GET and DELETE of it — instead of rmcp's server: a proxy uses this to
+    /// forward each caller session to an upstream session of its own, as it came.
+    ///
+    /// `handler` gets the instance, the admitted request (as for
+    /// [`stateless_handler`](Self::stateless_handler), and without `Mcp-Session-Id`) and its own
+    /// value for the caller's session, and says in its answer whether it opened or ended one.
+    /// The library keeps the sessions: it mints the ids clients see, binds each to its user
+    /// (another user's id is a 404 before the handler runs), counts them against the session
+    /// caps, forgets them after rmcp's idle keep-alive, and, when the user's instance is closed,
+    /// ends each one left through `handler` with a DELETE that names it (that request carries
+    /// no principal). Stateless-era requests, legacy SSE and stdio never reach it.
+    pub fn session_handler(
+        mut self,
+        handler: impl Fn(Arc<H>, http::Request<axum::body::Bytes>, Option<Arc<str>>) -> SessionFuture
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.sessions = Some(Arc::new(handler));
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -172,6 +200,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             &self.instances,
             limits.clone(),
             http.rmcp_config(),
+            self.sessions.clone().map(end_through),
             shutdown.clone(),
         );
         let credential_headers = CredentialHeaders::new(&*auth);
@@ -191,6 +220,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 sse: SseSessions::default(),
                 shutdown,
                 stateless: self.stateless,
+                sessions: self.sessions,
             }),
         })
     }
@@ -227,6 +257,21 @@ pub(crate) struct Shared<H> {
     pub(crate) shutdown: CancellationToken,
     /// Answers stateless-era POSTs before rmcp does, when set.
     pub(crate) stateless: Option<Arc<StatelessHandler<H>>>,
+    /// Serves session-era Streamable HTTP instead of rmcp, when set.
+    pub(crate) sessions: Option<Arc<SessionHandler<H>>>,
+}
+
+/// Ends a hooked session as its client would: a DELETE through the session handler.
+fn end_through<H: ServerHandler>(handler: Arc<SessionHandler<H>>) -> Arc<EndSession<H>> {
+    Arc::new(move |instance, theirs| {
+        let request = http::Request::delete("/").body(axum::body::Bytes::new());
+        let handler = handler.clone();
+        Box::pin(async move {
+            if let Ok(request) = request {
+                drop(handler(instance, request, Some(theirs)).await);
+            }
+        })
+    })
 }
 
 impl<H: ServerHandler> WrappedServer<H> {

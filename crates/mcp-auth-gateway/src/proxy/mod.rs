@@ -25,7 +25,8 @@ mod tools;
 use std::{sync::Arc, time::Duration};
 
 use axum::body::Bytes;
-use mcp_auth::http::{Stateless, StatelessFuture};
+use axum::response::IntoResponse as _;
+use mcp_auth::http::{SessionAnswer, SessionChange, SessionFuture, Stateless, StatelessFuture};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
@@ -120,6 +121,24 @@ impl ProxyServer {
             match &self.passthrough {
                 Some(passthrough) => passthrough.forward(request).await,
                 None => Stateless::Declined(request),
+            }
+        })
+    }
+
+    /// The library's session hook (registered for http upstreams only): forwards each request
+    /// of a session-era caller to its own upstream session, as it came.
+    pub fn answer_session(
+        self: Arc<Self>,
+        request: http::Request<Bytes>,
+        theirs: Option<Arc<str>>,
+    ) -> SessionFuture {
+        Box::pin(async move {
+            match &self.passthrough {
+                Some(passthrough) => passthrough.forward_session(request, theirs).await,
+                None => SessionAnswer {
+                    response: http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                    change: SessionChange::None,
+                },
             }
         })
     }

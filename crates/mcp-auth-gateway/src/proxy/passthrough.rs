@@ -15,6 +15,7 @@
 mod era;
 mod errors;
 mod in_task;
+mod session;
 mod stream;
 
 use std::{sync::Arc, time::Duration};
@@ -23,9 +24,10 @@ use axum::{
     body::{Body, Bytes},
     response::Response,
 };
-use http::{HeaderMap, HeaderName, Request, header};
+use http::{HeaderMap, HeaderName, Method, Request, StatusCode, header};
 use http_body_util::{BodyDataStream, BodyExt as _, Limited, combinators::UnsyncBoxBody};
 use mcp_auth::http::Stateless;
+use tokio::time::Instant;
 
 use self::{era::UpstreamEra, errors::upstream_error, in_task::InTaskClient, stream::Deadline};
 
@@ -85,62 +87,79 @@ impl Passthrough {
         }
         let (parts, body) = request.into_parts();
         let listen = parts.headers.get("mcp-method").is_some_and(|m| m == LISTEN);
-        let mut headers = forwarded_headers(&parts.headers);
-        for (name, value) in own {
-            headers.insert(name.clone(), value.clone());
-        }
+        let headers = upstream_headers(&parts.headers, own);
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let sent = self.send(&headers, &body);
-        let answer = match tokio::time::timeout_at(deadline, sent).await {
-            Err(_) => return Stateless::Answered(upstream_error::timed_out(&body, self.timeout)),
-            Ok(Err(_)) => return Stateless::Answered(upstream_error::unreachable(&body)),
-            Ok(Ok(answer)) => answer,
+        let answer = match self.exchange(Method::POST, &headers, &body, deadline).await {
+            Ok(answer) => answer,
+            Err(failed) => return Stateless::Answered(failed),
         };
-        let status = answer.status();
-        let sse = is_event_stream(answer.headers());
-        // A success, or the era's own refusals (a JSON-RPC error with a 4xx: bad headers, an
-        // unsupported version, an unknown method), are the caller's to read; anything else
-        // would show the upstream's internals (an HTML error page, a redirect).
-        let passed_on = status.is_success()
-            || (status.is_client_error()
-                && !matches!(status.as_u16(), 401 | 403 | 407)
-                && (sse || is_json(answer.headers())));
-        if !passed_on {
-            return Stateless::Answered(upstream_error::refused(&body, status));
+        if !passes(answer.status(), answer.headers()) {
+            return Stateless::Answered(upstream_error::refused(&body, answer.status()));
         }
-        let mut response = Response::builder().status(status);
+        let stream_deadline = (!listen).then_some(deadline);
+        Stateless::Answered(self.pass_on(answer, body, deadline, stream_deadline).await)
+    }
+
+    /// Sends the request and waits for the answer's head until `deadline`; the gateway's own
+    /// JSON-RPC error when the upstream cannot be reached or does not answer in time.
+    async fn exchange(
+        &self,
+        method: Method,
+        headers: &HeaderMap,
+        body: &Bytes,
+        deadline: Instant,
+    ) -> Result<Response<AnswerBody>, Response> {
+        match tokio::time::timeout_at(deadline, self.send(method, headers, body)).await {
+            Err(_) => Err(upstream_error::timed_out(body, self.timeout)),
+            Ok(Err(())) => Err(upstream_error::unreachable(body)),
+            Ok(Ok(answer)) => Ok(answer),
+        }
+    }
+
+    /// The caller's response from an upstream answer that [`passes`]: its status, media type and
+    /// caching headers, and its body, streamed when it is SSE (and then cut at
+    /// `stream_deadline`, if any) or read whole by `deadline` and capped.
+    async fn pass_on(
+        &self,
+        answer: Response<AnswerBody>,
+        request: Bytes,
+        deadline: Instant,
+        stream_deadline: Option<Instant>,
+    ) -> Response {
+        let mut response = Response::builder().status(answer.status());
         for name in [header::CONTENT_TYPE, header::CACHE_CONTROL, X_ACCEL_BUFFERING] {
             if let Some(value) = answer.headers().get(&name) {
                 response = response.header(name, value);
             }
         }
+        let sse = is_event_stream(answer.headers());
         let answer = answer.into_body();
         let body = if sse {
-            let deadline = (!listen).then_some(deadline);
             let chunks = BodyDataStream::new(answer);
-            Body::from_stream(Deadline::new(chunks, deadline, body, self.timeout))
+            Body::from_stream(Deadline::new(chunks, stream_deadline, request, self.timeout))
         } else {
             match tokio::time::timeout_at(deadline, read_capped(answer)).await {
                 Ok(Ok(whole)) => Body::from(whole),
-                Ok(Err(_)) => return Stateless::Answered(upstream_error::too_large(&body)),
-                Err(_) => {
-                    return Stateless::Answered(upstream_error::timed_out(&body, self.timeout));
-                }
+                Ok(Err(())) => return upstream_error::too_large(&request),
+                Err(_) => return upstream_error::timed_out(&request, self.timeout),
             }
         };
-        match response.body(body) {
-            Ok(response) => Stateless::Answered(response),
-            Err(_) => Stateless::Answered(upstream_error::unreachable(&[])),
-        }
+        response.body(body).unwrap_or_else(|_| upstream_error::unreachable(&[]))
     }
 
-    /// POSTs the request through the in-task client when there is one, else through reqwest.
-    async fn send(&self, headers: &HeaderMap, body: &Bytes) -> Result<Response<AnswerBody>, ()> {
+    /// Sends the request through the in-task client when there is one, else through reqwest.
+    async fn send(
+        &self,
+        method: Method,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Response<AnswerBody>, ()> {
         if let Some(in_task) = &self.shared.in_task {
-            let answer = in_task.post(headers, body).await.map_err(drop)?;
+            let answer = in_task.send(method, headers, body).await.map_err(drop)?;
             return Ok(answer.map(|body| body.map_err(std::io::Error::other).boxed_unsync()));
         }
-        let sent = self.client.post(self.url.clone()).headers(headers.clone()).body(body.clone());
+        let sent = self.client.request(method, self.url.clone());
+        let sent = sent.headers(headers.clone()).body(body.clone());
         let answer = http::Response::from(sent.send().await.map_err(drop)?);
         Ok(answer.map(|body| body.map_err(std::io::Error::other).boxed_unsync()))
     }
@@ -150,17 +169,42 @@ impl Passthrough {
 type AnswerBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+
+/// A success, or the protocol's own refusals (a JSON-RPC error with a 4xx: bad headers, an
+/// unsupported version, an unknown method), are the caller's to read; anything else would show
+/// the upstream's internals (an HTML error page, a redirect) or its view of the gateway's
+/// credential.
+fn passes(status: StatusCode, headers: &HeaderMap) -> bool {
+    status.is_success()
+        || (status.is_client_error()
+            && !matches!(status.as_u16(), 401 | 403 | 407)
+            && (is_event_stream(headers) || is_json(headers)))
+}
+
+/// What the upstream gets: the caller's headers it needs ([`forwarded_headers`]) and the
+/// user's own rendered ones.
+fn upstream_headers(from: &HeaderMap, own: &HeaderMap) -> HeaderMap {
+    let mut headers = forwarded_headers(from);
+    for (name, value) in own {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers
+}
 
 /// The caller's headers the upstream needs to serve the request: its media types, its
-/// protocol version and the era's routing headers (`Mcp-Method`, `Mcp-Name`, the
-/// `Mcp-Param-*` a tool mirrors, which intermediaries must pass on). Nothing else: not its
-/// `Authorization` or `Cookie`, not a session id, not what a browser adds.
+/// protocol version, the era's routing headers (`Mcp-Method`, `Mcp-Name`, the `Mcp-Param-*` a
+/// tool mirrors, which intermediaries must pass on) and the event id a GET stream resumes
+/// from. Nothing else: not its `Authorization` or `Cookie`, not a session id (the upstream's
+/// own is added where it has one), not what a browser adds.
 fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(8);
     for (name, value) in from {
         let keep = name == header::CONTENT_TYPE
             || name == header::ACCEPT
-            || (name.as_str().starts_with("mcp-") && name.as_str() != "mcp-session-id");
+            || name == LAST_EVENT_ID
+            || (name.as_str().starts_with("mcp-") && name != SESSION_ID);
         if keep {
             headers.append(name.clone(), value.clone());
         }

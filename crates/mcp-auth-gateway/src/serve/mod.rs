@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use self::factory::Factory;
 use crate::{
     child::Launcher,
-    config::{self, ConfigReport, GatewayConfig},
+    config::{self, ConfigReport, GatewayConfig, Upstream},
     proxy::ProxyServer,
 };
 
@@ -63,9 +63,14 @@ impl Gateway {
                 closer.clone(),
             ));
             factories.push(factory.clone());
-            let builder =
+            let mut builder =
                 wrap_server(move |token, user_id, extras| factory.build(&token, &user_id, &extras))
                     .stateless_handler(ProxyServer::answer_stateless);
+            // An http upstream gets each session-era caller session as a session of its own,
+            // forwarded as it came; a stdio child has one session, which the proxy shares.
+            if matches!(entry.upstream, Upstream::Http(_)) {
+                builder = builder.session_handler(ProxyServer::answer_session);
+            }
             let server = config::wrap_builder(builder, &entry, config)?
                 .build()
                 .map_err(ConfigReport::from_library)?;

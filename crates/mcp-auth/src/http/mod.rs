@@ -13,6 +13,7 @@
 mod body;
 mod errors;
 mod guard;
+mod hooked;
 mod info;
 mod message;
 mod options;
@@ -32,6 +33,8 @@ use axum::{
 };
 use rmcp::ServerHandler;
 
+pub(crate) use self::hooked::SessionHandler;
+pub use self::hooked::{SessionAnswer, SessionChange, SessionFuture};
 #[doc(inline)]
 pub use self::options::{AllowedHosts, HttpOptions};
 pub(crate) use self::sse::SseSessions;

@@ -16,7 +16,7 @@ use rmcp::{ServerHandler, transport::streamable_http_server::SessionManager};
 use super::{
     Stateless,
     body::{GuardedBody, stream_end},
-    errors, info, message, request_context,
+    errors, hooked, info, message, request_context,
 };
 use crate::{
     admission::{Admission, Cap, Refusal, ServerCap},
@@ -46,12 +46,21 @@ pub(crate) async fn handle<H: ServerHandler>(
             Err(refusal) => return errors::refusal(&refusal),
         }
     };
-    // Sessions are bound to the user who created them: each user has a session manager of their
-    // own, so another user's session id is unknown here. Answer 404 for every method ourselves —
-    // rmcp would accept a DELETE of an unknown session with 202.
-    let session_id = legacy_session_id(&parts.headers);
-    if let Some(session_id) = session_id {
-        let known = admission.entry.sessions.has_session(&session_id.into()).await.unwrap_or(false);
+    // Sessions are bound to the user who created them: each user has a session manager (and a
+    // table of hooked sessions) of their own, so another user's session id is unknown here.
+    // Answer 404 for every method ourselves — rmcp would accept a DELETE of an unknown session
+    // with 202.
+    let session_id = legacy_session_id(&parts.headers).map(Arc::<str>::from);
+    let hook = shared.sessions.as_ref().filter(|_| !is_stateless(&parts.headers));
+    let mut theirs = None;
+    if let Some(session_id) = &session_id {
+        let known = match hook {
+            Some(_) => {
+                theirs = admission.entry.hooked.get(session_id);
+                theirs.is_some()
+            }
+            None => admission.entry.sessions.has_session(session_id).await.unwrap_or(false),
+        };
         if !known {
             return errors::session_not_found();
         }
@@ -98,6 +107,16 @@ pub(crate) async fn handle<H: ServerHandler>(
         .is_some_and(|v| v.get(..JSON.len()).is_some_and(|t| t.eq_ignore_ascii_case(JSON)));
     shared.credential_headers.strip(&mut parts.headers);
     parts.extensions.insert(principal);
+    if let Some(hook) = hook {
+        let Ok(instance) = entry.instance() else {
+            return errors::refusal(&Refusal::InstanceFailed);
+        };
+        parts.headers.remove(SESSION_ID);
+        let request = Request::from_parts(parts, posted.unwrap_or_default());
+        let answer = hook(instance, request, theirs).await;
+        let response = hooked::settle(answer, &entry.hooked, session_id.as_deref());
+        return response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)));
+    }
     if let (Some(handler), Some(bytes)) = (&shared.stateless, &posted)
         && is_stateless(&parts.headers)
     {
@@ -161,9 +180,11 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
 }
 
+pub(super) const SESSION_ID: &str = "mcp-session-id";
+
 /// The session id of a legacy-era request (2026-07-28 requests carry none that matters).
 fn legacy_session_id(headers: &HeaderMap) -> Option<&str> {
-    let session = headers.get("mcp-session-id")?.to_str().ok()?;
+    let session = headers.get(SESSION_ID)?.to_str().ok()?;
     // Dates compare correctly as strings.
     (!is_stateless(headers)).then_some(session)
 }

@@ -14,7 +14,12 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{InstanceMode, InstanceRefusal, activity::Activity, user::UserState};
+use super::{
+    InstanceMode, InstanceRefusal,
+    activity::Activity,
+    hooked::{EndSession, HookedSessions},
+    user::UserState,
+};
 use crate::{credentials::Credential, extras::Extras, wrap::ServerFactory};
 
 /// The inputs an instance is built from.
@@ -36,6 +41,9 @@ pub(crate) struct UserEntry<H> {
     factory: Arc<ServerFactory<H>>,
     pub(crate) http: StreamableHttpService<Arc<H>, LocalSessionManager>,
     pub(crate) sessions: Arc<LocalSessionManager>,
+    /// The sessions a session handler serves itself, when there is one.
+    pub(crate) hooked: HookedSessions,
+    end_session: Option<Arc<EndSession<H>>>,
     /// Cancelled when the entry is evicted: ends its streams and sessions.
     pub(crate) shutdown: CancellationToken,
 }
@@ -51,7 +59,9 @@ impl<H: ServerHandler> UserEntry<H> {
         http_config: &StreamableHttpServerConfig,
         parent_shutdown: &CancellationToken,
         epoch: Instant,
+        hooked: (HookedSessions, Option<Arc<EndSession<H>>>),
     ) -> Result<Arc<Self>, InstanceRefusal> {
+        let (hooked, end_session) = hooked;
         let shutdown = parent_shutdown.child_token();
         let sessions = Arc::new(LocalSessionManager::default());
         let shared = match mode {
@@ -74,7 +84,18 @@ impl<H: ServerHandler> UserEntry<H> {
                 sessions.clone(),
                 config,
             );
-            Self { inputs, user, activity, shared, factory, http, sessions, shutdown }
+            Self {
+                inputs,
+                user,
+                activity,
+                shared,
+                factory,
+                http,
+                sessions,
+                hooked,
+                end_session,
+                shutdown,
+            }
         }))
     }
 
@@ -87,14 +108,24 @@ impl<H: ServerHandler> UserEntry<H> {
         }
     }
 
-    /// The entry's open Streamable HTTP sessions (0 while the session table is being written).
+    /// The entry's open Streamable HTTP sessions, rmcp's (0 while its table is being written)
+    /// and hooked ones.
     pub(crate) fn session_count(&self) -> usize {
-        self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
+        let rmcp = self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0);
+        rmcp + self.hooked.len()
     }
 
-    /// Ends every stream and session of this entry.
+    /// Ends every stream and session of this entry; a hooked session is ended on the
+    /// handler's side too (a proxy closes its upstream session), each within the handler's own
+    /// bounds.
     pub(crate) async fn close(&self) {
         self.shutdown.cancel();
+        let theirs = self.hooked.drain();
+        if let (Some(end), false) = (&self.end_session, theirs.is_empty())
+            && let Ok(instance) = self.instance()
+        {
+            futures::future::join_all(theirs.into_iter().map(|t| end(instance.clone(), t))).await;
+        }
         let ids: Vec<_> = self.sessions.sessions.read().await.keys().cloned().collect();
         for id in ids {
             use rmcp::transport::streamable_http_server::SessionManager as _;

@@ -14,6 +14,7 @@
 
 mod activity;
 mod entry;
+mod hooked;
 mod options;
 mod sweep;
 mod user;
@@ -35,6 +36,7 @@ pub use self::options::{InstanceMode, InstanceOptions};
 pub(crate) use self::{
     activity::ActiveGuard,
     entry::{InstanceInputs, UserEntry},
+    hooked::{EndSession, HookedSessions},
     user::{UserState, Users},
 };
 use crate::{extras::Extras, limits::Limits, wrap::ServerFactory};
@@ -83,6 +85,9 @@ pub(crate) struct RegistryInner<H> {
     factory: Arc<ServerFactory<H>>,
     options: InstanceOptions,
     http_config: StreamableHttpServerConfig,
+    /// Per user: the most hooked sessions a table holds.
+    max_sessions_per_user: usize,
+    end_session: Option<Arc<EndSession<H>>>,
     shutdown: CancellationToken,
     epoch: Instant,
     created: AtomicU64,
@@ -111,8 +116,10 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         options: &InstanceOptions,
         limits: Limits,
         http_config: StreamableHttpServerConfig,
+        end_session: Option<Arc<EndSession<H>>>,
         shutdown: CancellationToken,
     ) -> Self {
+        let max_sessions_per_user = limits.max_sessions_per_user;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<RegistryInner<H>>| {
             let weak = weak.clone();
             let entries = Cache::builder()
@@ -149,6 +156,8 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                 factory,
                 options: options.clone(),
                 http_config,
+                max_sessions_per_user,
+                end_session,
                 shutdown,
                 epoch: Instant::now(),
                 created: AtomicU64::new(0),
@@ -209,6 +218,10 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                         &inner.http_config,
                         &inner.shutdown,
                         inner.epoch,
+                        (
+                            HookedSessions::new(inner.max_sessions_per_user, hooked::KEEP_ALIVE),
+                            inner.end_session.clone(),
+                        ),
                     )
                     .map(moka::ops::compute::Op::Put),
                 };

@@ -12,6 +12,8 @@ use serde::Deserialize;
 /// session-era path answers it.
 const REQUEST_TIMEOUT: i64 = -32001;
 const INTERNAL_ERROR: i64 = -32603;
+/// What the library (and rmcp's clients) expect with a session's 404.
+const SESSION_NOT_FOUND: i64 = -32001;
 
 pub(super) mod upstream_error {
     use super::*;
@@ -39,6 +41,31 @@ pub(super) mod upstream_error {
 
     pub(crate) fn too_large(request: &[u8]) -> Response {
         answer(request, INTERNAL_ERROR, "the upstream server's answer is larger than 16 MiB")
+    }
+
+    /// The user's headers for the upstream could not be rendered (`reason` names the header and
+    /// the variable, never a value).
+    pub(crate) fn unrenderable(request: &[u8], reason: &str) -> Response {
+        answer(
+            request,
+            INTERNAL_ERROR,
+            &format!("the upstream request could not be made: {reason}"),
+        )
+    }
+
+    /// The caller's session is gone upstream (it restarted, or timed the session out): the
+    /// client starts a new one, as the spec has it for a 404.
+    pub(crate) fn session_gone() -> Response {
+        let mut response = answer(&[], SESSION_NOT_FOUND, "Session not found");
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    }
+
+    /// A failure of a GET or DELETE, which has no request id to answer: the same JSON-RPC error
+    /// as `failed`, with `502 Bad Gateway`.
+    pub(crate) fn bad_gateway(mut failed: Response) -> Response {
+        *failed.status_mut() = StatusCode::BAD_GATEWAY;
+        failed
     }
 
     /// The same error as one SSE event, to end a stream the timeout cut short.

@@ -26,7 +26,7 @@ use std::{
 };
 
 use axum::body::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::{
@@ -142,13 +142,16 @@ impl InTaskClient {
         })
     }
 
-    /// POSTs `body` with `headers`; the answer's body drives its connection as it is read.
-    pub(super) async fn post(
+    /// Sends `body` with `headers`; the answer's body drives its connection as it is read.
+    pub(super) async fn send(
         &self,
+        method: Method,
         headers: &HeaderMap,
         body: &Bytes,
     ) -> Result<Response<InTaskBody>, Unreachable> {
-        let mut request = Request::post(self.target.clone())
+        let mut request = Request::builder()
+            .method(method)
+            .uri(self.target.clone())
             .body(Full::new(body.clone()))
             .map_err(|_| Unreachable)?;
         request.headers_mut().clone_from(headers);

@@ -9,7 +9,7 @@ use std::{
 
 use axum::{Router, body::Bytes, extract::ConnectInfo, routing::post};
 use futures::StreamExt as _;
-use http::HeaderMap;
+use http::{HeaderMap, Method};
 use http_body_util::BodyExt as _;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -48,7 +48,8 @@ async fn serve(app: Router) -> url::Url {
 }
 
 async fn post_and_read(client: &InTaskClient, body: &'static str) -> Bytes {
-    let answer = client.post(&HeaderMap::new(), &Bytes::from_static(body.as_bytes())).await;
+    let answer =
+        client.send(Method::POST, &HeaderMap::new(), &Bytes::from_static(body.as_bytes())).await;
     let answer = answer.expect("an answer");
     assert_eq!(answer.status(), 200);
     answer.into_body().collect().await.expect("the whole body").to_bytes()
@@ -139,7 +140,8 @@ async fn dropping_an_unread_answer_closes_its_connection() {
     );
     let url = serve(app).await;
     let client = InTaskClient::for_url(&url).unwrap();
-    let answer = client.post(&HeaderMap::new(), &Bytes::new()).await.expect("an answer");
+    let answer =
+        client.send(Method::POST, &HeaderMap::new(), &Bytes::new()).await.expect("an answer");
     let mut chunks = answer.into_body().into_data_stream();
     chunks.next().await.expect("a first chunk").expect("data");
     drop(chunks);

@@ -1,0 +1,111 @@
+//! Sessions that a [session handler](crate::WrapServerBuilder::session_handler) serves itself
+//! (a proxy's upstream sessions, say), kept in the user's entry as rmcp's sessions are.
+//!
+//! The handler serves each session; the library keeps what makes it safe:
+//! - the id the client sees is minted here, never the handler's (an upstream's id would tell the
+//!   client what is behind the gateway, and could be guessable);
+//! - the table is the user's own, so another user's id is unknown to it (404);
+//! - each session counts against the session caps, like one of rmcp's;
+//! - it is forgotten after the same idle keep-alive as rmcp's sessions.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::future::BoxFuture;
+use moka::sync::Cache;
+
+/// Ends one hooked session on the handler's side, given the instance and the handler's own
+/// value for it: run for each session left when the user's entry closes.
+pub(crate) type EndSession<H> = dyn Fn(Arc<H>, Arc<str>) -> BoxFuture<'static, ()> + Send + Sync;
+
+/// How long a hooked session is kept without a request: rmcp's default for its own sessions.
+pub(crate) const KEEP_ALIVE: Duration =
+    rmcp::transport::streamable_http_server::session::local::SessionConfig::DEFAULT_KEEP_ALIVE;
+
+/// One entry's hooked sessions: the client's id → the handler's value.
+pub(crate) struct HookedSessions {
+    table: Cache<Arc<str>, Arc<str>>,
+}
+
+impl HookedSessions {
+    /// A table of at most `max` sessions (the per-user cap, which admission enforces first;
+    /// this bound only backs it up).
+    pub(crate) fn new(max: usize, keep_alive: Duration) -> Self {
+        let table = Cache::builder().max_capacity(max as u64).time_to_idle(keep_alive).build();
+        Self { table }
+    }
+
+    /// The handler's value for the client's session `id`, if it is one of this table's.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<str>> {
+        self.table.get(id)
+    }
+
+    /// Records a session the handler opened; returns the id to give the client.
+    pub(crate) fn open(&self, theirs: Arc<str>) -> Arc<str> {
+        let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
+        self.table.insert(id.clone(), theirs);
+        id
+    }
+
+    /// Forgets the client's session `id`.
+    pub(crate) fn end(&self, id: &str) {
+        self.table.invalidate(id);
+    }
+
+    /// The sessions held now.
+    pub(crate) fn len(&self) -> usize {
+        self.table.run_pending_tasks();
+        usize::try_from(self.table.entry_count()).unwrap_or(usize::MAX)
+    }
+
+    /// Forgets every session; returns the handler's values, to end them on its side.
+    pub(crate) fn drain(&self) -> Vec<Arc<str>> {
+        let theirs = self.table.iter().map(|(_, theirs)| theirs).collect();
+        self.table.invalidate_all();
+        theirs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::HookedSessions;
+
+    #[test]
+    fn ids_are_minted_here_and_map_to_the_handlers_values() {
+        let table = HookedSessions::new(8, Duration::from_secs(60));
+        let id = table.open("upstream-1".into());
+        assert_ne!(&*id, "upstream-1");
+        assert_eq!(id.len(), 32, "128 random bits, hex: {id}");
+        assert_eq!(table.get(&id).as_deref(), Some("upstream-1"));
+        assert_eq!(table.get("upstream-1"), None, "the handler's value is not an id");
+        assert_eq!(table.len(), 1);
+        table.end(&id);
+        assert_eq!(table.get(&id), None);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn drain_hands_back_every_value_and_forgets_them() {
+        let table = HookedSessions::new(8, Duration::from_secs(60));
+        let ids = [table.open("a".into()), table.open("b".into())];
+        let mut theirs = table.drain();
+        theirs.sort();
+        assert_eq!(theirs, ["a".into(), "b".into()] as [std::sync::Arc<str>; 2]);
+        assert!(ids.iter().all(|id| table.get(id).is_none()));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn an_idle_session_is_forgotten_after_the_keep_alive() {
+        let table = HookedSessions::new(8, Duration::from_millis(50));
+        let id = table.open("a".into());
+        // Counted, not looked up: a lookup is a use, which would keep the session.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while table.len() > 0 {
+            assert!(std::time::Instant::now() < deadline, "still kept after 10 s");
+            std::thread::yield_now();
+        }
+        assert_eq!(table.get(&id), None);
+    }
+}
