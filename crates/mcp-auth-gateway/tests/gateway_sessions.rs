@@ -155,3 +155,38 @@ async fn a_session_the_upstream_forgot_is_404_so_the_client_starts_a_new_one() {
     let fresh = open(&http, &gateway, &jwt).await;
     assert_ne!(fresh, session);
 }
+
+#[tokio::test]
+async fn the_get_stream_is_the_upstream_sessions_and_a_get_without_a_session_is_refused() {
+    let upstream = Upstream::start().await;
+    let gateway = Gateway::start(&config(&upstream.url)).await;
+    let jwt = token_embedding(&gateway, "gus", "gus-credential");
+    let http = reqwest::Client::new();
+    let session = open(&http, &gateway, &jwt).await;
+
+    let get = reqwest::Method::GET;
+    let stream = request(&http, get.clone(), &gateway, &jwt, Some(&session), None)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let seen = upstream.seen();
+    let gets: Vec<_> = seen.iter().filter(|r| r.method == "GET").collect();
+    assert_eq!(gets.len(), 1, "{seen:?}");
+    assert_eq!(gets[0].values("mcp-session-id"), [upstream_sessions(&seen)[0].as_str()]);
+    assert_eq!(gets[0].values("authorization"), ["Bearer gus-credential"]);
+    drop(stream);
+
+    let without = request(&http, get, &gateway, &jwt, None, None)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    // rmcp's upstream refuses it with a plain-text 400: the caller gets the 400, in JSON-RPC.
+    assert_eq!(without.status(), 400);
+    let error = without.json::<Value>().await.unwrap()["error"].clone();
+    let message = "the upstream server refused the request (HTTP 400)";
+    assert_eq!(error, json!({ "code": -32600, "message": message }));
+}

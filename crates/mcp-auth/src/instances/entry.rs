@@ -117,14 +117,16 @@ impl<H: ServerHandler> UserEntry<H> {
 
     /// Ends every stream and session of this entry; a hooked session is ended on the
     /// handler's side too (a proxy closes its upstream session), each within the handler's own
-    /// bounds.
+    /// bounds, in a task of its own: moka awaits this in the pending-task runs that requests
+    /// wait for, and an upstream slow to answer must not hold them.
     pub(crate) async fn close(&self) {
         self.shutdown.cancel();
         let theirs = self.hooked.drain();
         if let (Some(end), false) = (&self.end_session, theirs.is_empty())
             && let Ok(instance) = self.instance()
         {
-            futures::future::join_all(theirs.into_iter().map(|t| end(instance.clone(), t))).await;
+            let ends = theirs.into_iter().map(|t| end(instance.clone(), t));
+            tokio::spawn(futures::future::join_all(ends));
         }
         let ids: Vec<_> = self.sessions.sessions.read().await.keys().cloned().collect();
         for id in ids {

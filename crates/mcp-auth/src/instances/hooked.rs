@@ -8,7 +8,10 @@
 //! - each session counts against the session caps, like one of rmcp's;
 //! - it is forgotten after the same idle keep-alive as rmcp's sessions.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use futures::future::BoxFuture;
 use moka::sync::Cache;
@@ -21,46 +24,56 @@ pub(crate) type EndSession<H> = dyn Fn(Arc<H>, Arc<str>) -> BoxFuture<'static, (
 pub(crate) const KEEP_ALIVE: Duration =
     rmcp::transport::streamable_http_server::session::local::SessionConfig::DEFAULT_KEEP_ALIVE;
 
-/// One entry's hooked sessions: the client's id → the handler's value.
+/// One entry's hooked sessions: the client's id → the handler's value. The table is made on
+/// the first session: every user has an entry, and most never open one (no hook, or the
+/// stateless era), so an idle user pays one empty cell for it.
 pub(crate) struct HookedSessions {
-    table: Cache<Arc<str>, Arc<str>>,
+    table: OnceLock<Cache<Arc<str>, Arc<str>>>,
+    max: u64,
+    keep_alive: Duration,
 }
 
 impl HookedSessions {
     /// A table of at most `max` sessions (the per-user cap, which admission enforces first;
     /// this bound only backs it up).
     pub(crate) fn new(max: usize, keep_alive: Duration) -> Self {
-        let table = Cache::builder().max_capacity(max as u64).time_to_idle(keep_alive).build();
-        Self { table }
+        Self { table: OnceLock::new(), max: max as u64, keep_alive }
     }
 
     /// The handler's value for the client's session `id`, if it is one of this table's.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<str>> {
-        self.table.get(id)
+        self.table.get()?.get(id)
     }
 
     /// Records a session the handler opened; returns the id to give the client.
     pub(crate) fn open(&self, theirs: Arc<str>) -> Arc<str> {
+        let table = self.table.get_or_init(|| {
+            Cache::builder().max_capacity(self.max).time_to_idle(self.keep_alive).build()
+        });
         let id: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
-        self.table.insert(id.clone(), theirs);
+        table.insert(id.clone(), theirs);
         id
     }
 
     /// Forgets the client's session `id`.
     pub(crate) fn end(&self, id: &str) {
-        self.table.invalidate(id);
+        if let Some(table) = self.table.get() {
+            table.invalidate(id);
+        }
     }
 
     /// The sessions held now.
     pub(crate) fn len(&self) -> usize {
-        self.table.run_pending_tasks();
-        usize::try_from(self.table.entry_count()).unwrap_or(usize::MAX)
+        let Some(table) = self.table.get() else { return 0 };
+        table.run_pending_tasks();
+        usize::try_from(table.entry_count()).unwrap_or(usize::MAX)
     }
 
     /// Forgets every session; returns the handler's values, to end them on its side.
     pub(crate) fn drain(&self) -> Vec<Arc<str>> {
-        let theirs = self.table.iter().map(|(_, theirs)| theirs).collect();
-        self.table.invalidate_all();
+        let Some(table) = self.table.get() else { return Vec::new() };
+        let theirs = table.iter().map(|(_, theirs)| theirs).collect();
+        table.invalidate_all();
         theirs
     }
 }

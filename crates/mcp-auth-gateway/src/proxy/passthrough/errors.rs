@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// session-era path answers it.
 const REQUEST_TIMEOUT: i64 = -32001;
 const INTERNAL_ERROR: i64 = -32603;
+const INVALID_REQUEST: i64 = -32600;
 /// What the library (and rmcp's clients) expect with a session's 404.
 const SESSION_NOT_FOUND: i64 = -32001;
 
@@ -51,6 +52,15 @@ pub(super) mod upstream_error {
             INTERNAL_ERROR,
             &format!("the upstream request could not be made: {reason}"),
         )
+    }
+
+    /// The upstream refused a GET or DELETE as the caller made it (HTTP `status`, a 4xx): the
+    /// same status, with the reason as a JSON-RPC error.
+    pub(crate) fn rejected(status: StatusCode) -> Response {
+        let message = format!("the upstream server refused the request (HTTP {})", status.as_u16());
+        let mut response = answer(&[], INVALID_REQUEST, &message);
+        *response.status_mut() = status;
+        response
     }
 
     /// The caller's session is gone upstream (it restarted, or timed the session out): the

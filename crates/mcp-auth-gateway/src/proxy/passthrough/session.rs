@@ -55,19 +55,15 @@ impl Passthrough {
                 kept(bare(StatusCode::METHOD_NOT_ALLOWED))
             }
             Method::DELETE if status.is_success() => ended(bare(StatusCode::OK)),
-            // Forgotten here whatever the upstream made of it: the client is done with it.
-            Method::DELETE => {
-                ended(upstream_error::bad_gateway(upstream_error::refused(&body, status)))
-            }
             Method::GET if status.is_success() && is_event_stream(answer.headers()) => {
                 // The session's own stream: open as long as the caller holds it.
                 kept(self.pass_on(answer, body, deadline, None).await)
             }
-            Method::POST if passes(status, answer.headers()) => {
+            Method::POST if status.is_success() => {
                 let opened = answer
                     .headers()
                     .get(SESSION_ID)
-                    .filter(|_| !in_session && status.is_success())
+                    .filter(|_| !in_session)
                     .and_then(|id| id.to_str().ok())
                     .map(Arc::<str>::from);
                 let response = self.pass_on(answer, body, deadline, Some(deadline)).await;
@@ -76,9 +72,27 @@ impl Passthrough {
                     None => kept(response),
                 }
             }
+            // The protocol's own refusals, in JSON-RPC, are the caller's to read.
+            _ if passes(status, answer.headers()) => {
+                kept(self.pass_on(answer, body, deadline, Some(deadline)).await)
+            }
+            // A POST's failure is its JSON-RPC error, as in the stateless era.
             Method::POST => kept(upstream_error::refused(&body, status)),
-            _ => kept(upstream_error::bad_gateway(upstream_error::refused(&body, status))),
+            // Forgotten here whatever the upstream made of it: the client is done with it.
+            Method::DELETE => ended(refusal_without_id(&body, status)),
+            _ => kept(refusal_without_id(&body, status)),
         }
+    }
+}
+
+/// A GET's or DELETE's failure, which has no request id to answer: a refusal of the request
+/// itself keeps its 4xx (a GET without a session, say), anything else is the gateway's 502.
+fn refusal_without_id(body: &[u8], status: StatusCode) -> Response {
+    let the_callers = status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 407);
+    if the_callers {
+        upstream_error::rejected(status)
+    } else {
+        upstream_error::bad_gateway(upstream_error::refused(body, status))
     }
 }
 
