@@ -106,6 +106,15 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
     extra = os.environ.get("BENCH_SERVER_ARGS", "").split()
     return [
         Contender("bare", [server_bin, "--mode", "bare", *extra], False, None),
+        # rmcp's fastest configuration (stateless, JSON responses): the limit of the
+        # 2026-07-28 rows. It keeps no sessions, so it has no 2025-11-25 row.
+        Contender(
+            "bare-json",
+            [server_bin, "--mode", "bare-json", *extra],
+            False,
+            None,
+            eras=("2026-07-28",),
+        ),
         Contender(
             "wrapped",
             [server_bin, "--mode", "wrapped", *extra],

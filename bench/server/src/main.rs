@@ -1,7 +1,9 @@
 //! `bench-server`: the server side of `bench/load.sh`.
 //!
 //! Serves [`EchoServer`] over Streamable HTTP at `http://127.0.0.1:PORT/mcp` as one of:
-//! - `bare`: rmcp's `StreamableHttpService` in axum, no auth — the baseline;
+//! - `bare`: rmcp's `StreamableHttpService` in axum, no auth, default config — the baseline;
+//! - `bare-json`: the same in rmcp's fastest configuration, stateless with JSON responses
+//!   (2026-07-28 only: it keeps no sessions) — the limit;
 //! - `wrapped`: `mcp_auth::wrap_server` with an HS256 `JwtAuthProvider`, one instance per user
 //!   (the library's default) — the contender;
 //! - `wrapped-per-session`: the same with `InstanceMode::PerSession`, a fresh instance per
@@ -71,6 +73,8 @@ struct Args {
 enum Mode {
     /// rmcp alone: `StreamableHttpService` + `LocalSessionManager`, default config.
     Bare,
+    /// rmcp alone in its fastest configuration: stateless, JSON responses.
+    BareJson,
     /// `wrap_server` + `JwtAuthProvider` (HS256, audience = the URL), per-user instances.
     Wrapped,
     /// `wrapped` with `InstanceMode::PerSession`: a fresh instance per session (per request
@@ -100,8 +104,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let nodelay = !args.no_nodelay;
     match args.mode {
         Mode::Stdio => unreachable!("served above, without a listener"),
-        Mode::Bare => {
-            let app = bare_router();
+        Mode::Bare | Mode::BareJson => {
+            let config = match args.mode {
+                Mode::BareJson => StreamableHttpServerConfig::default()
+                    .with_legacy_session_mode(false)
+                    .with_json_response(true),
+                _ => StreamableHttpServerConfig::default(),
+            };
+            let app = bare_router(config);
             announce(&url)?;
             if nodelay {
                 axum::serve(listener.tap_io(set_nodelay), app).await?;
@@ -111,7 +121,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
         Mode::JwtLayer => {
             let layer = axum::middleware::from_fn_with_state(jwt_provider(&url)?, require_jwt);
-            let app = bare_router().layer(layer);
+            let app = bare_router(StreamableHttpServerConfig::default()).layer(layer);
             announce(&url)?;
             if nodelay {
                 axum::serve(listener.tap_io(set_nodelay), app).await?;
@@ -149,8 +159,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// rmcp's Streamable HTTP service at `/mcp`, as its examples set it up.
-fn bare_router() -> axum::Router {
+/// rmcp's Streamable HTTP service at `/mcp` with `config`, as its examples set it up.
+fn bare_router(config: StreamableHttpServerConfig) -> axum::Router {
     // One shared instance, as the wrapped side's per-user mode has: rmcp calls the factory on
     // every stateless POST, and building an `EchoServer` there would make the baseline pay for
     // schema derivation that the contender does not.
@@ -158,7 +168,7 @@ fn bare_router() -> axum::Router {
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default(),
+        config,
     );
     axum::Router::new().nest_service("/mcp", service)
 }
