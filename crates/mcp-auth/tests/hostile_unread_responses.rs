@@ -1,7 +1,8 @@
 //! A client that sends large requests and never reads the answers cannot grow the server without
 //! bound: once its unread answers reach `max_unread_response_bytes_per_user`, its next request
 //! gets `429`, other users are served, and the bytes are given back when its sockets close — or
-//! when the server closes a connection that made no write progress for the write timeout.
+//! when the server closes a connection that made no write progress for the write timeout. The
+//! answers are plain JSON, one frame each: the body must not end while that frame is unread.
 
 mod support;
 
@@ -41,7 +42,9 @@ async fn unread_echo(addr: std::net::SocketAddr, token: &str) -> TcpStream {
 #[tokio::test]
 async fn unread_answers_are_capped_per_user_and_given_back_when_the_sockets_close() {
     let limits = Limits::default().with_max_unread_response_bytes_per_user(CAP);
-    let app = App::start(|b| b.limits(limits)).await;
+    // JSON answers: each is one frame, the case that once went uncounted.
+    let json = HttpOptions::default().with_json_response(true);
+    let app = App::start(|b| b.limits(limits).http(json)).await;
     let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
     let token = token_for("mallory");
     let http = reqwest::Client::new();
@@ -99,7 +102,9 @@ async fn unread_answers_are_capped_per_user_and_given_back_when_the_sockets_clos
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
-    let options = HttpOptions::default().with_response_write_timeout(Duration::from_secs(1));
+    let options = HttpOptions::default()
+        .with_response_write_timeout(Duration::from_secs(1))
+        .with_json_response(true);
     let app = App::start(|b| b.http(options)).await;
     let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
     let stream = unread_echo(addr, &token_for("mallory")).await;

@@ -72,8 +72,12 @@ impl http_body::Body for GuardedBody {
         polled
     }
 
+    // Not ended while a frame is outstanding, even when it was the last (a JSON answer is one
+    // frame): hyper then asks once more, when the client has taken it, and only that gives the
+    // bytes back. Ended at once, hyper would drop the body with the whole answer still unread
+    // in its buffer, and the user's cap would count nothing.
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.outstanding == 0 && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -45,6 +45,14 @@ pub struct HttpOptions {
     pub max_request_body_bytes: usize,
     /// Interval of SSE keep-alive comments (default 15 s).
     pub sse_keep_alive: Duration,
+    /// Answer a 2026-07-28 request whose answer needs no stream with a plain JSON body
+    /// (default off, rmcp's default: every answer is an SSE stream). On, when the handler's
+    /// first message is the result, the response is `application/json`; when it sends a
+    /// notification or request first (progress, a log message, sampling), the response is an
+    /// SSE stream as always, and nothing is lost. Not yet the default: with it, a `wrap_server`
+    /// instance loses the conformance suite's SHOULD check that a list change reaches an open
+    /// `subscriptions/listen` stream.
+    pub json_response: bool,
     /// Time a client has to send a request's headers (default 10 s): from connecting for the
     /// first request, from the end of the previous response after that. Slower, and the
     /// connection is closed without an answer — a slowloris client holds a connection this long
@@ -126,6 +134,7 @@ impl Default for HttpOptions {
             environment: Environment::from_env(),
             max_request_body_bytes: 4 * 1024 * 1024,
             sse_keep_alive: Duration::from_secs(15),
+            json_response: false,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             request_body_timeout: Duration::from_secs(30),
@@ -183,6 +192,12 @@ impl HttpOptions {
     /// Sets [`Self::max_request_body_bytes`].
     pub fn with_max_request_body_bytes(mut self, bytes: usize) -> Self {
         self.max_request_body_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Self::json_response`].
+    pub fn with_json_response(mut self, on: bool) -> Self {
+        self.json_response = on;
         self
     }
 
@@ -320,5 +335,6 @@ impl HttpOptions {
             .disable_allowed_hosts()
             .with_sse_keep_alive(Some(self.sse_keep_alive))
             .with_max_request_body_bytes(self.max_request_body_bytes)
+            .with_json_response(self.json_response)
     }
 }

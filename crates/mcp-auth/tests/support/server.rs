@@ -146,6 +146,21 @@ impl TestServer {
         text
     }
 
+    // Logging is deprecated by SEP-2577, but servers and clients of both eras still send and
+    // read it: a log message must still reach its caller.
+    #[allow(deprecated)]
+    #[tool(description = "Send a log message with the text, then answer")]
+    async fn log(
+        &self,
+        Parameters(TextArgs { text }): Parameters<TextArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> String {
+        use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
+        let param = LoggingMessageNotificationParam::new(LoggingLevel::Info, text.into());
+        let _ = ctx.peer.notify_logging_message(param).await;
+        "logged".to_owned()
+    }
+
     #[tool(description = "Report progress once per step until done or cancelled")]
     async fn slow(
         &self,
