@@ -217,3 +217,19 @@ async fn stateless_requests_never_reach_the_session_hook() {
     assert!(response.text().await.unwrap().contains(r#""text":"bob bob""#));
     assert!(seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn hooked_sessions_count_against_the_total_cap() {
+    let limits = Limits::default().with_max_sessions_total(2);
+    let (app, seen) = app(limits, InstanceOptions::default()).await;
+    let http = reqwest::Client::new();
+    open(&http, &app, "u1").await;
+    open(&http, &app, "u2").await;
+    let over = send(&http, &app, Method::POST, "u3", None).await;
+    assert_eq!(over.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(over.headers()["retry-after"], "5");
+    let body: Value = over.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32000);
+    assert_eq!(seen.lock().unwrap().len(), 2, "the refused open reached the hook");
+    assert_eq!(app.server.stats().await.sessions, 2);
+}
