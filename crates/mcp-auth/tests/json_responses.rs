@@ -1,6 +1,6 @@
-//! `HttpOptions::json_response`: on, a 2026-07-28 answer that needs no stream is a plain JSON
-//! body, and one that carries a notification before its result (progress, a log message) is
-//! still an SSE stream that delivers it. Off (the default), every answer is a stream.
+//! `HttpOptions::json_response`: on (the default), a 2026-07-28 answer that needs no stream is a
+//! plain JSON body, and one that carries a notification before its result (progress, a log
+//! message) is still an SSE stream that delivers it. Off, every answer is a stream.
 
 mod support;
 
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use support::app::{App, stateless_call, stateless_request, token_for};
 
 async fn json_app() -> App {
-    App::start(|b| b.http(HttpOptions::default().with_json_response(true))).await
+    App::start(|b| b).await
 }
 
 /// POSTs a stateless call of `tool`; returns the media type and the body.
@@ -76,8 +76,8 @@ async fn a_log_message_still_reaches_the_caller() {
 }
 
 #[tokio::test]
-async fn by_default_every_answer_is_a_stream() {
-    let app = App::start(|b| b).await;
+async fn turned_off_every_answer_is_a_stream() {
+    let app = App::start(|b| b.http(HttpOptions::default().with_json_response(false))).await;
     let (media, body) = call(&app, "echo", json!({ "text": "hi" }), None).await;
     assert_eq!(media, "text/event-stream");
     assert_eq!(events(&body).last().unwrap()["result"]["content"][0]["text"], "hi");
