@@ -208,7 +208,8 @@ fn an_unknown_key_far_from_any_lists_the_valid_ones() {
         &path,
         &["server.limits.max_users: unknown key; expected one of: max_request_body_bytes, \
            max_connections, max_in_flight_per_user, max_unread_response_bytes_per_user, \
-           max_sessions_per_user, max_sse_sessions_per_user, max_sessions_total"],
+           max_sessions_per_user, max_sse_sessions_per_user, max_sessions_total, \
+           session_hibernate_after, session_idle_timeout"],
     );
 }
 

@@ -38,6 +38,15 @@ pub struct Limits {
     pub max_sse_sessions_per_user: usize,
     /// Sessions of all users together, both transports (default 20 000). Over it: `503`.
     pub max_sessions_total: usize,
+    /// A Streamable HTTP session of a per-user instance that has been idle this long — no request
+    /// in flight, no stream open — hibernates (default 60 s): rmcp's worker for it stops and
+    /// only its record stays (< 1 KB instead of ~52 KB), and the client's next request
+    /// restores it, unnoticed. Per-session instances do not hibernate: their instance would go
+    /// with the worker.
+    pub session_hibernate_after: Duration,
+    /// A Streamable HTTP session unused this long is forgotten (default 30 min); its next
+    /// request gets `404` and the client opens a new one, as the spec says.
+    pub session_idle_timeout: Duration,
     /// Instances one user may hold at once: more than one only when allow-listed extras differ
     /// between their requests (default 8). Over it: `429`.
     pub max_instances_per_user: usize,
@@ -61,6 +70,8 @@ impl Default for Limits {
             max_sessions_per_user: 32,
             max_sse_sessions_per_user: 32,
             max_sessions_total: 20_000,
+            session_hibernate_after: Duration::from_secs(60),
+            session_idle_timeout: Duration::from_secs(30 * 60),
             max_instances_per_user: 8,
             busy_retry_after: Duration::from_secs(5),
             stream_expiry_leeway: Some(Duration::from_secs(60)),
@@ -100,6 +111,18 @@ impl Limits {
         self
     }
 
+    /// Sets [`Self::session_hibernate_after`].
+    pub fn with_session_hibernate_after(mut self, after: Duration) -> Self {
+        self.session_hibernate_after = after;
+        self
+    }
+
+    /// Sets [`Self::session_idle_timeout`].
+    pub fn with_session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session_idle_timeout = timeout;
+        self
+    }
+
     /// Sets [`Self::max_instances_per_user`].
     pub fn with_max_instances_per_user(mut self, max: usize) -> Self {
         self.max_instances_per_user = max;
@@ -136,6 +159,15 @@ impl Limits {
         for (key, value) in counts {
             if value == 0 {
                 return Err(ConfigError::invalid(key, 0, "at least 1"));
+            }
+        }
+        let durations = [
+            ("limits.session_hibernate_after", self.session_hibernate_after),
+            ("limits.session_idle_timeout", self.session_idle_timeout),
+        ];
+        for (key, value) in durations {
+            if value.is_zero() {
+                return Err(ConfigError::invalid(key, "0s", "more than 0"));
             }
         }
         // Semaphores hold at most this many permits.

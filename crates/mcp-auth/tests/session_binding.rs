@@ -7,52 +7,6 @@ mod support;
 use serde_json::{Value, json};
 use support::{DEADLINE, app::*, poll_until};
 
-const ACCEPT: &str = "application/json, text/event-stream";
-
-/// Opens a legacy-era session for `token`; returns its id.
-async fn open_session(http: &reqwest::Client, url: &str, token: &str) -> String {
-    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let _ = response.text().await;
-    let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
-    let response =
-        in_session(http.post(url), token, &session).json(&initialized).send().await.unwrap();
-    assert_eq!(response.status(), 202);
-    session
-}
-
-fn in_session(
-    request: reqwest::RequestBuilder,
-    token: &str,
-    session: &str,
-) -> reqwest::RequestBuilder {
-    request
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-11-25")
-}
-
-async fn whoami_in_session(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    session: &str,
-) -> reqwest::Response {
-    let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}});
-    in_session(http.post(url), token, session).json(&call).send().await.unwrap()
-}
-
 #[tokio::test]
 async fn other_users_session_id_gets_404_on_post_get_and_delete() {
     let app = App::start(|b| b).await;

@@ -75,6 +75,10 @@ pub(crate) struct RawLimits {
     pub max_sse_sessions_per_user: Option<usize>,
     /// Sessions of all users together (default 20 000).
     pub max_sessions_total: Option<usize>,
+    /// Idle time after which a Streamable HTTP session hibernates (default 60 s).
+    pub session_hibernate_after: Option<ConfigDuration>,
+    /// Idle time after which a Streamable HTTP session is forgotten (default 30 min).
+    pub session_idle_timeout: Option<ConfigDuration>,
 }
 
 /// `[auth]`.

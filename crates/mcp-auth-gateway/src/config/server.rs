@@ -246,6 +246,15 @@ fn limits(raw: &RawLimits, report: &mut ConfigReport) -> Limits {
             report.push(ConfigProblem::new(format!("server.limits.{key}"), "must be at least 1"));
         }
     }
+    let durations = [
+        ("session_hibernate_after", raw.session_hibernate_after),
+        ("session_idle_timeout", raw.session_idle_timeout),
+    ];
+    for (key, value) in durations {
+        if value.is_some_and(|d| d.0.is_zero()) {
+            report.push(ConfigProblem::new(format!("server.limits.{key}"), "must be more than 0"));
+        }
+    }
     if raw.max_in_flight_per_user.is_some_and(|n| n > tokio::sync::Semaphore::MAX_PERMITS) {
         report.push(ConfigProblem::new(
             "server.limits.max_in_flight_per_user",
@@ -272,6 +281,12 @@ fn limits(raw: &RawLimits, report: &mut ConfigReport) -> Limits {
     }
     if let Some(n) = raw.max_sessions_total {
         limits = limits.with_max_sessions_total(n);
+    }
+    if let Some(after) = raw.session_hibernate_after {
+        limits = limits.with_session_hibernate_after(after.0);
+    }
+    if let Some(timeout) = raw.session_idle_timeout {
+        limits = limits.with_session_idle_timeout(timeout.0);
     }
     limits
 }

@@ -18,7 +18,7 @@ use crate::{
     auth::{AuthError, Principal, RequestContext},
     credentials::{Credential, CredentialError},
     extras::Extras,
-    instances::{ActiveGuard, InstanceInputs, InstanceRefusal, UserEntry, UserState},
+    instances::{ActiveGuard, InstanceInputs, InstanceRefusal, SessionUse, UserEntry, UserState},
     middleware::rate_limit::RateLimitExceeded,
     wrap::Shared,
 };
@@ -116,23 +116,33 @@ impl<H> Admission<H> {
             return Err(Refusal::OverCap(Cap::UnreadBytes));
         }
         let permit = user.try_start_request().ok_or(Refusal::OverCap(Cap::InFlight))?;
-        let held = Held { _pin: self.pin, _permit: Some(permit), user };
+        let held = Held { _pin: self.pin, _permit: Some(permit), _session: None, user };
         Ok((self.principal, self.entry, held))
     }
 
     /// Holds the entry for a stream, which takes no in-flight slot (sessions cap streams).
     pub(crate) fn hold(self) -> (Principal, Arc<UserEntry<H>>, Held) {
         let user = self.entry.user.clone();
-        (self.principal, self.entry, Held { _pin: self.pin, _permit: None, user })
+        let held = Held { _pin: self.pin, _permit: None, _session: None, user };
+        (self.principal, self.entry, held)
     }
 }
 
-/// What a request or stream holds until it ends: the entry's pin, perhaps an in-flight slot, and
-/// the user whose unread bytes its response counts against.
+/// What a request or stream holds until it ends: the entry's pin, perhaps an in-flight slot and
+/// its session's use, and the user whose unread bytes its response counts against.
 pub(crate) struct Held {
     _pin: ActiveGuard,
     _permit: Option<OwnedSemaphorePermit>,
+    _session: Option<SessionUse>,
     pub(crate) user: Arc<UserState>,
+}
+
+impl Held {
+    /// Holds the use of the request's session too: the session does not hibernate meanwhile.
+    pub(crate) fn using(mut self, session: Option<SessionUse>) -> Self {
+        self._session = session;
+        self
+    }
 }
 
 impl<H: ServerHandler> Shared<H> {

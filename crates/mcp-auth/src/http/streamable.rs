@@ -4,14 +4,14 @@
 //! to the caller's own rmcp `StreamableHttpService`, which speaks the protocol: sessions, the GET
 //! stream and DELETE for 2025-03-26 … 2025-11-25, stateless POSTs for 2026-07-28.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     response::Response,
 };
-use rmcp::{ServerHandler, transport::streamable_http_server::SessionManager};
+use rmcp::ServerHandler;
 
 use super::{
     Stateless,
@@ -46,20 +46,27 @@ pub(crate) async fn handle<H: ServerHandler>(
             Err(refusal) => return errors::refusal(&refusal),
         }
     };
-    // Sessions are bound to the user who created them: each user has a session manager (and a
-    // table of hooked sessions) of their own, so another user's session id is unknown here.
-    // Answer 404 for every method ourselves — rmcp would accept a DELETE of an unknown session
-    // with 202.
+    // Sessions are bound to the user who created them: rmcp's are in the session book under
+    // their user, hooked ones in the user's own table; another user's session id is unknown
+    // here. Answer 404 for every method ourselves — rmcp would accept a DELETE of an unknown
+    // session with 202. A session found is in use until the response ends: it does not
+    // hibernate meanwhile.
     let session_id = legacy_session_id(&parts.headers).map(Arc::<str>::from);
     let hook = shared.sessions.as_ref().filter(|_| !is_stateless(&parts.headers));
     let mut theirs = None;
+    let mut session_use = None;
     if let Some(session_id) = &session_id {
         let known = match hook {
             Some(_) => {
                 theirs = admission.entry.hooked.get(session_id);
                 theirs.is_some()
             }
-            None => admission.entry.sessions.has_session(session_id).await.unwrap_or(false),
+            None => {
+                let user_id = admission.principal.user_id();
+                let record = shared.registry.inner.book.get(session_id, user_id);
+                session_use = record.map(|record| record.start_use());
+                session_use.is_some()
+            }
         };
         if !known {
             return errors::session_not_found();
@@ -77,7 +84,7 @@ pub(crate) async fn handle<H: ServerHandler>(
     let (principal, entry, held, ends_at) = if parts.method == Method::POST {
         let user_id = admission.principal.user_id().to_owned();
         match admission.start_request() {
-            Ok((principal, entry, held)) => (principal, entry, held, None),
+            Ok((principal, entry, held)) => (principal, entry, held.using(session_use), None),
             Err(refusal) => {
                 shared.security_log.refused("in_flight", &user_id, None);
                 return errors::refusal(&refusal);
@@ -86,7 +93,7 @@ pub(crate) async fn handle<H: ServerHandler>(
     } else {
         let (principal, entry, held) = admission.hold();
         let ends_at = stream_end(principal.expires_at(), shared.limits.stream_expiry_leeway);
-        (principal, entry, held, ends_at)
+        (principal, entry, held.using(session_use), ends_at)
     };
     let is_delete = parts.method == Method::DELETE;
     // A POST body is read here, within the size limit, so that a body rmcp cannot parse can be
@@ -154,7 +161,14 @@ fn reserve_session<H: ServerHandler>(
     admission: &Admission<H>,
 ) -> Result<(), Refusal> {
     let limits = &shared.limits;
-    if admission.entry.session_count() >= limits.max_sessions_per_user {
+    let book = &shared.registry.inner.book;
+    let held =
+        || admission.entry.user.sessions.load(Ordering::Relaxed) + admission.entry.hooked.len();
+    // The user's count lags behind sessions the book has just forgotten: settle it at the cap.
+    if held() >= limits.max_sessions_per_user && {
+        book.settle();
+        held() >= limits.max_sessions_per_user
+    } {
         return Err(Refusal::OverCap(Cap::Sessions));
     }
     let room = limits.max_sessions_total.saturating_sub(shared.sse.len());

@@ -1,15 +1,21 @@
 //! [`UserEntry`]: everything held for one user — their instance, their Streamable HTTP service
 //! and its sessions.
 //!
-//! Each user gets a `StreamableHttpService` with a session manager of their own. That is what
-//! binds sessions to users: another user's session id is simply unknown to this manager.
+//! Each user gets a `StreamableHttpService` with a session manager of their own, whose sessions
+//! are recorded in the [session book](super::sessions) under the user: another user's session
+//! id is unknown to this entry, and cannot be restored into it.
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use rmcp::{
     ServerHandler,
     transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        SessionManager as _, StreamableHttpServerConfig, StreamableHttpService,
+        session::local::LocalSessionManager,
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -18,6 +24,7 @@ use super::{
     InstanceMode, InstanceRefusal,
     activity::Activity,
     hooked::{EndSession, HookedSessions},
+    sessions::{EntryStore, Running, SessionBook},
     user::UserState,
 };
 use crate::{credentials::Credential, extras::Extras, wrap::ServerFactory};
@@ -41,6 +48,8 @@ pub(crate) struct UserEntry<H> {
     factory: Arc<ServerFactory<H>>,
     pub(crate) http: StreamableHttpService<Arc<H>, LocalSessionManager>,
     pub(crate) sessions: Arc<LocalSessionManager>,
+    /// The book's sessions that `sessions` may be running.
+    running: Arc<Running>,
     /// The sessions a session handler serves itself, when there is one.
     pub(crate) hooked: HookedSessions,
     end_session: Option<Arc<EndSession<H>>>,
@@ -59,11 +68,24 @@ impl<H: ServerHandler> UserEntry<H> {
         http_config: &StreamableHttpServerConfig,
         parent_shutdown: &CancellationToken,
         epoch: Instant,
+        book: &Arc<SessionBook>,
         hooked: (HookedSessions, Option<Arc<EndSession<H>>>),
     ) -> Result<Arc<Self>, InstanceRefusal> {
         let (hooked, end_session) = hooked;
         let shutdown = parent_shutdown.child_token();
-        let sessions = Arc::new(LocalSessionManager::default());
+        // No keep-alive of rmcp's: a session is stopped by the sweep when it hibernates or its
+        // record is forgotten (`stop_sessions`), which, unlike rmcp's timer, waits for the
+        // requests in flight — a long tool call sends nothing for as long as it runs.
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = None;
+        let sessions = Arc::new(sessions);
+        let running = Arc::new(Running::default());
+        let store = EntryStore {
+            book: book.clone(),
+            owner: inputs.user_id.clone(),
+            user: user.clone(),
+            running: running.clone(),
+        };
         let shared = match mode {
             InstanceMode::PerUser => Some(Arc::new(build(&*factory, &inputs)?)),
             _ => None,
@@ -71,7 +93,8 @@ impl<H: ServerHandler> UserEntry<H> {
         let activity = Activity::new(epoch);
         Ok(Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
             let weak = weak.clone();
-            let config = http_config.clone().with_cancellation_token(shutdown.clone());
+            let mut config = http_config.clone().with_cancellation_token(shutdown.clone());
+            config.session_store = Some(Arc::new(store));
             // rmcp calls this once per session (legacy era) or per POST (stateless era), and
             // again for schema lookups; hand out the shared instance where there is one.
             let http = StreamableHttpService::new(
@@ -92,6 +115,7 @@ impl<H: ServerHandler> UserEntry<H> {
                 factory,
                 http,
                 sessions,
+                running,
                 hooked,
                 end_session,
                 shutdown,
@@ -108,11 +132,28 @@ impl<H: ServerHandler> UserEntry<H> {
         }
     }
 
-    /// The entry's open Streamable HTTP sessions, rmcp's (0 while its table is being written)
-    /// and hooked ones.
-    pub(crate) fn session_count(&self) -> usize {
-        let rmcp = self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0);
-        rmcp + self.hooked.len()
+    /// Sessions of this entry's rmcp service with a running worker (0 while its table is being
+    /// written).
+    pub(crate) fn running_sessions(&self) -> usize {
+        self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
+    }
+
+    /// Stops the running sessions that `book` forgot and, for a per-user instance (which
+    /// outlives its sessions' workers), those idle for `hibernate_after`: their records stay,
+    /// and the next request restores them. The stops run in a task of their own: a worker
+    /// slow to stop must not hold the sweep.
+    pub(crate) fn stop_sessions(&self, book: &SessionBook, hibernate_after: Duration) {
+        let hibernate = self.shared.is_some().then_some(hibernate_after);
+        let due = self.running.due(book, hibernate);
+        if due.is_empty() {
+            return;
+        }
+        let sessions = self.sessions.clone();
+        tokio::spawn(async move {
+            for id in due {
+                let _ = sessions.close_session(&id).await;
+            }
+        });
     }
 
     /// Ends every stream and session of this entry; a hooked session is ended on the
@@ -128,9 +169,10 @@ impl<H: ServerHandler> UserEntry<H> {
             let ends = theirs.into_iter().map(|t| end(instance.clone(), t));
             tokio::spawn(futures::future::join_all(ends));
         }
+        // The sessions' records stay in the book: their next request restores them in the
+        // user's next entry.
         let ids: Vec<_> = self.sessions.sessions.read().await.keys().cloned().collect();
         for id in ids {
-            use rmcp::transport::streamable_http_server::SessionManager as _;
             let _ = self.sessions.close_session(&id).await;
         }
     }

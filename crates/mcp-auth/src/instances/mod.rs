@@ -16,6 +16,7 @@ mod activity;
 mod entry;
 mod hooked;
 mod options;
+mod sessions;
 mod sweep;
 mod user;
 
@@ -37,6 +38,7 @@ pub(crate) use self::{
     activity::ActiveGuard,
     entry::{InstanceInputs, UserEntry},
     hooked::{EndSession, HookedSessions},
+    sessions::{SessionBook, SessionUse},
     user::{UserState, Users},
 };
 use crate::{extras::Extras, limits::Limits, wrap::ServerFactory};
@@ -58,8 +60,11 @@ pub struct InstanceStats {
     pub created: u64,
     /// Open legacy HTTP+SSE sessions.
     pub legacy_sse_sessions: usize,
-    /// Open Streamable HTTP sessions (2025-era `Mcp-Session-Id`), all users together.
+    /// Open Streamable HTTP sessions (2025-era `Mcp-Session-Id`), all users together, running
+    /// or hibernated.
     pub sessions: u64,
+    /// Of [`Self::sessions`], those running now (the rest are hibernated).
+    pub running_sessions: u64,
     /// Bytes of response handed to clients and not yet taken by them, all users together.
     pub unread_response_bytes: usize,
 }
@@ -87,6 +92,9 @@ pub(crate) struct RegistryInner<H> {
     http_config: StreamableHttpServerConfig,
     /// Per user: the most hooked sessions a table holds.
     max_sessions_per_user: usize,
+    /// Every Streamable HTTP session rmcp serves, running or hibernated.
+    pub(crate) book: Arc<SessionBook>,
+    hibernate_after: std::time::Duration,
     end_session: Option<Arc<EndSession<H>>>,
     shutdown: CancellationToken,
     epoch: Instant,
@@ -120,6 +128,9 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         shutdown: CancellationToken,
     ) -> Self {
         let max_sessions_per_user = limits.max_sessions_per_user;
+        let book =
+            Arc::new(SessionBook::new(limits.max_sessions_total, limits.session_idle_timeout));
+        let hibernate_after = limits.session_hibernate_after;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<RegistryInner<H>>| {
             let weak = weak.clone();
             let entries = Cache::builder()
@@ -157,6 +168,8 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                 options: options.clone(),
                 http_config,
                 max_sessions_per_user,
+                book,
+                hibernate_after,
                 end_session,
                 shutdown,
                 epoch: Instant::now(),
@@ -218,6 +231,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                         &inner.http_config,
                         &inner.shutdown,
                         inner.epoch,
+                        &inner.book,
                         (
                             HookedSessions::new(inner.max_sessions_per_user, hooked::KEEP_ALIVE),
                             inner.end_session.clone(),
@@ -258,6 +272,12 @@ impl<H: ServerHandler> InstanceRegistry<H> {
             created: self.inner.created.load(Ordering::Relaxed),
             legacy_sse_sessions: 0,
             sessions: self.inner.count_sessions(),
+            running_sessions: self
+                .inner
+                .entries
+                .iter()
+                .map(|(_, entry)| entry.running_sessions() as u64)
+                .sum(),
             unread_response_bytes: self.inner.users.unread_bytes(),
         }
     }
@@ -293,9 +313,11 @@ impl<H: ServerHandler> InstanceRegistry<H> {
 }
 
 impl<H: ServerHandler> RegistryInner<H> {
-    /// Streamable HTTP sessions held by all entries now. O(entries): runs only at the bound.
+    /// Streamable HTTP sessions held now: the book's, and the hooked ones of all entries.
+    /// O(entries): runs only at the bound.
     fn count_sessions(&self) -> u64 {
-        self.entries.iter().map(|(_, entry)| entry.session_count() as u64).sum()
+        let hooked: u64 = self.entries.iter().map(|(_, entry)| entry.hooked.len() as u64).sum();
+        self.book.len() + hooked
     }
 
     /// May `entry` serve a request with `inputs`? Not when the secret changed, not when it has

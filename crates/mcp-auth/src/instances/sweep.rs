@@ -24,11 +24,13 @@ pub(super) struct SweepState {
     last_found_full_ms: AtomicU64,
 }
 
-/// How often the sweep runs: a quarter of the idle timeout or of the maximum lifetime, whichever
-/// is shorter, between 10 ms and 30 s. Instances past their lifetime are dropped by the sweep's
-/// pending-task run too: without a request to the registry nothing else would drop them.
-fn sweep_interval(idle_timeout: Duration, max_lifetime: Duration) -> Duration {
-    (idle_timeout.min(max_lifetime) / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
+/// How often the sweep runs: a quarter of the shortest of the idle timeout, the maximum lifetime
+/// and the session hibernation time, between 10 ms and 30 s. Instances past their lifetime are
+/// dropped by the sweep's pending-task run too: without a request to the registry nothing else
+/// would drop them.
+fn sweep_interval(shortest: [Duration; 3]) -> Duration {
+    let shortest = shortest.into_iter().min().unwrap_or(Duration::from_secs(30));
+    (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
 }
 
 /// Starts the background sweep on first use (the registry is built outside any runtime). It
@@ -40,8 +42,11 @@ pub(super) fn ensure_running<H: ServerHandler>(inner: &Arc<RegistryInner<H>>) {
     let weak = Arc::downgrade(inner);
     let shutdown = inner.shutdown.clone();
     let options = &inner.options;
-    let mut tick =
-        tokio::time::interval(sweep_interval(options.idle_timeout, options.max_lifetime));
+    let mut tick = tokio::time::interval(sweep_interval([
+        options.idle_timeout,
+        options.max_lifetime,
+        inner.hibernate_after,
+    ]));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::spawn(async move {
         loop {
@@ -57,12 +62,15 @@ pub(super) fn ensure_running<H: ServerHandler>(inner: &Arc<RegistryInner<H>>) {
 
 impl<H: ServerHandler> RegistryInner<H> {
     /// Drops every entry idle past the timeout or past its lifetime, and the user states nothing
-    /// references.
+    /// references; in the others, stops the sessions due to hibernate or forgotten.
     pub(super) async fn sweep_idle(&self) {
         let timeout = self.options.idle_timeout;
+        self.book.settle();
         for (key, entry) in self.entries.iter() {
             if entry.activity.idle_for() > timeout {
                 self.entries.invalidate(&*key).await;
+            } else {
+                entry.stop_sessions(&self.book, self.hibernate_after);
             }
         }
         self.entries.run_pending_tasks().await;

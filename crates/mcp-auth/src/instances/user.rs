@@ -20,6 +20,8 @@ pub(crate) struct UserState {
     unread_bytes: AtomicUsize,
     max_unread_bytes: usize,
     pub(crate) sse_sessions: AtomicUsize,
+    /// Streamable HTTP sessions in the session book, running or hibernated.
+    pub(crate) sessions: AtomicUsize,
     pub(crate) instances: AtomicUsize,
 }
 
@@ -98,6 +100,7 @@ impl Users {
             unread_bytes: AtomicUsize::new(0),
             max_unread_bytes: self.limits.max_unread_response_bytes_per_user,
             sse_sessions: AtomicUsize::new(0),
+            sessions: AtomicUsize::new(0),
             instances: AtomicUsize::new(0),
         });
         table.states.insert(user.clone(), state.clone());

@@ -451,3 +451,14 @@ fn a_secret_file_is_read_without_its_trailing_newline() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_session_time_of_zero() {
+    for key in ["session_hibernate_after", "session_idle_timeout"] {
+        assert_reports(
+            &with_sh(&format!("[server.limits]\n{key} = \"0s\"")),
+            &base_env,
+            &format!("gw.toml: server.limits.{key}: must be more than 0"),
+        );
+    }
+}

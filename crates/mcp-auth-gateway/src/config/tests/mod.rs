@@ -103,6 +103,8 @@ fn every_key_maps_onto_the_library_settings() {
         max_in_flight_per_user = 4
         max_sessions_per_user = 3
         max_sessions_total = 100
+        session_hibernate_after = "2m"
+        session_idle_timeout = 7200
         [auth]
         issuer = "https://idp.example.com"
         user_claim = "email"
@@ -140,6 +142,8 @@ fn every_key_maps_onto_the_library_settings() {
     assert_eq!(server.worker_threads, Some(3));
     assert_eq!(server.limits.max_in_flight_per_user, 4);
     assert_eq!(server.limits.max_sessions_total, 100);
+    assert_eq!(server.limits.session_hibernate_after, Duration::from_secs(120));
+    assert_eq!(server.limits.session_idle_timeout, Duration::from_secs(7200));
     let entry = &config.servers[0];
     assert_eq!(config.mount_url(entry), "https://mcp.example.com/base/github");
     assert_eq!(entry.extras, ["x-tenant-id"]);

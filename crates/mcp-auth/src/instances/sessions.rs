@@ -1,0 +1,194 @@
+//! Session-era Streamable HTTP sessions (2025-03-26 … 2025-11-25): the book of every open
+//! session, and hibernation.
+//!
+//! A running rmcp session — its worker, its serve loop and their channels — holds ~52 KB, and a
+//! client may keep a session for hours and use it now and then. So a session of a per-user
+//! instance that has been idle for [`session_hibernate_after`](crate::Limits) with no request
+//! in flight and no stream open is *hibernated*: its worker stops, and only its record here
+//! stays (the client's `initialize` parameters and its owner, well under 1 KB). The client's
+//! next request restores it without the client noticing: rmcp finds no running session, asks
+//! its `SessionStore` — the entry's [`EntryStore`], a view of this book — and replays the
+//! `initialize` handshake on the user's instance.
+//!
+//! The book is where every session id is looked up: a request naming a session needs its
+//! record, held by the caller (another user's id is a 404, and so is a restore of it). It is
+//! bounded (`max_sessions_total`; per user, admission counts [`UserState::sessions`]), and a
+//! session unused for [`session_idle_timeout`](crate::Limits) is forgotten. A running session
+//! whose record is gone is stopped by the next sweep.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use moka::sync::Cache;
+use rmcp::transport::streamable_http_server::session::{
+    SessionState, SessionStore, SessionStoreError,
+};
+
+use super::UserState;
+
+/// One open session: whose it is, how to restore it, and how busy it is.
+pub(crate) struct Record {
+    owner: Arc<str>,
+    /// The owner's state, whose session count this record is part of.
+    user: Arc<UserState>,
+    state: SessionState,
+    epoch: Instant,
+    /// When a request of it last started or ended, in ms since `epoch`.
+    last_used_ms: AtomicU64,
+    /// Requests in flight and streams open.
+    busy: AtomicUsize,
+}
+
+impl Record {
+    fn touch(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_used_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_used_ms.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(last)
+    }
+
+    /// Marks the session busy until the returned guard is dropped.
+    pub(crate) fn start_use(self: &Arc<Self>) -> SessionUse {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+        SessionUse(self.clone())
+    }
+}
+
+/// A request or stream of a session: the session is not hibernated while one is held.
+pub(crate) struct SessionUse(Arc<Record>);
+
+impl Drop for SessionUse {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Every open session of the server, keyed by the id its client holds.
+pub(crate) struct SessionBook {
+    records: Cache<Arc<str>, Arc<Record>>,
+    epoch: Instant,
+}
+
+impl SessionBook {
+    pub(crate) fn new(max: usize, idle_timeout: Duration) -> Self {
+        let records = Cache::builder()
+            .max_capacity(max as u64)
+            .time_to_idle(idle_timeout)
+            .eviction_listener(|_, record: Arc<Record>, _| {
+                record.user.sessions.fetch_sub(1, Ordering::Relaxed);
+            })
+            .build();
+        Self { records, epoch: Instant::now() }
+    }
+
+    /// The record of session `id` if `owner` holds it. A use: it keeps the session from
+    /// expiring.
+    pub(crate) fn get(&self, id: &str, owner: &str) -> Option<Arc<Record>> {
+        self.records.get(id).filter(|record| *record.owner == *owner)
+    }
+
+    /// Sessions held now, all users together.
+    pub(crate) fn len(&self) -> u64 {
+        self.settle();
+        self.records.entry_count()
+    }
+
+    /// Runs pending removals, so that [`UserState::sessions`] and [`Self::len`] are exact.
+    pub(crate) fn settle(&self) {
+        self.records.run_pending_tasks();
+    }
+}
+
+/// The sessions one entry's rmcp service may be running, with their records.
+#[derive(Default)]
+pub(crate) struct Running(Mutex<HashMap<Arc<str>, Arc<Record>>>);
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Record>>> {
+        // Inserts and removes only; a poisoned map is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes that session `id` runs here (it was opened or is being restored here).
+    pub(crate) fn note(&self, id: &str, record: &Arc<Record>) {
+        let mut running = self.lock();
+        if !running.contains_key(id) {
+            running.insert(id.into(), record.clone());
+        }
+    }
+
+    /// Takes out the sessions to stop: those forgotten by `book` (expired, evicted, deleted)
+    /// and, with `hibernate_after`, those idle that long with nothing in flight.
+    pub(crate) fn due(
+        &self,
+        book: &SessionBook,
+        hibernate_after: Option<Duration>,
+    ) -> Vec<Arc<str>> {
+        let mut running = self.lock();
+        let mut due = Vec::new();
+        running.retain(|id, record| {
+            let idle = hibernate_after.is_some_and(|after| {
+                record.busy.load(Ordering::Acquire) == 0 && record.idle_for() >= after
+            });
+            let stop = idle || !book.records.contains_key(id);
+            if stop {
+                due.push(id.clone());
+            }
+            !stop
+        });
+        due
+    }
+}
+
+/// One entry's view of the book, as rmcp's `SessionStore`: it stores the sessions the entry
+/// opens under the entry's user, and restores only that user's.
+pub(crate) struct EntryStore {
+    pub(crate) book: Arc<SessionBook>,
+    pub(crate) owner: Arc<str>,
+    pub(crate) user: Arc<UserState>,
+    pub(crate) running: Arc<Running>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for EntryStore {
+    async fn load(&self, id: &str) -> Result<Option<SessionState>, SessionStoreError> {
+        let Some(record) = self.book.get(id, &self.owner) else { return Ok(None) };
+        self.running.note(id, &record);
+        Ok(Some(record.state.clone()))
+    }
+
+    async fn store(&self, id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
+        let record = Arc::new(Record {
+            owner: self.owner.clone(),
+            user: self.user.clone(),
+            state: state.clone(),
+            epoch: self.book.epoch,
+            last_used_ms: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
+        });
+        record.touch();
+        self.user.sessions.fetch_add(1, Ordering::Relaxed);
+        self.book.records.insert(id.into(), record.clone());
+        self.running.note(id, &record);
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), SessionStoreError> {
+        if self.book.get(id, &self.owner).is_some() {
+            self.book.records.invalidate(id);
+        }
+        self.running.lock().remove(id);
+        Ok(())
+    }
+}
