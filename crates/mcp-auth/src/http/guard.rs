@@ -25,14 +25,20 @@
 //!    a browser behind a TLS proxy that sets `X-Forwarded-Proto` still counts as same-origin
 //!    (without that header, list the public origin in `cors_origins`).
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    future::{Ready, ready},
+    net::SocketAddr,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, uri::Authority},
-    middleware::Next,
     response::Response,
 };
+use futures::future::Either;
+use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{AllowedHosts, HttpOptions, errors::jsonrpc_error};
@@ -214,19 +220,48 @@ fn request_host(request: &Request) -> Result<Option<Authority>, &'static str> {
     }
 }
 
-/// Middleware: `400` for an ambiguous or malformed `Host` or `Origin`, `403` for a foreign
-/// `Host` or a disallowed `Origin`.
-pub(crate) async fn check_host_and_origin(
-    State(guard): State<Arc<Guard>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some((status, code, reason)) = guard.refusal(&request) else {
-        return next.run(request).await;
-    };
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-    guard.log.host_or_origin_refused(reason, peer);
-    jsonrpc_error(status, code, reason)
+/// The guard as a tower layer, outermost on every route: `400` for an ambiguous or malformed
+/// `Host` or `Origin`, `403` for a foreign `Host` or a disallowed `Origin`; anything else goes
+/// to the inner service as it came. A plain service rather than axum's `from_fn`, which boxes
+/// and clones on every request (~8,000 instructions per request under callgrind).
+#[derive(Clone)]
+pub(crate) struct GuardLayer(pub(crate) Arc<Guard>);
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService { guard: self.0.clone(), inner }
+    }
+}
+
+/// See [`GuardLayer`].
+#[derive(Clone)]
+pub(crate) struct GuardService<S> {
+    guard: Arc<Guard>,
+    inner: S,
+}
+
+impl<S> Service<Request> for GuardService<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some((status, code, reason)) = self.guard.refusal(&request) else {
+            return Either::Right(self.inner.call(request));
+        };
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        self.guard.log.host_or_origin_refused(reason, peer);
+        Either::Left(ready(Ok(jsonrpc_error(status, code, reason))))
+    }
 }
 
 impl Guard {

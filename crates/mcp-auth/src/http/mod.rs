@@ -63,7 +63,7 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(axum::middleware::from_fn_with_state(guard, guard::check_host_and_origin))
+    router.layer(guard::GuardLayer(guard))
 }
 
 /// The headers that carry a caller's credentials. They are removed once the request is admitted,
