@@ -4,10 +4,13 @@
 `bench/load.sh --idle-memory` builds the server and calls this (stdlib only). For each era and
 mode it starts a fresh server, reads its RSS, lets N users (`user-0` … `user-N-1`, each with
 its own JWT in the authenticating modes) make contact over keep-alive connections with bounded
-concurrency, leaves them idle, reads RSS again and reports (after − before) / N.
+concurrency, leaves them idle, reads RSS again and reports (after − before) / N. Then every
+user calls again (in its session, if it has one), and the calls not answered are counted.
 
 - 2025-11-25: each user opens one session (`initialize` + `notifications/initialized`) and
-  keeps it. This is the issue's "10k users holding one session each".
+  keeps it. This is the issue's "10k users holding one session each". In the wrapped modes
+  the idle sessions hibernate (after BENCH_IDLE_HIBERNATE_MS, 2000 here; 60 s by default),
+  and the calls after idling restore them.
 - 2026-07-28: each user makes one stateless `tools/call`; there is no session to keep, so what
   stays is the user's idle instance (wrapped) or nothing at all (bare).
 
@@ -15,7 +18,10 @@ concurrency, leaves them idle, reads RSS again and reports (after − before) / 
 keeps per session; `wrapped` minus `bare` is what mcp-auth adds per user (its instance, pool
 entry, rate-limiter bucket and session binding).
 
-Knobs: BENCH_IDLE_USERS (10000), BENCH_IDLE_CONCURRENCY (32), BENCH_IDLE_MODES
+Every server trims its heap every 0.5 s (`--trim-every-ms`, glibc `malloc_trim`), so that RSS
+shows what it holds, not the pages glibc keeps for reuse after the burst of contacts.
+
+Knobs: BENCH_IDLE_USERS (10000), BENCH_IDLE_CONCURRENCY (32), BENCH_IDLE_HIBERNATE_MS (2000), BENCH_IDLE_MODES
 (wrapped,bare), BENCH_IDLE_ERAS (2025-11-25,2026-07-28), BENCH_OUT (bench/results:
 idle-memory.md / idle-memory.json), BENCH_DOC (a markdown file whose generated section to
 replace, e.g. docs/benchmarks.md).
@@ -28,6 +34,7 @@ import http.client
 import json
 import os
 import secrets
+import tempfile
 import sys
 import threading
 import time
@@ -39,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from load import (  # noqa: E402
     BASE_HEADERS,
     LEGACY_VERSION,
+    ECHO_TEXT,
     HTTP_TIMEOUT_S,
     STATELESS_HEADERS,
     STATELESS_META,
@@ -58,29 +66,50 @@ MODERN_VERSION = "2026-07-28"
 
 TARGET_KB = 10
 
+# `wrapped*`: sessions idle this long hibernate (the library's default is 60 s; shorter here so
+# that a run need not wait). BENCH_IDLE_HIBERNATE_MS overrides it.
+HIBERNATE_MS = int(os.environ.get("BENCH_IDLE_HIBERNATE_MS", "2000"))
 
-def keep_session(request: Request, headers: dict[str, str]) -> None:
-    """2025-11-25: opens a session and keeps it (never deleted)."""
-    open_session(request, headers)
+
+def keep_session(request: Request, headers: dict[str, str]) -> dict[str, str]:
+    """2025-11-25: opens a session and keeps it (never deleted); the headers naming it."""
+    return open_session(request, headers)
 
 
-def call_once(request: Request, headers: dict[str, str]) -> None:
+def call_once(request: Request, headers: dict[str, str]) -> dict[str, str]:
     """2026-07-28: one stateless `tools/call`; nothing but the user's instance stays."""
-    status, _, body = request({**headers, **STATELESS_HEADERS}, echo_call(STATELESS_META))
+    headers = {**headers, **STATELESS_HEADERS}
+    status, _, body = request(headers, echo_call(STATELESS_META))
     if status != 200:
         raise RuntimeError(f"tools/call gave {status}: {body[:200]!r}")
+    return headers
 
 
-CONTACT: dict[str, Callable[[Request, dict[str, str]], None]] = {
+def come_back(request: Request, headers: dict[str, str]) -> dict[str, str]:
+    """A user's next call, with the headers of its contact (its session, if any): it must be
+    answered, whether or not its session hibernated meanwhile."""
+    meta = STATELESS_META if headers.get("MCP-Protocol-Version") == MODERN_VERSION else None
+    status, _, body = request(headers, echo_call(meta))
+    if status != 200 or ECHO_TEXT.encode() not in body:
+        raise RuntimeError(f"tools/call after idling gave {status}: {body[:200]!r}")
+    return headers
+
+
+CONTACT: dict[str, Callable[[Request, dict[str, str]], dict[str, str]]] = {
     LEGACY_VERSION: keep_session,
     MODERN_VERSION: call_once,
 }
 
 
-def make_contact(server: Server, secret: str | None, era: str, users: int, concurrency: int) -> list[str]:
-    """Every user (`user-0` … `user-N-1`) makes contact in `era`; returns the error messages."""
+def make_contact(
+    server: Server,
+    users: list[dict[str, str]],
+    contact: Callable[[Request, dict[str, str]], dict[str, str]],
+    concurrency: int,
+) -> list[str]:
+    """Every user (`user-0` … `user-N-1`, each by the headers in `users`) makes `contact`,
+    whose returned headers replace theirs; returns the error messages."""
     parsed = urllib.parse.urlsplit(server.url)
-    contact = CONTACT[era]
     errors: list[str] = []
     lock = threading.Lock()
     conns: list[http.client.HTTPConnection] = []
@@ -96,12 +125,9 @@ def make_contact(server: Server, secret: str | None, era: str, users: int, concu
             return resp.status, resp.headers, resp.read()
 
         # Every user is handled by one worker: bounded concurrency, one connection each.
-        for i in range(w, users, concurrency):
-            headers = dict(BASE_HEADERS)
-            if secret is not None:
-                headers["Authorization"] = f"Bearer {mint_jwt(secret, f'user-{i}', server.url)}"
+        for i in range(w, len(users), concurrency):
             try:
-                contact(request, headers)
+                users[i] = contact(request, users[i])
             except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
                 with lock:
                     errors.append(f"user-{i}: {e}")
@@ -119,29 +145,46 @@ def make_contact(server: Server, secret: str | None, era: str, users: int, concu
     return errors
 
 
-def settle(server: Server, seconds: float = 1.0) -> int:
+def settle(server: Server, heap_file: Path, seconds: float = 1.0) -> tuple[int, int]:
+    """RSS and heap in use (KiB) after `seconds` (the server trims and reports every 0.5 s)."""
     time.sleep(seconds)
-    return server.rss_kb()
+    return server.rss_kb(), int(heap_file.read_text()) // 1024
+
+
+def user_headers(server: Server, secret: str | None, users: int) -> list[dict[str, str]]:
+    """The headers of each user's first request: its own JWT, where the mode checks one."""
+    out = []
+    for i in range(users):
+        headers = dict(BASE_HEADERS)
+        if secret is not None:
+            headers["Authorization"] = f"Bearer {mint_jwt(secret, f'user-{i}', server.url)}"
+        out.append(headers)
+    return out
 
 
 def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int) -> dict:
     needs_token = mode != "bare"
     secret = secrets.token_hex(32)
-    contender = Contender(
-        mode,
-        [server_bin, "--mode", mode],
-        needs_token,
-        None,
-        env={"BENCH_JWT_SECRET": secret},
-    )
+    # Every mode trims its heap, so that RSS shows what is held, not what glibc keeps after the
+    # burst of contacts; the wrapped ones hibernate sessions after HIBERNATE_MS.
+    heap_file = Path(tempfile.mkdtemp(prefix="idle-heap-")) / "heap"
+    command = [server_bin, "--mode", mode, "--trim-every-ms", "500", "--heap-file", str(heap_file)]
+    if mode.startswith("wrapped"):
+        command += ["--hibernate-after-ms", str(HIBERNATE_MS)]
+    contender = Contender(mode, command, needs_token, None, env={"BENCH_JWT_SECRET": secret})
     server = Server(contender)
     try:
-        before = settle(server)
+        before, heap_before = settle(server, heap_file)
+        headers = user_headers(server, secret if needs_token else None, users)
         t0 = time.monotonic()
-        errors = make_contact(server, secret if needs_token else None, era, users, concurrency)
+        errors = make_contact(server, headers, CONTACT[era], concurrency)
         elapsed = time.monotonic() - t0
-        after = settle(server, 2.0)
+        # Past the hibernation time, one sweep (a quarter of it) and a trim.
+        after, heap_after = settle(server, heap_file, HIBERNATE_MS / 1000 * 1.5 + 1.0)
         peak = server.peak_rss_kb()
+        t0 = time.monotonic()
+        back_errors = make_contact(server, headers, come_back, concurrency)
+        back_seconds = time.monotonic() - t0
     finally:
         server.stop()
     idle = users - len(errors)
@@ -156,7 +199,13 @@ def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int)
         "rss_after_kb": after,
         "peak_rss_kb": peak,
         "kb_per_user": (after - before) / max(idle, 1),
+        "heap_before_kb": heap_before,
+        "heap_after_kb": heap_after,
+        "heap_kb_per_user": (heap_after - heap_before) / max(idle, 1),
         "contact_seconds": elapsed,
+        "back_errors": len(back_errors),
+        "first_back_errors": back_errors[:5],
+        "back_seconds": back_seconds,
     }
 
 
@@ -171,25 +220,30 @@ def render(report: dict) -> str:
     out = [
         f"Run {report['started']} · {m['nproc']} cores, {m['cpu_model']} · {m['rustc']} · rmcp {m['rmcp']}",
         f"{report['users']} users, {report['concurrency']} keep-alive connections; RSS (VmRSS) read 1 s after "
-        "start and 2 s after the last user.",
+        f"start and {report['hibernate_ms'] / 1000 * 1.5 + 1:.0f} s after the last user (wrapped sessions hibernate "
+        f"after {report['hibernate_ms'] / 1000:.0f} s here; every server trims its heap every 0.5 s, "
+        "`malloc_trim`). Then every user calls again, in its session: \"back\" counts those not answered.",
         "",
-        "| era | each user | mode | idle users | RSS before MB | RSS after MB | KB per idle user | target (< 10 KB) | errors |",
-        "|---|---|---|---:|---:|---:|---:|---|---:|",
+        "| era | each user | mode | idle users | RSS before MB | RSS after MB | KB per idle user (RSS) | heap in use, KB per idle user | target (< 10 KB) | errors | back: errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in report["modes"]:
-        target = ("met" if r["kb_per_user"] < TARGET_KB else "**missed**") if r["mode"] != "bare" else "(baseline)"
+        target = "(baseline)"
+        if r["mode"] != "bare":
+            rss_met, heap_met = r["kb_per_user"] < TARGET_KB, r["heap_kb_per_user"] < TARGET_KB
+            target = "met" if rss_met else "met in heap, **missed** in RSS" if heap_met else "**missed**"
         out.append(
             f"| {r['era']} | {WHAT_STAYS[r['era']]} | {r['mode']} | {r['idle_users']:,} | "
             f"{r['rss_before_kb'] / 1024:.1f} | {r['rss_after_kb'] / 1024:.1f} | "
-            f"{r['kb_per_user']:.2f} | {target} | {r['errors']} |"
+            f"{r['kb_per_user']:.2f} | {r['heap_kb_per_user']:.2f} | {target} | {r['errors']} | {r['back_errors']} |"
         )
     bare = {r["era"]: r for r in report["modes"] if r["mode"] == "bare"}
     for r in report["modes"]:
         if r["mode"] != "bare" and r["era"] in bare:
             out.append("")
             out.append(
-                f"{r['era']}, {r['mode']} − bare: {r['kb_per_user'] - bare[r['era']]['kb_per_user']:+.2f} KB per "
-                "user (what mcp-auth adds on top of rmcp)."
+                f"{r['era']}, {r['mode']} − bare: {r['kb_per_user'] - bare[r['era']]['kb_per_user']:+.2f} KB of RSS, "
+                f"{r['heap_kb_per_user'] - bare[r['era']]['heap_kb_per_user']:+.2f} KB of heap per user."
             )
     return "\n".join(out) + "\n"
 
@@ -213,16 +267,18 @@ def main() -> int:
             print(
                 f"{era} {mode}: {r['idle_users']:,} users in {r['contact_seconds']:.1f} s, RSS "
                 f"{r['rss_before_kb'] / 1024:.1f} → {r['rss_after_kb'] / 1024:.1f} MB, "
-                f"{r['kb_per_user']:.2f} KB per user, errors {r['errors']}",
+                f"{r['kb_per_user']:.2f} KB per user (heap {r['heap_kb_per_user']:.2f}), errors {r['errors']}, "
+                f"back {r['back_errors']}",
                 flush=True,
             )
-            for e in r["first_errors"]:
+            for e in r["first_errors"] + r["first_back_errors"]:
                 print(f"  {e}", flush=True)
             results.append(r)
     report = {
         "started": started,
         "users": users,
         "concurrency": concurrency,
+        "hibernate_ms": HIBERNATE_MS,
         "machine": machine_info(),
         "modes": results,
     }
@@ -237,7 +293,7 @@ def main() -> int:
     print()
     print(text)
     print(f"written: {', '.join(map(str, written))}")
-    return 0 if all(r["errors"] == 0 for r in results) else 1
+    return 0 if all(r["errors"] == 0 and r["back_errors"] == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

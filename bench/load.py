@@ -87,6 +87,8 @@ class Contender:
     eras: tuple[str, ...] | None = None
     # The stdout line that says it is ready, followed by its URL.
     ready_prefix: str = "LISTENING "
+    # Further contenders its ratio is also taken against, where they speak the era.
+    also_against: tuple[str, ...] = ()
 
     def speaks(self, era: str) -> bool:
         return self.eras is None or era in self.eras
@@ -121,6 +123,7 @@ def contenders(server_bin: str, secret: str) -> list[Contender]:
             True,
             "bare",
             env={"BENCH_JWT_SECRET": secret},
+            also_against=("bare-json",),
         ),
         # wrap_server with a fresh instance per session (per request when stateless).
         Contender(
@@ -701,7 +704,7 @@ def main() -> int:
         "rounds": env_int("BENCH_ROUNDS", 3),
         "concurrency": [int(c) for c in env_list("BENCH_CONCURRENCY", "1,16,64")],
         "eras": env_list("BENCH_ERAS", ",".join(ERAS)),
-        "contenders": env_list("BENCH_CONTENDERS", "bare,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk"),
+        "contenders": env_list("BENCH_CONTENDERS", "bare,bare-json,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk"),
         "wrk_threads": env_int("BENCH_WRK_THREADS", 1),
         "max_other_pct": env_float("BENCH_MAX_OTHER_PCT", 10),
         "retries": env_int("BENCH_RETRIES", 2),
@@ -763,22 +766,23 @@ def main() -> int:
     comparisons = []
     for s in summary:
         contender = next(c for c in chosen if c.name == s["contender"])
-        base = index.get((s["era"], s["concurrency"], contender.baseline))
-        if base is None or s.get("na") or base.get("na"):
-            continue
-        ratio = s["rps"] / base["rps"]
-        delta = s["server_cpu_us_per_req"] - base["server_cpu_us_per_req"]
-        comparisons.append(
-            {
-                "era": s["era"],
-                "concurrency": s["concurrency"],
-                "contender": s["contender"],
-                "baseline": base["contender"],
-                "throughput_ratio": ratio,
-                "cpu_delta_us": delta,
-                "target_met": ratio >= 0.9 or delta <= 8,
-            }
-        )
+        for baseline in (contender.baseline, *contender.also_against):
+            base = index.get((s["era"], s["concurrency"], baseline))
+            if base is None or s.get("na") or base.get("na"):
+                continue
+            ratio = s["rps"] / base["rps"]
+            delta = s["server_cpu_us_per_req"] - base["server_cpu_us_per_req"]
+            comparisons.append(
+                {
+                    "era": s["era"],
+                    "concurrency": s["concurrency"],
+                    "contender": s["contender"],
+                    "baseline": base["contender"],
+                    "throughput_ratio": ratio,
+                    "cpu_delta_us": delta,
+                    "target_met": ratio >= 0.9 or delta <= 8,
+                }
+            )
     # wrapped against every other contender measured in the same era and concurrency.
     side_by_side = []
     for s in summary:

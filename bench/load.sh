@@ -44,7 +44,7 @@ CONTENDERS_DIR="$ROOT/bench/contenders"
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
-export BENCH_CONTENDERS="${BENCH_CONTENDERS:-bare,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk}"
+export BENCH_CONTENDERS="${BENCH_CONTENDERS:-bare,bare-json,wrapped,per_session,fastmcp,fastmcp-sessions,ts-sdk}"
 case ",${BENCH_CONTENDERS:-}," in
   *,ts-sdk,*)
     # shellcheck source=scripts/lib/node.sh

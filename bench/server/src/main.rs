@@ -19,7 +19,7 @@
 
 mod echo;
 
-use std::{error::Error, io::Write, net::SocketAddr, sync::Arc};
+use std::{error::Error, io::Write, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Request, State},
@@ -67,6 +67,20 @@ struct Args {
     /// answer `429` to nearly every request of a load test).
     #[arg(long, default_value_t = 1_000_000)]
     rate_limit: u32,
+    /// `wrapped*`: `Limits::session_hibernate_after` in ms (default: the library's, 60 s);
+    /// `bench/idle_memory.py` shortens it so that a run need not wait a minute.
+    #[arg(long)]
+    hibernate_after_ms: Option<u64>,
+    /// Every this many ms, hand freed heap pages back to the kernel (glibc `malloc_trim`), so
+    /// that RSS shows what the process holds rather than what glibc keeps for reuse after a
+    /// burst: `bench/idle_memory.py` reads RSS after sessions hibernate. 0 (default): never.
+    #[arg(long, default_value_t = 0)]
+    trim_every_ms: u64,
+    /// With `--trim-every-ms`: after each trim, write the bytes of heap in use (glibc
+    /// `mallinfo2`: allocated chunks plus mmapped blocks, all arenas) to this file — what the
+    /// process holds, however fragmented the pages around it are.
+    #[arg(long)]
+    heap_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +116,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let url = format!("http://{}/mcp", listener.local_addr()?);
     let nodelay = !args.no_nodelay;
+    if args.trim_every_ms > 0 {
+        tokio::spawn(trim_every(Duration::from_millis(args.trim_every_ms), args.heap_file.clone()));
+    }
     match args.mode {
         Mode::Stdio => unreachable!("served above, without a listener"),
         Mode::Bare | Mode::BareJson => {
@@ -141,9 +158,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let server = wrap_server(|_token, _user_id, _extras| EchoServer::new())
                 .auth_provider(jwt_provider(&url)?)
                 .rate_limit(rate_limit)
-                // The single benchmark user sends up to 64 requests at once; the default
-                // per-user cap (32 in flight) would answer the rest with 429.
-                .limits(Limits::default().with_max_in_flight_per_user(BENCH_MAX_IN_FLIGHT))
+                .limits(limits(args.hibernate_after_ms))
                 .instances(InstanceOptions::default().with_mode(instance_mode))
                 .build()?;
             announce(&url)?;
@@ -157,6 +172,40 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     Ok(())
+}
+
+/// The library's limits, but for the benchmark user's in-flight cap and, if given, the
+/// hibernation time.
+fn limits(hibernate_after_ms: Option<u64>) -> Limits {
+    // The single benchmark user sends up to 64 requests at once; the default per-user cap (32
+    // in flight) would answer the rest with 429.
+    let limits = Limits::default().with_max_in_flight_per_user(BENCH_MAX_IN_FLIGHT);
+    match hibernate_after_ms {
+        Some(ms) => limits.with_session_hibernate_after(Duration::from_millis(ms)),
+        None => limits,
+    }
+}
+
+/// Trims the heap every `period`, forever, and writes the heap in use to `heap_file`.
+async fn trim_every(period: Duration, heap_file: Option<std::path::PathBuf>) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        // SAFETY: malloc_trim and mallinfo2 only walk glibc's own arenas; they take no pointer
+        // of ours.
+        let info = unsafe {
+            libc::malloc_trim(0);
+            libc::mallinfo2()
+        };
+        if let Some(path) = &heap_file {
+            let in_use = info.uordblks + info.hblkhd;
+            let partial = path.with_extension("tmp");
+            // Written whole, then renamed: a reader never sees half a number.
+            if std::fs::write(&partial, in_use.to_string()).is_ok() {
+                let _ = std::fs::rename(&partial, path);
+            }
+        }
+    }
 }
 
 /// rmcp's Streamable HTTP service at `/mcp` with `config`, as its examples set it up.
