@@ -283,8 +283,9 @@ impl Guard {
                 "Bad Request: more than one Origin header",
             ));
         }
-        let scheme = Scheme::of(request.headers());
+        // The scheme is read only when there is an origin to compare (most requests have none).
         let allowed = |o: &HeaderValue| {
+            let scheme = Scheme::of(request.headers());
             o.to_str().is_ok_and(|o| self.origin_allowed(o, host.as_ref(), scheme))
         };
         match origin {

@@ -51,8 +51,9 @@ pub(crate) async fn handle<H: ServerHandler>(
     // here. Answer 404 for every method ourselves — rmcp would accept a DELETE of an unknown
     // session with 202. A session found is in use until the response ends: it does not
     // hibernate meanwhile.
-    let session_id = legacy_session_id(&parts.headers).map(Arc::<str>::from);
-    let hook = shared.sessions.as_ref().filter(|_| !is_stateless(&parts.headers));
+    let stateless = is_stateless(&parts.headers);
+    let session_id = legacy_session_id(&parts.headers, stateless).map(Arc::<str>::from);
+    let hook = shared.sessions.as_ref().filter(|_| !stateless);
     let mut theirs = None;
     let mut session_use = None;
     if let Some(session_id) = &session_id {
@@ -73,8 +74,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         }
     }
     // A legacy-era POST without a session opens one (it must be `initialize`).
-    let opens_session =
-        parts.method == Method::POST && session_id.is_none() && !is_stateless(&parts.headers);
+    let opens_session = parts.method == Method::POST && session_id.is_none() && !stateless;
     if opens_session && let Err(refusal) = reserve_session(&shared, &admission) {
         shared.security_log.refused("sessions", admission.principal.user_id(), None);
         return errors::refusal(&refusal);
@@ -125,7 +125,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         return response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)));
     }
     if let (Some(handler), Some(bytes)) = (&shared.stateless, &posted)
-        && is_stateless(&parts.headers)
+        && stateless
     {
         let Ok(instance) = entry.instance() else {
             return errors::refusal(&Refusal::InstanceFailed);
@@ -183,6 +183,7 @@ fn is_stateless(headers: &HeaderMap) -> bool {
     headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
+        // Dates compare correctly as strings.
         .is_some_and(|v| v >= STATELESS_ERA)
 }
 
@@ -197,8 +198,9 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
 pub(super) const SESSION_ID: &str = "mcp-session-id";
 
 /// The session id of a legacy-era request (2026-07-28 requests carry none that matters).
-fn legacy_session_id(headers: &HeaderMap) -> Option<&str> {
-    let session = headers.get(SESSION_ID)?.to_str().ok()?;
-    // Dates compare correctly as strings.
-    (!is_stateless(headers)).then_some(session)
+fn legacy_session_id(headers: &HeaderMap, stateless: bool) -> Option<&str> {
+    if stateless {
+        return None;
+    }
+    headers.get(SESSION_ID)?.to_str().ok()
 }
