@@ -42,7 +42,7 @@ pub struct Limits {
     /// in flight, no stream open — hibernates (default 60 s): rmcp's worker for it stops and
     /// only its record stays (< 1 KB instead of ~52 KB), and the client's next request
     /// restores it, unnoticed. Per-session instances do not hibernate: their instance would go
-    /// with the worker.
+    /// with the worker. Their sessions end after 5 minutes idle (rmcp's keep-alive), as before.
     pub session_hibernate_after: Duration,
     /// A Streamable HTTP session unused this long is forgotten (default 30 min); its next
     /// request gets `404` and the client opens a new one, as the spec says.

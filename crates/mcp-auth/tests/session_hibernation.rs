@@ -146,3 +146,29 @@ async fn hibernated_sessions_count_against_the_users_cap() {
     // Another user is not affected.
     open_session(&http, &app.url, &token_for("bob")).await;
 }
+
+#[tokio::test]
+async fn a_per_session_instance_does_not_hibernate_and_keeps_its_state() {
+    use mcp_auth::instances::{InstanceMode, InstanceOptions};
+    let app = App::start(|b| {
+        b.limits(hibernating())
+            .instances(InstanceOptions::default().with_mode(InstanceMode::PerSession))
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let alice = token_for("alice");
+    let session = open_session(&http, &app.url, &alice).await;
+    let add = json!({"jsonrpc":"2.0","id":4,"method":"tools/call",
+        "params":{"name":"notes_add","arguments":{"text":"kept"}}});
+    let response = in_session(http.post(&app.url), &alice, &session).json(&add).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    // Time passing is what is tested: five hibernation periods, twenty sweeps. A session of a
+    // per-user instance would have hibernated by now (the tests above); this one's instance
+    // would go with its worker, so it keeps running.
+    tokio::time::sleep(HIBERNATE_AFTER * 5).await;
+    assert_eq!(running_sessions(&app).await, 1);
+    let list = json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
+        "params":{"name":"notes_list","arguments":{}}});
+    let response = in_session(http.post(&app.url), &alice, &session).json(&list).send().await;
+    assert_eq!(answer_text(response.unwrap()).await, "kept");
+}

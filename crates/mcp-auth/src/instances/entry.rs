@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     InstanceMode, InstanceRefusal,
     activity::Activity,
-    hooked::{EndSession, HookedSessions},
+    hooked::{self, EndSession, HookedSessions},
     sessions::{EntryStore, Running, SessionBook},
     user::UserState,
 };
@@ -138,15 +138,21 @@ impl<H: ServerHandler> UserEntry<H> {
         self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
     }
 
-    /// Stops the running sessions that `book` forgot and, for a per-user instance (which
-    /// outlives its sessions' workers), those idle for `hibernate_after`: their records stay,
-    /// and the next request restores them. The stops run in a task of their own: a worker
-    /// slow to stop must not hold the sweep.
+    /// Stops the running sessions that `book` forgot, and the idle ones: with a per-user
+    /// instance (which outlives its sessions' workers) those idle for `hibernate_after`, whose
+    /// records stay for the next request to restore them; with per-session instances those
+    /// idle for rmcp's keep-alive, which end (a restore would build a fresh instance — a new
+    /// child, for the gateway — and lose the old one's state unnoticed). The stops run in a
+    /// task of their own: a worker slow to stop must not hold the sweep.
     pub(crate) fn stop_sessions(&self, book: &SessionBook, hibernate_after: Duration) {
-        let hibernate = self.shared.is_some().then_some(hibernate_after);
-        let due = self.running.due(book, hibernate);
+        let hibernates = self.shared.is_some();
+        let idle_after = if hibernates { hibernate_after } else { hooked::KEEP_ALIVE };
+        let due = self.running.due(book, idle_after);
         if due.is_empty() {
             return;
+        }
+        if !hibernates {
+            due.iter().for_each(|id| book.forget(id));
         }
         let sessions = self.sessions.clone();
         tokio::spawn(async move {

@@ -104,6 +104,11 @@ impl SessionBook {
         self.records.entry_count()
     }
 
+    /// Forgets session `id`: its next request gets 404.
+    pub(crate) fn forget(&self, id: &str) {
+        self.records.invalidate(id);
+    }
+
     /// Runs pending removals, so that [`UserState::sessions`] and [`Self::len`] are exact.
     pub(crate) fn settle(&self) {
         self.records.run_pending_tasks();
@@ -129,18 +134,12 @@ impl Running {
     }
 
     /// Takes out the sessions to stop: those forgotten by `book` (expired, evicted, deleted)
-    /// and, with `hibernate_after`, those idle that long with nothing in flight.
-    pub(crate) fn due(
-        &self,
-        book: &SessionBook,
-        hibernate_after: Option<Duration>,
-    ) -> Vec<Arc<str>> {
+    /// and those idle for `idle_after` with nothing in flight.
+    pub(crate) fn due(&self, book: &SessionBook, idle_after: Duration) -> Vec<Arc<str>> {
         let mut running = self.lock();
         let mut due = Vec::new();
         running.retain(|id, record| {
-            let idle = hibernate_after.is_some_and(|after| {
-                record.busy.load(Ordering::Acquire) == 0 && record.idle_for() >= after
-            });
+            let idle = record.busy.load(Ordering::Acquire) == 0 && record.idle_for() >= idle_after;
             let stop = idle || !book.records.contains_key(id);
             if stop {
                 due.push(id.clone());
