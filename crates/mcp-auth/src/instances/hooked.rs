@@ -6,7 +6,8 @@
 //!   client what is behind the gateway, and could be guessable);
 //! - the table is the user's own, so another user's id is unknown to it (404);
 //! - each session counts against the session caps, like one of rmcp's;
-//! - it is forgotten after the same idle keep-alive as rmcp's sessions.
+//! - it is forgotten after rmcp's default idle keep-alive (5 minutes). Only the handler's value
+//!   is held for it here (an upstream session id, say), so there is nothing to hibernate.
 
 use std::{
     sync::{Arc, OnceLock},
@@ -20,7 +21,8 @@ use moka::sync::Cache;
 /// value for it: run for each session left when the user's entry closes.
 pub(crate) type EndSession<H> = dyn Fn(Arc<H>, Arc<str>) -> BoxFuture<'static, ()> + Send + Sync;
 
-/// How long a hooked session is kept without a request: rmcp's default for its own sessions.
+/// How long a hooked session (or a per-session instance's session) is kept without a request:
+/// rmcp's default keep-alive for its own sessions.
 pub(crate) const KEEP_ALIVE: Duration =
     rmcp::transport::streamable_http_server::session::local::SessionConfig::DEFAULT_KEEP_ALIVE;
 
