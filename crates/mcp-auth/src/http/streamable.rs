@@ -162,8 +162,13 @@ fn reserve_session<H: ServerHandler>(
 ) -> Result<(), Refusal> {
     let limits = &shared.limits;
     let book = &shared.registry.inner.book;
-    let held =
-        || admission.entry.user.sessions.load(Ordering::Relaxed) + admission.entry.hooked.len();
+    let entry = &admission.entry;
+    // Recorded sessions (running or hibernated), hooked ones, and any rmcp runs unrecorded.
+    let held = || {
+        entry.user.sessions.load(Ordering::Relaxed)
+            + entry.hooked.len()
+            + entry.unrecorded_sessions()
+    };
     // The user's count lags behind sessions the book has just forgotten: settle it at the cap.
     if held() >= limits.max_sessions_per_user && {
         book.settle();

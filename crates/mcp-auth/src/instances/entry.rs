@@ -138,6 +138,13 @@ impl<H: ServerHandler> UserEntry<H> {
         self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
     }
 
+    /// Sessions rmcp runs here that have no record: opened, but whose `initialize` answer never
+    /// reached the client (it went away meanwhile), so rmcp never stored them. The caps count
+    /// them, as they hold a worker; they end with the entry.
+    pub(crate) fn unrecorded_sessions(&self) -> usize {
+        self.running_sessions().saturating_sub(self.running.len())
+    }
+
     /// Stops the running sessions that `book` forgot, and the idle ones: with a per-user
     /// instance (which outlives its sessions' workers) those idle for `hibernate_after`, whose
     /// records stay for the next request to restore them; with per-session instances those

@@ -313,11 +313,13 @@ impl<H: ServerHandler> InstanceRegistry<H> {
 }
 
 impl<H: ServerHandler> RegistryInner<H> {
-    /// Streamable HTTP sessions held now: the book's, and the hooked ones of all entries.
+    /// Streamable HTTP sessions held now: the book's, and the hooked and unrecorded ones of
+    /// all entries.
     /// O(entries): runs only at the bound.
     fn count_sessions(&self) -> u64 {
-        let hooked: u64 = self.entries.iter().map(|(_, entry)| entry.hooked.len() as u64).sum();
-        self.book.len() + hooked
+        let per_entry = |entry: &UserEntry<H>| entry.hooked.len() + entry.unrecorded_sessions();
+        let entries: u64 = self.entries.iter().map(|(_, entry)| per_entry(&entry) as u64).sum();
+        self.book.len() + entries
     }
 
     /// May `entry` serve a request with `inputs`? Not when the secret changed, not when it has

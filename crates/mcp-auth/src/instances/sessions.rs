@@ -133,6 +133,11 @@ impl Running {
         }
     }
 
+    /// Sessions noted here.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Takes out the sessions to stop: those forgotten by `book` (expired, evicted, deleted)
     /// and those idle for `idle_after` with nothing in flight.
     pub(crate) fn due(&self, book: &SessionBook, idle_after: Duration) -> Vec<Arc<str>> {
