@@ -132,16 +132,7 @@ async fn hibernated_sessions_count_against_the_users_cap() {
         open_session(&http, &app.url, &alice).await;
     }
     until_running(&app, "both sessions to hibernate", 0).await;
-    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    let third = http
-        .post(&app.url)
-        .bearer_auth(&alice)
-        .header("accept", ACCEPT)
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
+    let third = initialize(&http, &app.url, &alice).await;
     assert_eq!(third.status(), 429);
     // Another user is not affected.
     open_session(&http, &app.url, &token_for("bob")).await;

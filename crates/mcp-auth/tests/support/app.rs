@@ -234,18 +234,16 @@ impl SseReader {
 
 pub const ACCEPT: &str = "application/json, text/event-stream";
 
-/// Opens a legacy-era (2025-11-25) session for `token`; returns its id.
-pub async fn open_session(http: &reqwest::Client, url: &str, token: &str) -> String {
+/// A legacy-era (2025-11-25) `initialize` POST with `token`, answered or refused.
+pub async fn initialize(http: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
         "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .json(&init)
-        .send()
-        .await
-        .unwrap();
+    http.post(url).bearer_auth(token).header("accept", ACCEPT).json(&init).send().await.unwrap()
+}
+
+/// Opens a legacy-era (2025-11-25) session for `token`; returns its id.
+pub async fn open_session(http: &reqwest::Client, url: &str, token: &str) -> String {
+    let response = initialize(http, url, token).await;
     assert_eq!(response.status(), 200);
     let session = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
     let _ = response.text().await;
