@@ -153,10 +153,14 @@ async fn a_per_session_instance_does_not_hibernate_and_keeps_its_state() {
         "params":{"name":"notes_add","arguments":{"text":"kept"}}});
     let response = in_session(http.post(&app.url), &alice, &session).json(&add).send().await;
     assert_eq!(response.unwrap().status(), 200);
-    // Time passing is what is tested: five hibernation periods, twenty sweeps. A session of a
-    // per-user instance would have hibernated by now (the tests above); this one's instance
-    // would go with its worker, so it keeps running.
-    tokio::time::sleep(HIBERNATE_AFTER * 5).await;
+    // Time passing is what is tested: twenty sweeps, five hibernation periods (a sweep runs
+    // every quarter of one). A session of a per-user instance would have hibernated by now
+    // (the tests above); this one's instance would go with its worker, so it keeps running.
+    let sweeps = app.server.stats().await.sweeps;
+    poll_until("twenty sweeps", DEADLINE, async || {
+        (app.server.stats().await.sweeps >= sweeps + 20).then_some(())
+    })
+    .await;
     assert_eq!(running_sessions(&app).await, 1);
     let list = json!({"jsonrpc":"2.0","id":5,"method":"tools/call",
         "params":{"name":"notes_list","arguments":{}}});

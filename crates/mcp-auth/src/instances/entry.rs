@@ -149,17 +149,25 @@ impl<H: ServerHandler> UserEntry<H> {
     /// instance (which outlives its sessions' workers) those idle for `hibernate_after`, whose
     /// records stay for the next request to restore them; with per-session instances those
     /// idle for rmcp's keep-alive, which end (a restore would build a fresh instance — a new
-    /// child, for the gateway — and lose the old one's state unnoticed). The stops run in a
-    /// task of their own: a worker slow to stop must not hold the sweep.
+    /// child, for the gateway — and lose the old one's state unnoticed). Unrecorded sessions
+    /// end once the sweeps have seen them for the keep-alive or the book's idle timeout,
+    /// whichever is shorter: a slow `initialize` (a child starting) has that long to be
+    /// answered. The stops run in a task of their own: a worker slow to stop must not hold the
+    /// sweep.
     pub(crate) fn stop_sessions(&self, book: &SessionBook, hibernate_after: Duration) {
         let hibernates = self.shared.is_some();
         let idle_after = if hibernates { hibernate_after } else { hooked::KEEP_ALIVE };
-        let due = self.running.due(book, idle_after);
-        if due.is_empty() {
-            return;
-        }
+        let mut due = self.running.due(book, idle_after);
         if !hibernates {
             due.iter().for_each(|id| book.forget(id));
+        }
+        // Not waited for: a table being written now is looked at by the next sweep.
+        if let Ok(live) = self.sessions.sessions.try_read() {
+            let unrecorded_for = book.idle_timeout.min(hooked::KEEP_ALIVE);
+            due.extend(self.running.unrecorded_due(live.keys(), unrecorded_for));
+        }
+        if due.is_empty() {
+            return;
         }
         let sessions = self.sessions.clone();
         tokio::spawn(async move {

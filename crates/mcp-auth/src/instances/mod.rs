@@ -67,6 +67,9 @@ pub struct InstanceStats {
     pub running_sessions: u64,
     /// Bytes of response handed to clients and not yet taken by them, all users together.
     pub unread_response_bytes: usize,
+    /// Housekeeping sweeps finished since start (idle instances dropped, sessions hibernated
+    /// or ended): something to wait on for what only time brings about.
+    pub sweeps: u64,
 }
 
 /// Why no entry could be handed out.
@@ -279,6 +282,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                 .map(|(_, entry)| entry.running_sessions() as u64)
                 .sum(),
             unread_response_bytes: self.inner.users.unread_bytes(),
+            sweeps: self.inner.sweep.finished.load(Ordering::Acquire),
         }
     }
 

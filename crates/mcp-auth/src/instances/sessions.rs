@@ -78,6 +78,8 @@ impl Drop for SessionUse {
 pub(crate) struct SessionBook {
     records: Cache<Arc<str>, Arc<Record>>,
     epoch: Instant,
+    /// How long a session may go unused before it is forgotten.
+    pub(crate) idle_timeout: Duration,
 }
 
 impl SessionBook {
@@ -89,7 +91,7 @@ impl SessionBook {
                 record.user.sessions.fetch_sub(1, Ordering::Relaxed);
             })
             .build();
-        Self { records, epoch: Instant::now() }
+        Self { records, epoch: Instant::now(), idle_timeout }
     }
 
     /// The record of session `id` if `owner` holds it. A use: it keeps the session from
@@ -117,12 +119,21 @@ impl SessionBook {
 
 /// The sessions one entry's rmcp service may be running, with their records.
 #[derive(Default)]
-pub(crate) struct Running(Mutex<HashMap<Arc<str>, Arc<Record>>>);
+pub(crate) struct Running {
+    noted: Mutex<HashMap<Arc<str>, Arc<Record>>>,
+    /// Sessions rmcp runs here with no record (their client left before the `initialize`
+    /// answer, so rmcp never stored them), and when a sweep first saw each.
+    unrecorded: Mutex<HashMap<Arc<str>, Instant>>,
+}
+
+/// Locks `mutex`; its maps see inserts and removes only, so a poisoned one is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Running {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Record>>> {
-        // Inserts and removes only; a poisoned map is still consistent.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.noted)
     }
 
     /// Notes that session `id` runs here (it was opened or is being restored here).
@@ -151,6 +162,31 @@ impl Running {
             }
             !stop
         });
+        due
+    }
+
+    /// Takes out the sessions of `live` (those rmcp runs here) that have had no record for
+    /// `after` since a sweep first saw them: no client holds their id, so none will use or
+    /// delete them.
+    pub(crate) fn unrecorded_due<'a>(
+        &self,
+        live: impl IntoIterator<Item = &'a Arc<str>>,
+        after: Duration,
+    ) -> Vec<Arc<str>> {
+        let noted = self.lock();
+        let mut unrecorded = lock(&self.unrecorded);
+        let now = Instant::now();
+        let mut still = HashMap::new();
+        let mut due = Vec::new();
+        for id in live.into_iter().filter(|id| !noted.contains_key(*id)) {
+            let first_seen = unrecorded.get(id).copied().unwrap_or(now);
+            if now.duration_since(first_seen) >= after {
+                due.push(id.clone());
+            } else {
+                still.insert(id.clone(), first_seen);
+            }
+        }
+        *unrecorded = still;
         due
     }
 }

@@ -22,13 +22,15 @@ pub(super) struct SweepState {
     started: AtomicBool,
     /// When a scan last found no idle entry, in ms since the registry's epoch (+1; 0 = never).
     last_found_full_ms: AtomicU64,
+    /// Sweeps finished since start.
+    pub(super) finished: AtomicU64,
 }
 
-/// How often the sweep runs: a quarter of the shortest of the idle timeout, the maximum lifetime
-/// and the session hibernation time, between 10 ms and 30 s. Instances past their lifetime are
-/// dropped by the sweep's pending-task run too: without a request to the registry nothing else
-/// would drop them.
-fn sweep_interval(shortest: [Duration; 3]) -> Duration {
+/// How often the sweep runs: a quarter of the shortest of the idle timeout, the maximum lifetime,
+/// the session hibernation time and the session idle timeout, between 10 ms and 30 s.
+/// Instances past their lifetime are dropped by the sweep's pending-task run too: without a
+/// request to the registry nothing else would drop them.
+fn sweep_interval(shortest: [Duration; 4]) -> Duration {
     let shortest = shortest.into_iter().min().unwrap_or(Duration::from_secs(30));
     (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
 }
@@ -46,6 +48,7 @@ pub(super) fn ensure_running<H: ServerHandler>(inner: &Arc<RegistryInner<H>>) {
         options.idle_timeout,
         options.max_lifetime,
         inner.hibernate_after,
+        inner.book.idle_timeout,
     ]));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::spawn(async move {
@@ -75,6 +78,7 @@ impl<H: ServerHandler> RegistryInner<H> {
         }
         self.entries.run_pending_tasks().await;
         self.users.prune();
+        self.sweep.finished.fetch_add(1, Ordering::Release);
     }
 
     /// Evicts the least recently used idle entries — a batch of up to 1/64 of the bound, so
