@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,8 @@ def profile_callgrind(server: load.Server, req: load.LoadRequest, out_file: Path
     annotated = subprocess.run(
         ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)], capture_output=True, text=True, check=True
     ).stdout
+    if args.keep:
+        shutil.copy(dump, args.keep)
     total = int(re.search(r"^totals:\s*(\d+)", dump.read_text(), re.M).group(1))
     print(f"{args.contender}, era {args.era}, c={args.concurrency}: {n} requests under callgrind "
           f"({result['status']} errors), {total / n:,.0f} instructions per request in all\n")
@@ -168,6 +171,7 @@ def main() -> int:
     ap.add_argument("-c", "--concurrency", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=10, help="measured window")
     ap.add_argument("--freq", type=int, default=499, help="perf: samples per second per CPU")
+    ap.add_argument("--keep", help="callgrind: copy the dump here, for callgrind_annotate")
     ap.add_argument("--server", default=os.environ.get("BENCH_SERVER", "target/release/bench-server"))
     args = ap.parse_args()
 

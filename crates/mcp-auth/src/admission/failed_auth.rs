@@ -4,6 +4,7 @@
 
 use std::{
     net::IpAddr,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -23,6 +24,10 @@ pub(crate) struct FailedAuthLimiter {
     failures: KeyedLimiter<IpAddr>,
     /// Peers over budget, until when. Bounded; an entry lives no longer than a minute.
     blocked: moka::sync::Cache<IpAddr, (Instant, RateLimitExceeded)>,
+    epoch: Instant,
+    /// When the last of the blocks ends, in ms after `epoch` (0: none ever): until a peer is
+    /// blocked, a check is one atomic load instead of a table lookup (~800 instructions).
+    blocks_end_ms: AtomicU64,
 }
 
 impl FailedAuthLimiter {
@@ -36,11 +41,20 @@ impl FailedAuthLimiter {
             .max_capacity(MAX_BLOCKED_PEERS)
             .time_to_live(Duration::from_secs(60))
             .build();
-        Ok(Some(Self { failures, blocked }))
+        Ok(Some(Self {
+            failures,
+            blocked,
+            epoch: Instant::now(),
+            blocks_end_ms: AtomicU64::new(0),
+        }))
     }
 
     /// Refuses a peer that is over its budget of failures.
     pub(crate) fn check(&self, peer: IpAddr) -> Result<(), RateLimitExceeded> {
+        let blocks_end = self.blocks_end_ms.load(Ordering::Relaxed);
+        if blocks_end == 0 || self.ms_since_epoch(Instant::now()) >= blocks_end {
+            return Ok(());
+        }
         match self.blocked.get(&peer) {
             Some((until, mut exceeded)) => {
                 let left = until.saturating_duration_since(Instant::now());
@@ -57,8 +71,15 @@ impl FailedAuthLimiter {
     /// Counts one failed authentication of `peer`.
     pub(crate) fn record_failure(&self, peer: IpAddr) {
         if let Err(exceeded) = self.failures.check(&peer) {
-            self.blocked.insert(peer, (Instant::now() + exceeded.retry_after, exceeded));
+            let until = Instant::now() + exceeded.retry_after;
+            // Rounded up: a check in the block's last millisecond still looks it up.
+            self.blocks_end_ms.fetch_max(self.ms_since_epoch(until) + 1, Ordering::Relaxed);
+            self.blocked.insert(peer, (until, exceeded));
         }
+    }
+
+    fn ms_since_epoch(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 }
 

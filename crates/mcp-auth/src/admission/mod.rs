@@ -185,7 +185,7 @@ impl<H: ServerHandler> Shared<H> {
         let inputs = InstanceInputs { credential, user_id, extras };
         // An entry evicted between the lookup and the pin is already closed: look again.
         for _ in 0..2 {
-            let entry = self.registry.entry(inputs.clone()).await.map_err(|refusal| {
+            let entry = self.registry.entry(&inputs).await.map_err(|refusal| {
                 self.instance_refused(&refusal, &inputs.user_id, peer);
                 match refusal {
                     InstanceRefusal::Full => {

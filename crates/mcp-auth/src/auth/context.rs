@@ -5,7 +5,7 @@
 
 use std::{borrow::Cow, fmt, net::SocketAddr};
 
-use http::{HeaderMap, header::AUTHORIZATION};
+use http::{HeaderMap, HeaderName, header::AUTHORIZATION};
 
 use super::AuthError;
 
@@ -38,7 +38,8 @@ pub struct RequestContext<'a> {
 impl<'a> RequestContext<'a> {
     /// A context over `headers`; the request id defaults to the `X-Request-ID` header.
     pub fn new(transport: TransportKind, headers: &'a HeaderMap) -> Self {
-        let request_id = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok());
+        const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+        let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
         Self { headers, transport, query: None, peer_addr: None, request_id }
     }
 
@@ -106,7 +107,12 @@ impl<'a> RequestContext<'a> {
         if values.next().is_some() {
             return Err(AuthError::MalformedHeader);
         }
-        let value = value.to_str().map_err(|_| AuthError::MalformedHeader)?;
+        // What `to_str` accepts, given a header value's own rules (no control bytes but tab),
+        // checked eight bytes at a time rather than one: the token is most of a request head.
+        let value = Some(value.as_bytes())
+            .filter(|bytes| bytes.is_ascii())
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .ok_or(AuthError::MalformedHeader)?;
         let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
         let token = token.trim_start_matches(' ');
         if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
@@ -137,7 +143,7 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (k, v) in pairs {
-            map.append(*k, HeaderValue::from_static(v));
+            map.append(*k, HeaderValue::from_str(v).unwrap());
         }
         map
     }
@@ -154,6 +160,7 @@ mod tests {
             (&[("authorization", "Bearer")], Err(AuthError::MalformedHeader)),
             (&[("authorization", "Bearer ")], Err(AuthError::MalformedHeader)),
             (&[("authorization", "Bearer a b")], Err(AuthError::MalformedHeader)),
+            (&[("authorization", "Bearer tok\u{e9}n")], Err(AuthError::MalformedHeader)),
             (
                 &[("authorization", "Bearer a"), ("authorization", "Bearer b")],
                 Err(AuthError::MalformedHeader),

@@ -26,9 +26,13 @@
 //!    (without that header, list the public origin in `cors_origins`).
 
 use std::{
+    cell::RefCell,
     future::{Ready, ready},
     net::SocketAddr,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
 };
 
@@ -48,6 +52,8 @@ const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 /// What the guard needs, precomputed once.
 pub(crate) struct Guard {
+    /// Unique among the process's guards.
+    id: u64,
     hosts: AllowedHosts,
     origins: Vec<String>,
     any_origin: bool,
@@ -70,7 +76,8 @@ impl Guard {
             }
             other => other.clone(),
         };
-        Arc::new(Self { hosts, origins, any_origin, log })
+        let id = GUARD_IDS.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Self { id, hosts, origins, any_origin, log })
     }
 
     fn host_allowed(&self, host: Option<&Authority>) -> bool {
@@ -180,6 +187,13 @@ fn parse_authority(text: &str) -> Option<Authority> {
     }
 }
 
+/// The one value of header `name`; `None` when it is absent or repeated.
+fn only_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
 /// The request's host, from `Host` and/or the request target's authority; `Err` with the
 /// reason when it is ambiguous or malformed (a `400`).
 fn request_host(request: &Request) -> Result<Option<Authority>, &'static str> {
@@ -264,9 +278,45 @@ where
     }
 }
 
+/// Gives each [`Guard`] an id of its own, for [`LAST_ACCEPTED`].
+static GUARD_IDS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The `Host` value this thread last saw accepted, by which guard, for a request with
+    /// nothing else to check (one `Host`, no `Origin`, no authority in the target): the verdict
+    /// depends on those bytes and the guard's fixed rules only, and nearly every request to a
+    /// server names the same host. Parsing it again costs ~2,000 instructions per request. A
+    /// copy, not the header itself, which would keep the request's read buffer alive.
+    static LAST_ACCEPTED: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
 impl Guard {
     /// Why `request` is refused (status, JSON-RPC code, message), if it is.
     fn refusal(&self, request: &Request) -> Option<(StatusCode, i64, &'static str)> {
+        let headers = request.headers();
+        let plain = request.uri().authority().is_none() && !headers.contains_key(header::ORIGIN);
+        let host = plain.then(|| only_value(headers, &header::HOST)).flatten();
+        let same = |last: &(u64, Vec<u8>), host: &HeaderValue| {
+            last.0 == self.id && last.1 == host.as_bytes()
+        };
+        if let Some(host) = host
+            && LAST_ACCEPTED.with_borrow(|last| same(last, host))
+        {
+            return None;
+        }
+        let refusal = self.check(request);
+        if let (None, Some(host)) = (refusal, host) {
+            LAST_ACCEPTED.with_borrow_mut(|last| {
+                last.0 = self.id;
+                last.1.clear();
+                last.1.extend_from_slice(host.as_bytes());
+            });
+        }
+        refusal
+    }
+
+    /// The checks themselves, in the order of the module docs.
+    fn check(&self, request: &Request) -> Option<(StatusCode, i64, &'static str)> {
         let host = match request_host(request) {
             Ok(host) => host,
             Err(reason) => return Some((StatusCode::BAD_REQUEST, -32600, reason)),
@@ -404,5 +454,38 @@ mod tests {
         assert!(guard.origin_allowed("http://localhost:80", Some(&plain), Scheme::Http));
         assert!(guard.origin_allowed("https://localhost", Some(&plain), Scheme::Https));
         assert!(!guard.origin_allowed("https://localhost:80", Some(&plain), Scheme::Https));
+    }
+
+    fn request(host: &str, extra: &[(&str, &str)]) -> Request {
+        let mut request = Request::builder().uri("/mcp").header(header::HOST, host);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_host_accepted_before_is_accepted_by_that_guard_only_and_only_alone() {
+        let any = Guard::new(
+            &HttpOptions::default().with_allowed_hosts(AllowedHosts::Any),
+            Arc::default(),
+        );
+        let loopback = Guard::new(&HttpOptions::default(), Arc::default());
+        let forbidden =
+            Some((StatusCode::FORBIDDEN, -32000, "Forbidden: Host header is not allowed"));
+        assert_eq!(any.refusal(&request("evil.example", &[])), None);
+        assert_eq!(any.refusal(&request("evil.example", &[])), None, "remembered");
+        assert_eq!(loopback.refusal(&request("evil.example", &[])), forbidden, "another guard's");
+        assert_eq!(loopback.refusal(&request("127.0.0.1:1", &[])), None);
+        // What the remembered verdict does not cover is checked in full.
+        let origin = [("origin", "http://evil.example")];
+        let refused = Some((StatusCode::FORBIDDEN, -32000, "Forbidden: Origin is not allowed"));
+        assert_eq!(loopback.refusal(&request("127.0.0.1:1", &origin)), refused);
+        let twice = [("host", "127.0.0.1:1")];
+        let (status, _, reason) = loopback.refusal(&request("127.0.0.1:1", &twice)).unwrap();
+        assert_eq!(
+            (status, reason),
+            (StatusCode::BAD_REQUEST, "Bad Request: more than one Host header")
+        );
     }
 }

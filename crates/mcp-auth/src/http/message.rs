@@ -7,6 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::Response,
 };
+use http_body::Body as _;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::de::IgnoredAny;
 
@@ -20,19 +21,29 @@ const MAX_ECHOED_CHARS: usize = 200;
 
 /// A request body, in full, or the error response for one over `limit` or not delivered.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            let message = format!("Request body larger than {limit} bytes");
-            Err(errors::jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, &message))
+    let mut body = Limited::new(body, limit);
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|err| unreadable(&*err, limit))?.into_data() else {
+            continue; // trailers: not part of the message
+        };
+        // Most messages arrive in one frame, which is the whole body: no copy.
+        if read.is_empty() && body.is_end_stream() {
+            return Ok(data);
         }
-        // The client went away or stalled (the accept loop turns the latter into 408).
-        Err(_) => Err(errors::jsonrpc_error(
-            StatusCode::BAD_REQUEST,
-            -32600,
-            "Request body could not be read",
-        )),
+        read.extend_from_slice(&data);
     }
+    Ok(Bytes::from(read))
+}
+
+/// The answer to a body that could not be read: over `limit`, or not delivered.
+fn unreadable(err: &(dyn std::error::Error + 'static), limit: usize) -> Response {
+    if err.downcast_ref::<LengthLimitError>().is_some() {
+        let message = format!("Request body larger than {limit} bytes");
+        return errors::jsonrpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, &message);
+    }
+    // The client went away or stalled (the accept loop turns the latter into 408).
+    errors::jsonrpc_error(StatusCode::BAD_REQUEST, -32600, "Request body could not be read")
 }
 
 /// `400` for a body that is not a JSON-RPC message: -32700 when it is not JSON at all, -32600

@@ -8,7 +8,7 @@ use std::sync::{Arc, atomic::Ordering};
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    http::{HeaderMap, HeaderName, Method, StatusCode, header},
     response::Response,
 };
 use rmcp::ServerHandler;
@@ -186,7 +186,7 @@ fn reserve_session<H: ServerHandler>(
 /// True for a request of the stateless era (2026-07-28 and later).
 fn is_stateless(headers: &HeaderMap) -> bool {
     headers
-        .get("mcp-protocol-version")
+        .get(PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
         // Dates compare correctly as strings.
         .is_some_and(|v| v >= STATELESS_ERA)
@@ -200,7 +200,9 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
 }
 
-pub(super) const SESSION_ID: &str = "mcp-session-id";
+// Header names built once: looking one up by `&str` parses the name on every request.
+pub(super) const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// The session id of a legacy-era request (2026-07-28 requests carry none that matters).
 fn legacy_session_id(headers: &HeaderMap, stateless: bool) -> Option<&str> {

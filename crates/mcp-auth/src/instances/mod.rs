@@ -186,10 +186,10 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         Self { inner }
     }
 
-    /// The entry for `inputs`, created or replaced as needed.
+    /// The entry for `inputs`, created or replaced as needed (the inputs are copied only then).
     pub(crate) async fn entry(
         &self,
-        inputs: InstanceInputs,
+        inputs: &InstanceInputs,
     ) -> Result<Arc<UserEntry<H>>, InstanceRefusal> {
         let inner = &self.inner;
         sweep::ensure_running(&self.inner);
@@ -198,7 +198,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         // its timeout nor closed.
         let existing = inner.entries.get(&key).await;
         if let Some(entry) = &existing
-            && inner.is_current(entry, &inputs)
+            && inner.is_current(entry, inputs)
         {
             return Ok(entry.clone());
         }
@@ -223,11 +223,11 @@ impl<H: ServerHandler> InstanceRegistry<H> {
             .entry(key)
             .and_try_compute_with(|existing| {
                 let current =
-                    existing.map(|e| e.into_value()).filter(|e| inner.is_current(e, &inputs));
+                    existing.map(|e| e.into_value()).filter(|e| inner.is_current(e, inputs));
                 let op = match current {
                     Some(_) => Ok(moka::ops::compute::Op::Nop),
                     None => UserEntry::new(
-                        inputs,
+                        inputs.clone(),
                         user,
                         inner.options.mode,
                         inner.factory.clone(),
