@@ -18,8 +18,9 @@ user calls again (in its session, if it has one), and the calls not answered are
 keeps per session; `wrapped` minus `bare` is what mcp-auth adds per user (its instance, pool
 entry, rate-limiter bucket and session binding).
 
-Every server trims its heap every 0.5 s (`--trim-every-ms`, glibc `malloc_trim`), so that RSS
-shows what it holds, not the pages glibc keeps for reuse after the burst of contacts.
+bench-server runs on jemalloc, whose background thread hands pages back to the kernel one second
+after they empty, so that RSS shows what the server holds, not pages kept for reuse after the
+burst of contacts; it writes its heap in use (jemalloc `stats.allocated`) every 0.5 s.
 
 Knobs: BENCH_IDLE_USERS (10000), BENCH_IDLE_CONCURRENCY (32), BENCH_IDLE_HIBERNATE_MS (2000), BENCH_IDLE_MODES
 (wrapped,bare), BENCH_IDLE_ERAS (2025-11-25,2026-07-28), BENCH_OUT (bench/results:
@@ -146,7 +147,7 @@ def make_contact(
 
 
 def settle(server: Server, heap_file: Path, seconds: float = 1.0) -> tuple[int, int]:
-    """RSS and heap in use (KiB) after `seconds` (the server trims and reports every 0.5 s)."""
+    """RSS and heap in use (KiB) after `seconds` (the server reports its heap every 0.5 s)."""
     time.sleep(seconds)
     return server.rss_kb(), int(heap_file.read_text()) // 1024
 
@@ -165,10 +166,10 @@ def user_headers(server: Server, secret: str | None, users: int) -> list[dict[st
 def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int) -> dict:
     needs_token = mode != "bare"
     secret = secrets.token_hex(32)
-    # Every mode trims its heap, so that RSS shows what is held, not what glibc keeps after the
-    # burst of contacts; the wrapped ones hibernate sessions after HIBERNATE_MS.
-    heap_file = Path(tempfile.mkdtemp(prefix="idle-heap-")) / "heap"
-    command = [server_bin, "--mode", mode, "--trim-every-ms", "500", "--heap-file", str(heap_file)]
+    # The wrapped modes hibernate sessions after HIBERNATE_MS.
+    heap_dir = tempfile.TemporaryDirectory(prefix="idle-heap-")
+    heap_file = Path(heap_dir.name) / "heap"
+    command = [server_bin, "--mode", mode, "--heap-every-ms", "500", "--heap-file", str(heap_file)]
     if mode.startswith("wrapped"):
         command += ["--hibernate-after-ms", str(HIBERNATE_MS)]
     contender = Contender(mode, command, needs_token, None, env={"BENCH_JWT_SECRET": secret})
@@ -179,7 +180,7 @@ def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int)
         t0 = time.monotonic()
         errors = make_contact(server, headers, CONTACT[era], concurrency)
         elapsed = time.monotonic() - t0
-        # Past the hibernation time, one sweep (a quarter of it) and a trim.
+        # Past the hibernation time, one sweep (a quarter of it) and jemalloc's 1 s decay.
         after, heap_after = settle(server, heap_file, HIBERNATE_MS / 1000 * 1.5 + 1.0)
         peak = server.peak_rss_kb()
         t0 = time.monotonic()
@@ -187,6 +188,7 @@ def run_mode(server_bin: str, mode: str, era: str, users: int, concurrency: int)
         back_seconds = time.monotonic() - t0
     finally:
         server.stop()
+        heap_dir.cleanup()
     idle = users - len(errors)
     return {
         "mode": mode,
@@ -221,8 +223,8 @@ def render(report: dict) -> str:
         f"Run {report['started']} · {m['nproc']} cores, {m['cpu_model']} · {m['rustc']} · rmcp {m['rmcp']}",
         f"{report['users']} users, {report['concurrency']} keep-alive connections; RSS (VmRSS) read 1 s after "
         f"start and {report['hibernate_ms'] / 1000 * 1.5 + 1:.0f} s after the last user (wrapped sessions hibernate "
-        f"after {report['hibernate_ms'] / 1000:.0f} s here; every server trims its heap every 0.5 s, "
-        "`malloc_trim`). Then every user calls again, in its session: \"back\" counts those not answered.",
+        f"after {report['hibernate_ms'] / 1000:.0f} s here; every server runs on jemalloc, which hands "
+        "emptied pages back after 1 s). Then every user calls again, in its session: \"back\" counts those not answered.",
         "",
         "| era | each user | mode | idle users | RSS before MB | RSS after MB | KB per idle user (RSS) | heap in use, KB per idle user | target (< 10 KB) | errors | back: errors |",
         "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
