@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,34 @@ def profile_perf(server: load.Server, req: load.LoadRequest, tmp: Path, args) ->
         print(f"| {name} | {100 * n / total:.1f} % | {per_req * n / total:.1f} |")
 
 
+def profile_strace(server: load.Server, req: load.LoadRequest, tmp: Path, args) -> None:
+    """System calls per request (kernel time is not in callgrind's counts): `strace -c -f` on
+    the server for the window, while wrk runs past both ends of it."""
+    wrk_seconds = args.seconds + 3
+    wrk = start_wrk(server, req, tmp, args.concurrency, wrk_seconds, 0)
+    time.sleep(1.5)
+    out = tmp / "strace.txt"
+    strace = subprocess.Popen(["strace", "-c", "-f", "-o", str(out), "-p", str(server.proc.pid)], stderr=subprocess.DEVNULL)
+    time.sleep(args.seconds)
+    strace.send_signal(signal.SIGINT)
+    strace.wait(timeout=60)
+    result = wrk_result(wrk, wrk_seconds + 60)
+    rps = result["requests"] / (result["duration_us"] / 1e6)
+    n = rps * args.seconds
+    print(f"{args.contender}, era {args.era}, c={args.concurrency}: ~{n:,.0f} requests under strace "
+          f"({rps:,.0f} req/s)\n")
+    print("| system call | calls per request |\n|---|---:|")
+    total = 0.0
+    for line in out.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] not in ("total",):
+            calls = int(parts[3])
+            total += calls / n
+            if calls / n >= 0.01:
+                print(f"| {parts[-1]} | {calls / n:.2f} |")
+    print(f"| all | {total:.2f} |")
+
+
 def profile_callgrind(server: load.Server, req: load.LoadRequest, out_file: Path, tmp: Path, args) -> None:
     pid = str(server.proc.pid)
     # Warm up (first-request allocations, the user's instance), then count only the window.
@@ -166,7 +195,7 @@ def profile_callgrind(server: load.Server, req: load.LoadRequest, out_file: Path
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("contender", help="bare, wrapped or jwt-layer")
-    ap.add_argument("--tool", choices=["callgrind", "perf"], default="callgrind")
+    ap.add_argument("--tool", choices=["callgrind", "perf", "strace"], default="callgrind")
     ap.add_argument("--era", default="2026-07-28", choices=list(load.ERAS))
     ap.add_argument("-c", "--concurrency", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=10, help="measured window")
@@ -192,6 +221,8 @@ def main() -> int:
             load.check_echo(server, req)
             if args.tool == "perf":
                 profile_perf(server, req, tmp, args)
+            elif args.tool == "strace":
+                profile_strace(server, req, tmp, args)
             else:
                 profile_callgrind(server, req, out_file, tmp, args)
         finally:
