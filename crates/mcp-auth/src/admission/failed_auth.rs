@@ -73,7 +73,8 @@ impl FailedAuthLimiter {
         if let Err(exceeded) = self.failures.check(&peer) {
             let until = Instant::now() + exceeded.retry_after;
             // Rounded up: a check in the block's last millisecond still looks it up.
-            self.blocks_end_ms.fetch_max(self.ms_since_epoch(until) + 1, Ordering::Relaxed);
+            self.blocks_end_ms
+                .fetch_max(self.ms_since_epoch(until).saturating_add(1), Ordering::Relaxed);
             self.blocked.insert(peer, (until, exceeded));
         }
     }

@@ -138,9 +138,9 @@ impl<H: ServerHandler> UserEntry<H> {
         self.sessions.sessions.try_read().map(|sessions| sessions.len()).unwrap_or(0)
     }
 
-    /// Sessions rmcp runs here that have no record: opened, but whose `initialize` answer never
-    /// reached the client (it went away meanwhile), so rmcp never stored them. The caps count
-    /// them, as they hold a worker; they end with the entry.
+    /// Sessions rmcp runs here that have no record: opened, but their `initialize` not answered
+    /// yet (rmcp stores a session after answering). The caps count them, as they hold a
+    /// worker; [`Self::stop_sessions`] ends those left unanswered too long.
     pub(crate) fn unrecorded_sessions(&self) -> usize {
         self.running_sessions().saturating_sub(self.running.len())
     }

@@ -121,8 +121,9 @@ impl SessionBook {
 #[derive(Default)]
 pub(crate) struct Running {
     noted: Mutex<HashMap<Arc<str>, Arc<Record>>>,
-    /// Sessions rmcp runs here with no record (their client left before the `initialize`
-    /// answer, so rmcp never stored them), and when a sweep first saw each.
+    /// Sessions rmcp runs here with no record (their `initialize` not answered yet, so rmcp
+    /// has not stored them), and when a sweep first saw each. Rebuilt from rmcp's live
+    /// sessions on every sweep, so no larger than they are.
     unrecorded: Mutex<HashMap<Arc<str>, Instant>>,
 }
 
