@@ -308,15 +308,29 @@ raw_checks() {
   else
     echo "FAIL raw: GET /mcp/health answers {\"status\":\"ok\"}: got '$body'" >>"$out"
   fi
-  headers="$(curl -sS --max-time 5 -o /dev/null -D - -X POST "$MCP_URL" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' 2>&1 || true)"
-  status="$(printf '%s\n' "$headers" | sed -n '1s|^HTTP/[0-9.]* \([0-9]*\).*|\1|p')"
-  if [ "$status" = 401 ] && printf '%s\n' "$headers" | grep -qi '^www-authenticate: Bearer .*error="invalid_token"'; then
-    echo "PASS raw: POST /mcp without a token gets 401 + WWW-Authenticate: Bearer error=\"invalid_token\"" >>"$out"
-  else
-    echo "FAIL raw: POST /mcp without a token gets 401 + WWW-Authenticate: Bearer error=\"invalid_token\": got $(printf '%s' "$headers" | tr '\r\n' '  ')" >>"$out"
-  fi
+  local init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+  # RFC 6750 §3.1: no token, no error code; a refused token gets error="invalid_token".
+  local bearer what pattern
+  for bearer in "" "not-a-jwt"; do
+    if [ -z "$bearer" ]; then
+      what="without a token gets 401 + WWW-Authenticate: Bearer (no error code)"
+      pattern='^www-authenticate: Bearer[[:space:]]*$'
+      set -- -H 'X-No-Token: 1'
+    else
+      what="with a garbage token gets 401 + WWW-Authenticate: Bearer error=\"invalid_token\""
+      pattern='^www-authenticate: Bearer .*error="invalid_token"'
+      set -- -H "Authorization: Bearer $bearer"
+    fi
+    headers="$(curl -sS --max-time 5 -o /dev/null -D - -X POST "$MCP_URL" "$@" \
+      -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+      -d "$init" 2>&1 || true)"
+    status="$(printf '%s\n' "$headers" | sed -n '1s|^HTTP/[0-9.]* \([0-9]*\).*|\1|p')"
+    if [ "$status" = 401 ] && printf '%s\n' "$headers" | tr -d '\r' | grep -qi "$pattern"; then
+      echo "PASS raw: POST /mcp $what" >>"$out"
+    else
+      echo "FAIL raw: POST /mcp $what: got $(printf '%s' "$headers" | tr '\r\n' '  ')" >>"$out"
+    fi
+  done
   record raw "$out" 0
 }
 

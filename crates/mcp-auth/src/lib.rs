@@ -41,6 +41,7 @@ pub use self::{
         ApiTokenResolver, Credential, CredentialError, JwtTokenResolver, SimpleTokenResolver,
         TokenResolver,
     },
+    http::ProtectedResource,
     limits::Limits,
     secret::Secret,
     wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},

@@ -29,8 +29,8 @@ use crate::{
     credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
     http::{
-        CredentialHeaders, HttpOptions, SessionFuture, SessionHandler, SseSessions,
-        StatelessFuture, StatelessHandler,
+        Challenges, CredentialHeaders, HttpOptions, ProtectedResource, ResourceMetadata,
+        SessionFuture, SessionHandler, SseSessions, StatelessFuture, StatelessHandler,
     },
     instances::{EndSession, InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
@@ -60,6 +60,9 @@ where
         limits: Limits::default(),
         stateless: None,
         sessions: None,
+        protected_resource: None,
+        required_scopes: Vec::new(),
+        connect_url: None,
     }
 }
 
@@ -76,6 +79,9 @@ pub struct WrapServerBuilder<H> {
     limits: Limits,
     stateless: Option<Arc<StatelessHandler<H>>>,
     sessions: Option<Arc<SessionHandler<H>>>,
+    protected_resource: Option<ProtectedResource>,
+    required_scopes: Vec<String>,
+    connect_url: Option<String>,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -175,6 +181,30 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// Serves this server's OAuth Protected Resource Metadata (RFC 9728), and names it in every
+    /// `401` and `403` challenge, so that MCP clients discover where to get a token. Set
+    /// [`HttpOptions::public_url`] too (required in production): the metadata's `resource` is
+    /// that URL plus the base path.
+    pub fn protected_resource(mut self, metadata: ProtectedResource) -> Self {
+        self.protected_resource = Some(metadata);
+        self
+    }
+
+    /// Scopes every request's token must hold. A token without all of them gets `403` with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="<all of them>"`; a `401`
+    /// names them in its `scope`.
+    pub fn required_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.required_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where a user connects the upstream account of [`resource_type`](Self::resource_type):
+    /// the `403` for a user without a credential names it (`error.data.connectUrl`).
+    pub fn credential_connect_url(mut self, url: impl Into<String>) -> Self {
+        self.connect_url = Some(url.into());
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -190,6 +220,8 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             return Err(ConfigError::invalid("instances.max_instances", 0, "at least 1"));
         }
         let http = self.http.validated()?;
+        let challenges =
+            challenges(self.protected_resource, self.required_scopes, self.connect_url, &http)?;
         let rate_limit =
             if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
         let limits = self.limits.validated()?;
@@ -221,6 +253,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 shutdown,
                 stateless: self.stateless,
                 sessions: self.sessions,
+                challenges,
             }),
         })
     }
@@ -259,6 +292,37 @@ pub(crate) struct Shared<H> {
     pub(crate) stateless: Option<Arc<StatelessHandler<H>>>,
     /// Serves session-era Streamable HTTP instead of rmcp, when set.
     pub(crate) sessions: Option<Arc<SessionHandler<H>>>,
+    /// The required scopes, and what `401`/`403` challenges name.
+    pub(crate) challenges: Challenges,
+}
+
+/// The challenges' parts, checked.
+fn challenges(
+    metadata: Option<ProtectedResource>,
+    required_scopes: Vec<String>,
+    connect_url: Option<String>,
+    http: &HttpOptions,
+) -> Result<Challenges, ConfigError> {
+    for scope in &required_scopes {
+        crate::auth::check_scope("required_scopes", scope)?;
+    }
+    if let Some(metadata) = &metadata {
+        metadata.validate()?;
+    }
+    if metadata.is_some() && http.public_url.is_none() && http.environment.is_production() {
+        return Err(ConfigError::missing(
+            "transport.public_url",
+            "the URL clients use (the Protected Resource Metadata's `resource`) in production",
+        ));
+    }
+    let supported = metadata.as_ref().map(|m| m.scopes_supported.join(" ")).unwrap_or_default();
+    let hint = if required_scopes.is_empty() { supported } else { required_scopes.join(" ") };
+    Ok(Challenges {
+        metadata: metadata.map(|m| Arc::new(ResourceMetadata::new(m, http))),
+        scope_hint: (!hint.is_empty()).then_some(hint),
+        required_scopes,
+        connect_url,
+    })
 }
 
 /// Ends a hooked session as its client would: a DELETE through the session handler.
@@ -278,7 +342,7 @@ impl<H: ServerHandler> WrappedServer<H> {
     /// The axum router serving every HTTP route under the base path. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so providers see the peer address.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(self.shared.clone())
+        crate::http::router(self.shared.clone(), true)
     }
 
     /// Serves HTTP/1.1 and HTTP/2 on `listener` until [`shutdown`](Self::shutdown) is called,
@@ -308,8 +372,10 @@ impl<H: ServerHandler> WrappedServer<H> {
         };
         let stop = CancellationToken::new();
         let mut router = axum::Router::new();
+        // The root-form metadata describes one resource: only a lone server gets it.
+        let lone = servers.len() == 1;
         for server in servers {
-            router = router.merge(server.router());
+            router = router.merge(crate::http::router(server.shared.clone(), lone));
             let (own, stop) = (server.shared.shutdown.clone(), stop.clone());
             tokio::spawn(async move {
                 tokio::select! {

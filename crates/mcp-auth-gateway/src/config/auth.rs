@@ -9,6 +9,7 @@ use url::Url;
 
 use super::{
     ConfigProblem, ConfigReport,
+    authorization::Metadata,
     env::{EnvSource, non_empty, valid_var_name},
     raw::{RawAuth, RawAuthMode},
     server::Basics,
@@ -20,7 +21,7 @@ use crate::token::SECRET_ENV_VAR;
 #[derive(Debug, Clone)]
 pub enum AuthSection {
     /// `mode = "jwt"`: a verified bearer JWT on every request.
-    Jwt(JwtAuth),
+    Jwt(Box<JwtAuth>),
     /// `mode = "env"`: every caller is the one user `MCP_USER_ID` names (default `local-user`).
     Env {
         /// The user id served.
@@ -43,6 +44,9 @@ pub struct JwtAuth {
     pub user_claim: Option<String>,
     /// `auth.tokens_claim`: the claim holding embedded upstream tokens; `None`: `tokens`.
     pub tokens_claim: Option<String>,
+    /// `auth.authorization_servers` and `auth.scopes_supported`: each mount's Protected
+    /// Resource Metadata.
+    pub metadata: Metadata,
 }
 
 /// Where JWT signatures are verified against.
@@ -107,6 +111,8 @@ pub(super) fn validate_auth(
             ("audience", raw.audience.is_some()),
             ("user_claim", raw.user_claim.is_some()),
             ("tokens_claim", raw.tokens_claim.is_some()),
+            ("authorization_servers", !raw.authorization_servers.is_empty()),
+            ("scopes_supported", !raw.scopes_supported.is_empty()),
         ];
         for (key, _) in jwt_only.iter().filter(|(_, given)| *given) {
             report.push(ConfigProblem::new(
@@ -118,7 +124,7 @@ pub(super) fn validate_auth(
     let listen = server.map(|s| s.listen);
     let production = server.filter(|s| s.environment.is_production());
     let section = match raw.mode {
-        RawAuthMode::Jwt => jwt(raw, env, report).map(AuthSection::Jwt),
+        RawAuthMode::Jwt => jwt(raw, env, report).map(|jwt| AuthSection::Jwt(Box::new(jwt))),
         RawAuthMode::Env => {
             let user_id = non_empty(env, DEFAULT_USER_ID_VAR).unwrap_or(DEFAULT_USER_ID.to_owned());
             if Principal::new(user_id.clone()).is_err() {
@@ -271,8 +277,15 @@ fn jwt(raw: RawAuth, env: &dyn EnvSource, report: &mut ConfigReport) -> Option<J
             report.push(ConfigProblem::new(format!("auth.{key}"), "must not be empty"));
         }
     }
+    let metadata = super::authorization::metadata(
+        raw.authorization_servers,
+        raw.scopes_supported,
+        raw.issuer.as_deref(),
+        report,
+    );
     Some(JwtAuth {
         key,
+        metadata,
         issuer: raw.issuer,
         audience: raw.audience,
         user_claim: raw.user_claim,

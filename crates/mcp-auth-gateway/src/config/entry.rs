@@ -10,6 +10,7 @@ use mcp_auth::{
 
 use super::{
     ConfigProblem, ConfigReport, CredentialsSection,
+    authorization::MountAuthorization,
     env::EnvSource,
     raw::{RawInstanceMode, RawInstances, RawRateLimit, RawServerEntry},
     server::Basics,
@@ -45,6 +46,8 @@ pub struct ServerEntry {
     pub instances: InstancePolicy,
     /// `[servers.rate_limit]`: [`RateLimitConfig::default`] with the file's keys applied.
     pub rate_limit: RateLimitConfig,
+    /// `scopes`, `resource_documentation`, `connect_url`.
+    pub authorization: MountAuthorization,
 }
 
 /// `[servers.instances]`, checked.
@@ -190,6 +193,7 @@ fn validate(
     let extras = upstream::extras(&at, &raw.extras, report);
     let instances = instances(&at, &raw.instances, report);
     let rate_limit = rate_limit(&at, &raw.rate_limit, report);
+    let authorization = super::authorization::mount(&at, &raw, report);
     let name = raw.name.clone();
     let forward_roots = raw.forward_roots;
     let upstream =
@@ -203,6 +207,7 @@ fn validate(
         forward_roots,
         instances,
         rate_limit,
+        authorization,
     };
     (report.problems.len() == problems).then_some(entry)
 }

@@ -13,6 +13,7 @@
 //! | `document.rs` | TOML → raw sections, serde's errors turned into key paths, "did you mean" |
 //! | `server.rs` | `[server]`: listen address, public URL, CORS, hosts, environment, limits |
 //! | `auth.rs` | `[auth]`: the mode, the JWT key source and its secret |
+//! | `authorization.rs` | the OAuth resource-server keys: authorization servers, scopes, links |
 //! | `credentials.rs` | `[credentials]`: the resolver mode, the tenant manager and its token |
 //! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
 //! | `upstream.rs` | a server's stdio command or http URL, its templates and their rules |
@@ -24,6 +25,7 @@
 //! | `report.rs` | [`ConfigReport`], [`ConfigProblem`] |
 
 mod auth;
+mod authorization;
 mod command;
 mod credentials;
 mod document;
@@ -45,6 +47,7 @@ use std::{net::SocketAddr, path::Path};
 #[doc(inline)]
 pub use self::{
     auth::{AuthSection, JwtAuth, JwtKey},
+    authorization::{Metadata, MountAuthorization},
     credentials::{ApiCredentials, CredentialsSection},
     entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
     env::{EnvSource, ProcessEnv},

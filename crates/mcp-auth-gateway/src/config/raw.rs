@@ -106,6 +106,11 @@ pub(crate) struct RawAuth {
     pub user_claim: Option<String>,
     /// jwt: the claim holding embedded upstream tokens (default `tokens`).
     pub tokens_claim: Option<String>,
+    /// jwt: the authorization servers named by each mount's Protected Resource Metadata
+    /// (default: `issuer`, when it is a URL).
+    pub authorization_servers: Vec<String>,
+    /// jwt: the metadata's `scopes_supported` (default: each mount's `scopes`).
+    pub scopes_supported: Vec<String>,
 }
 
 /// `auth.mode`.
@@ -198,6 +203,15 @@ pub(crate) struct RawServerEntry {
     /// Pass the upstream's `roots/list` to the caller (default false: answered with no roots).
     #[serde(default)]
     pub forward_roots: bool,
+    /// Scopes every request's token must hold (default none).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A page about this server, named by its Protected Resource Metadata.
+    #[serde(default)]
+    pub resource_documentation: Option<String>,
+    /// Where a user without an upstream credential connects one (named by the 403).
+    #[serde(default)]
+    pub connect_url: Option<String>,
     /// `[servers.instances]`.
     #[serde(default)]
     pub instances: RawInstances,

@@ -24,6 +24,9 @@ pub struct ServerSection {
     /// The URL clients reach the gateway at, without a mount path: `--public-url`, else
     /// `server.public_url`, else `http://{listen}`. Its host is always an accepted `Host`.
     pub public_url: Url,
+    /// Whether the public URL was given (`--public-url` or `server.public_url`) rather than
+    /// made from the listen address.
+    pub public_url_given: bool,
     /// Browser origins allowed by CORS and the `Origin` check (`*`: any, never in production).
     pub cors_origins: Vec<String>,
     /// `Host` values accepted besides loopback and the public URL's host (`*`: any).
@@ -177,9 +180,11 @@ pub(super) fn validate(
         ));
     }
     let public_url = public_url?;
+    let public_url_given = overrides.public_url.is_some() || raw.public_url.is_some();
     (report.problems.len() == problems).then_some(ServerSection {
         listen,
         public_url,
+        public_url_given,
         cors_origins: raw.cors_origins,
         allowed_hosts: raw.allowed_hosts,
         environment,

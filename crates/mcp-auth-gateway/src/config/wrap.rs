@@ -23,6 +23,8 @@ pub const ANONYMOUS_USER: &str = "anonymous";
 /// - the token resolver (none with `credentials.mode = "none"`) and the resource type;
 /// - the instance options, the extras allow-list, the rate limit and the limits (with the
 ///   entry's `max_instances_per_user`);
+/// - the OAuth resource-server settings: the mount's required scopes, its connect URL, and,
+///   with JWT auth and authorization servers, its Protected Resource Metadata;
 /// - the HTTP options: base path = the mount path, server name = the entry name, CORS
 ///   origins, accepted hosts (loopback, the public URL's host, `allowed_hosts`), environment,
 ///   body size and connection cap.
@@ -35,6 +37,19 @@ pub fn wrap_builder<H: ServerHandler>(
 ) -> Result<WrapServerBuilder<H>, ConfigReport> {
     let server = &config.server;
     let environment = server.environment;
+    let mount = &entry.authorization;
+    let builder = builder.required_scopes(mount.scopes.iter().cloned());
+    let builder = match &mount.connect_url {
+        Some(url) => builder.credential_connect_url(url),
+        None => builder,
+    };
+    let builder = match &config.auth {
+        AuthSection::Jwt(jwt) => match jwt.metadata.for_mount(&entry.name, mount) {
+            Some(metadata) => builder.protected_resource(metadata),
+            None => builder,
+        },
+        _ => builder,
+    };
     let builder = match &config.auth {
         AuthSection::Jwt(jwt) => {
             builder.auth_provider(jwt_provider(jwt, &config.mount_url(entry), environment)?)
@@ -63,6 +78,11 @@ pub fn wrap_builder<H: ServerHandler>(
         .with_cors_origins(server.cors_origins.iter().cloned())
         .with_allowed_hosts(server.host_rule())
         .with_environment(environment);
+    // Only a URL clients use: without one, the resource is named after each request's `Host`
+    // (the listen address may be `127.0.0.1:0`, or reached as `localhost`).
+    if server.public_url_given {
+        http = http.with_public_url(server.public_url.as_str());
+    }
     if let Some(bytes) = server.max_request_body_bytes {
         http = http.with_max_request_body_bytes(bytes);
     }

@@ -29,6 +29,8 @@ pub(crate) enum Refusal {
     /// The peer failed to authenticate too often (before any token is looked at).
     PeerBlocked(RateLimitExceeded),
     Auth(AuthError),
+    /// Authenticated, but the token lacks these of the server's required scopes.
+    InsufficientScope(Vec<String>),
     /// Authenticated, but over the user's rate limit.
     RateLimited(RateLimitExceeded),
     Credential(CredentialError),
@@ -159,6 +161,16 @@ impl<H: ServerHandler> Shared<H> {
             Ok(principal) => principal,
             Err(err) => return Err(self.auth_failed(err, peer)),
         };
+        if !self.challenges.required_scopes.is_empty() {
+            let missing =
+                crate::auth::missing_scopes(&self.challenges.required_scopes, principal.scopes());
+            if !missing.is_empty() {
+                self.security_log.refused("scope", principal.user_id(), peer);
+                return Err(Refusal::InsufficientScope(
+                    missing.into_iter().map(str::to_owned).collect(),
+                ));
+            }
+        }
         // One allocation per request, shared by the rate-limit key and the instance key.
         let user_id: Arc<str> = principal.user_id().into();
         // Before the resolver and the registry: a refused flood must not reach the tenant

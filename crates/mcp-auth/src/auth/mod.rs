@@ -19,9 +19,11 @@ mod error;
 pub mod jwks;
 pub mod jwt;
 mod principal;
+mod scope;
 
 use std::sync::Arc;
 
+pub(crate) use self::scope::missing as missing_scopes;
 #[doc(inline)]
 pub use self::{
     anonymous::AnonymousLoopbackProvider,
@@ -30,6 +32,7 @@ pub use self::{
     error::AuthError,
     jwt::{JwtAuthProvider, JwtAuthProviderBuilder},
     principal::{MAX_USER_ID_LEN, Principal},
+    scope::check_scope,
 };
 
 /// Turns a request into a [`Principal`], or refuses it.

@@ -41,6 +41,16 @@ impl CredentialError {
         }
     }
 
+    /// The resource type a `NotFound` or `Expired` is about.
+    pub fn resource_type(&self) -> Option<&str> {
+        match self {
+            Self::NotFound { resource_type } | Self::Expired { resource_type } => {
+                Some(resource_type)
+            }
+            Self::TenantManagerUnavailable { .. } => None,
+        }
+    }
+
     /// True when the failure lies with this server or its tenant manager, not the caller.
     pub fn is_server_side(&self) -> bool {
         matches!(self, Self::TenantManagerUnavailable { .. })

@@ -9,24 +9,26 @@ use serde_json::json;
 
 use crate::{
     admission::{Cap, Refusal},
-    auth::AuthError,
-    credentials::CredentialError,
     middleware::rate_limit::{RateLimitExceeded, RateLimitStatus},
     tool::RATE_LIMITED_CODE,
 };
 
-/// The response for a refused request.
+/// The response for a refused request that names no challenge parameters (the refusals after
+/// admission: caps, a failed instance). Admission refusals go through
+/// [`Challenges::refusal`](super::challenge::Challenges::refusal).
 pub(crate) fn refusal(refusal: &Refusal) -> Response {
-    match refusal {
+    super::challenge::Challenges::NONE.refusal(refusal, &HeaderMap::new())
+}
+
+/// The response for a refusal that needs no challenge.
+pub(crate) fn plain_refusal(refusal: &Refusal) -> Option<Response> {
+    Some(match refusal {
         Refusal::Auth(err) if err.is_server_side() => {
             unavailable(std::time::Duration::from_secs(5))
         }
-        Refusal::Auth(err) => unauthorized(err),
+        Refusal::Auth(_) | Refusal::InsufficientScope(_) => return None,
         Refusal::RateLimited(exceeded) => too_many_requests(exceeded),
-        Refusal::Credential(err) => match err.retry_after() {
-            Some(retry_after) => unavailable(retry_after),
-            None => forbidden(err),
-        },
+        Refusal::Credential(err) => unavailable(err.retry_after()?),
         Refusal::PeerBlocked(exceeded) => with_retry_after(
             StatusCode::TOO_MANY_REQUESTS,
             i64::from(RATE_LIMITED_CODE),
@@ -45,7 +47,7 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response {
             -32603,
             "Internal error: the server could not be started for this user",
         ),
-    }
+    })
 }
 
 /// `429` for a user over one of their caps. The cap frees up as the user's own requests end, so
@@ -65,31 +67,6 @@ fn with_retry_after(status: StatusCode, code: i64, message: &str, secs: u64) -> 
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     response
-}
-
-/// `401` with an RFC 6750 challenge.
-///
-/// A missing token also gets `error="invalid_token"`: RFC 6750 §3.1 says a server SHOULD NOT
-/// send an error code then, but MCP clients (and the TypeScript SDK's own resource server) key
-/// on it, and it tells nothing an attacker does not know.
-pub(crate) fn unauthorized(err: &AuthError) -> Response {
-    let code = err.bearer_error_code().unwrap_or("invalid_token");
-    let description = err.to_string();
-    let challenge =
-        format!(r#"Bearer error="{code}", error_description="{}""#, quote_safe(&description));
-    let body = json!({ "error": code, "error_description": description });
-    with_challenge(StatusCode::UNAUTHORIZED, &challenge, body)
-}
-
-/// `403`: authenticated, but no upstream credential is available for this user.
-fn forbidden(err: &CredentialError) -> Response {
-    let description = err.to_string();
-    let challenge = format!(
-        r#"Bearer error="insufficient_scope", error_description="{}""#,
-        quote_safe(&description)
-    );
-    let body = json!({ "error": "credential_unavailable", "error_description": description });
-    with_challenge(StatusCode::FORBIDDEN, &challenge, body)
 }
 
 /// `503` with `Retry-After`.
@@ -145,17 +122,4 @@ pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Res
 /// id reveals nothing about whether it exists.
 pub(crate) fn session_not_found() -> Response {
     jsonrpc_error(StatusCode::NOT_FOUND, -32001, "Session not found")
-}
-
-fn with_challenge(status: StatusCode, challenge: &str, body: serde_json::Value) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-}
-
-/// RFC 6750 §3: the description may not contain `"` or `\`.
-fn quote_safe(text: &str) -> String {
-    text.chars().filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c)).collect()
 }

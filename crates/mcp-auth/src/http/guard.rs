@@ -63,7 +63,16 @@ pub(crate) struct Guard {
 
 impl Guard {
     pub(crate) fn new(options: &HttpOptions, log: Arc<SecurityLog>) -> Arc<Self> {
-        let any_origin = options.cors_origins.iter().any(|o| o.trim() == "*");
+        Self::build(options, log, false)
+    }
+
+    /// `Host` checked, any `Origin` allowed: for documents any page may read (the metadata).
+    pub(crate) fn for_public_documents(options: &HttpOptions, log: Arc<SecurityLog>) -> Arc<Self> {
+        Self::build(options, log, true)
+    }
+
+    fn build(options: &HttpOptions, log: Arc<SecurityLog>, any_origin: bool) -> Arc<Self> {
+        let any_origin = any_origin || options.cors_origins.iter().any(|o| o.trim() == "*");
         let origins = options
             .cors_origins
             .iter()

@@ -11,12 +11,14 @@
 //! Every route passes the `Host`/`Origin` guard and CORS first; every MCP route authenticates.
 
 mod body;
+mod challenge;
 mod errors;
 mod guard;
 mod hooked;
 mod info;
 mod message;
 mod options;
+mod protected_resource;
 pub(crate) mod serve;
 mod sse;
 mod sse_queue;
@@ -33,21 +35,30 @@ use axum::{
 };
 use rmcp::ServerHandler;
 
+pub use self::challenge::CREDENTIAL_REQUIRED_CODE;
+pub(crate) use self::challenge::Challenges;
 pub(crate) use self::hooked::SessionHandler;
 pub use self::hooked::{SessionAnswer, SessionChange, SessionFuture};
 #[doc(inline)]
 pub use self::options::{AllowedHosts, HttpOptions};
+pub use self::protected_resource::ProtectedResource;
+pub(crate) use self::protected_resource::ResourceMetadata;
 pub(crate) use self::sse::SseSessions;
 pub(crate) use self::stateless::StatelessHandler;
 pub use self::stateless::{Stateless, StatelessFuture};
 
 use crate::{
+    admission::Admission,
     auth::{RequestContext, TransportKind},
     wrap::Shared,
 };
 
-pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
+/// The router of one wrapped server; `root_metadata`: also serve the Protected Resource
+/// Metadata at the root well-known path (when this is the only server on its listener).
+pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bool) -> Router {
     let base = shared.http.base_path.clone();
+    let metadata = shared.challenges.metadata.clone();
+    let (http, log) = (shared.http.clone(), shared.security_log.clone());
     let guard = guard::Guard::new(&shared.http, shared.security_log.clone());
     let cors = guard::cors(&shared.http);
     let body_limit = shared.http.max_request_body_bytes;
@@ -63,7 +74,26 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(guard::GuardLayer(guard))
+    let router = router.layer(guard::GuardLayer(guard));
+    match metadata {
+        Some(metadata) => router.merge(metadata_routes(&metadata, root_metadata, &http, &log)),
+        None => router,
+    }
+}
+
+/// The Protected Resource Metadata routes: no auth, readable from any origin (the document is
+/// public, and browser-based clients fetch it cross-origin), `Host` still checked.
+fn metadata_routes(
+    metadata: &Arc<ResourceMetadata>,
+    root: bool,
+    http: &HttpOptions,
+    log: &Arc<crate::admission::SecurityLog>,
+) -> Router {
+    let guard = guard::Guard::for_public_documents(http, log.clone());
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::GET]);
+    metadata.routes(root).layer(cors).layer(guard::GuardLayer(guard))
 }
 
 /// The headers that carry a caller's credentials. They are removed once the request is admitted,
@@ -89,6 +119,20 @@ impl CredentialHeaders {
             headers.remove(name);
         }
     }
+}
+
+/// Admits an HTTP request, or answers why not with the challenges due. A token in the query
+/// string is refused before anything else is looked at: the spec forbids it there.
+pub(crate) async fn admit<H: ServerHandler>(
+    shared: &Shared<H>,
+    parts: &Parts,
+    transport: TransportKind,
+) -> Result<Admission<H>, axum::response::Response> {
+    if challenge::has_query_token(parts.uri.query()) {
+        return Err(shared.challenges.query_token(&parts.headers));
+    }
+    let ctx = request_context(parts, transport);
+    shared.admit(&ctx).await.map_err(|refusal| shared.challenges.refusal(&refusal, &parts.headers))
 }
 
 /// The auth provider's view of an HTTP request.

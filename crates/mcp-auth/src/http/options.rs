@@ -28,6 +28,14 @@ pub struct HttpOptions {
     /// Where the MCP endpoint lives (default `/mcp`); the legacy SSE endpoints, the
     /// `/message` alias and `/health` hang below it.
     pub base_path: String,
+    /// The URL clients reach this server at, without the base path (say
+    /// `https://mcp.example.com`, or `https://example.com/tools` behind a proxy that strips
+    /// `/tools`). It makes the canonical resource URL of the Protected Resource Metadata and of
+    /// the challenges: this plus [`Self::base_path`]. Without it, they are built from each
+    /// request's `Host` (and `X-Forwarded-Proto: https`), which is right for local use; a
+    /// [`ProtectedResource`](crate::ProtectedResource) in production requires it. Its host is
+    /// not added to [`Self::allowed_hosts`] by itself.
+    pub public_url: Option<String>,
     /// Name shown by the info document (default `mcp-auth-wrapped-server`, as the original).
     pub name: String,
     /// Version shown by the info document (default `1.0.0`).
@@ -126,6 +134,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             base_path: "/mcp".to_owned(),
+            public_url: None,
             name: "mcp-auth-wrapped-server".to_owned(),
             version: "1.0.0".to_owned(),
             cors_origins: Vec::new(),
@@ -237,6 +246,12 @@ impl HttpOptions {
         self
     }
 
+    /// Sets [`Self::public_url`].
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
     /// Sets [`Self::shutdown_grace_period`].
     pub fn with_shutdown_grace_period(mut self, grace: Duration) -> Self {
         self.shutdown_grace_period = grace;
@@ -253,6 +268,9 @@ impl HttpOptions {
             ));
         }
         self.base_path = path;
+        if let Some(url) = &self.public_url {
+            super::protected_resource::public_url(url)?;
+        }
         if self.cors_origins.iter().any(|o| o.trim() == "*") {
             if self.environment.is_production() {
                 return Err(ConfigError::invalid(

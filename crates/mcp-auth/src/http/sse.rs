@@ -27,7 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     body::{GuardedBody, stream_end},
-    errors, message, request_context, sse_queue,
+    errors, message, sse_queue,
 };
 use crate::{
     admission::{Cap, Refusal, ServerCap},
@@ -86,12 +86,9 @@ pub(crate) async fn connect<H: ServerHandler>(
     request: Request,
 ) -> Response {
     let (parts, _body) = request.into_parts();
-    let admission = {
-        let ctx = request_context(&parts, TransportKind::LegacySse);
-        match shared.admit(&ctx).await {
-            Ok(admission) => admission,
-            Err(refusal) => return errors::refusal(&refusal),
-        }
+    let admission = match super::admit(&shared, &parts, TransportKind::LegacySse).await {
+        Ok(admission) => admission,
+        Err(response) => return response,
     };
     let (principal, entry, held) = admission.hold();
     let user = held.user.clone();
@@ -163,12 +160,9 @@ pub(crate) async fn post_message<H: ServerHandler>(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let admission = {
-        let ctx = request_context(&parts, TransportKind::LegacySse);
-        match shared.admit(&ctx).await {
-            Ok(admission) => admission,
-            Err(refusal) => return errors::refusal(&refusal),
-        }
+    let admission = match super::admit(&shared, &parts, TransportKind::LegacySse).await {
+        Ok(admission) => admission,
+        Err(response) => return response,
     };
     let Ok(Query(SessionQuery { session_id })) = query else {
         return errors::jsonrpc_error(StatusCode::BAD_REQUEST, -32600, "Missing sessionId");

@@ -16,7 +16,7 @@ use rmcp::ServerHandler;
 use super::{
     Stateless,
     body::{GuardedBody, stream_end},
-    errors, hooked, info, message, request_context,
+    errors, hooked, info, message,
 };
 use crate::{
     admission::{Admission, Cap, Refusal, ServerCap},
@@ -39,12 +39,9 @@ pub(crate) async fn handle<H: ServerHandler>(
         return info::document(&shared);
     }
     let (mut parts, body) = request.into_parts();
-    let admission = {
-        let ctx = request_context(&parts, TransportKind::StreamableHttp);
-        match shared.admit(&ctx).await {
-            Ok(admission) => admission,
-            Err(refusal) => return errors::refusal(&refusal),
-        }
+    let admission = match super::admit(&shared, &parts, TransportKind::StreamableHttp).await {
+        Ok(admission) => admission,
+        Err(response) => return response,
     };
     // Sessions are bound to the user who created them: rmcp's are in the session book under
     // their user, hooked ones in the user's own table; another user's session id is unknown

@@ -62,6 +62,10 @@ where
     let ctx = RequestContext::new(TransportKind::Stdio, &headers);
     let admission = shared.admit(&ctx).await.map_err(|refusal| match refusal {
         Refusal::Auth(err) => StdioError::Auth(err),
+        Refusal::InsufficientScope(missing) => StdioError::Session(format!(
+            "the identity lacks the required scope(s): {}",
+            missing.join(" ")
+        )),
         Refusal::Credential(err) => StdioError::Credential(err),
         // One admission per process: only a caller starting stdio servers in a loop gets here.
         Refusal::RateLimited(exceeded) | Refusal::PeerBlocked(exceeded) => {

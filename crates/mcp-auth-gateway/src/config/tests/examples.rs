@@ -157,7 +157,9 @@ fn the_github_example_starts_each_users_server_with_their_own_token() {
 fn the_http_upstream_example_sends_the_users_token_as_a_header_in_production() {
     let config = load("http-upstream.toml", &[]);
     assert_eq!(config.server.environment, Environment::Production);
-    assert!(matches!(&config.auth, AuthSection::Jwt(JwtAuth { key: JwtKey::Jwks { .. }, .. })));
+    assert!(
+        matches!(&config.auth, AuthSection::Jwt(jwt) if matches!(**jwt, JwtAuth { key: JwtKey::Jwks { .. }, .. }))
+    );
     assert!(matches!(config.credentials, CredentialsSection::Jwt));
     let entry = &config.servers[0];
     assert_eq!(config.mount_url(entry), "https://mcp.example.com/crm");

@@ -436,8 +436,8 @@ fn a_secret_file_is_read_without_its_trailing_newline() {
     // 31 bytes once the newline is dropped.
     std::fs::write(&short, format!("{}\r\n", &SECRET[..31])).unwrap();
     let config = valid(&with_sh(&format!("[auth]\nsecret_file = \"{}\"", good.display())));
-    let AuthSection::Jwt(JwtAuth { key: JwtKey::Secret { secret, key, .. }, .. }) = &config.auth
-    else {
+    let AuthSection::Jwt(jwt) = &config.auth else { panic!("jwt") };
+    let JwtAuth { key: JwtKey::Secret { secret, key, .. }, .. } = &**jwt else {
         panic!("a shared secret")
     };
     assert_eq!((secret.expose(), *key), (SECRET, "auth.secret_file"));

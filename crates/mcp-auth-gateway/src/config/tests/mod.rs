@@ -1,6 +1,7 @@
 //! Config tests: defaults and mapping here, `check`'s messages in `messages.rs`, the shipped
 //! examples in `examples.rs`, the library builder in `wrap.rs`.
 
+mod authorization;
 mod examples;
 mod messages;
 mod wrap;
