@@ -7,7 +7,15 @@ mod support;
 use std::time::Duration;
 
 use axum::{Json, Router, routing::get};
-use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
+use rmcp::{
+    ServiceExt,
+    model::CallToolRequestParams,
+    transport::{
+        StreamableHttpClientTransport,
+        auth::{AuthorizationManager, AuthorizationMetadataSource},
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
 use serde_json::{Value, json};
 use support::gateway::{Gateway, SECRET};
 
@@ -32,6 +40,10 @@ async fn authorization_server() -> String {
 }
 
 fn config(issuer: &str) -> String {
+    config_with(issuer, "")
+}
+
+fn config_with(issuer: &str, extra_server_keys: &str) -> String {
     format!(
         r#"
 [auth]
@@ -46,6 +58,7 @@ command = "{exe}"
 args = ["demo", "--stdio"]
 env = {{ MCP_USER_ID = "{{user_id}}" }}
 scopes = ["mcp:tools"]
+{extra_server_keys}
 "#,
         exe = env!("CARGO_BIN_EXE_mcp-auth"),
     )
@@ -149,4 +162,47 @@ async fn a_token_without_the_mount_scope_gets_the_403_challenge_and_one_with_it_
     let response = initialize(&gateway.url, Some(&mint(Some("mcp:tools")))).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("mcp-session-id"));
+}
+
+#[tokio::test]
+async fn a_tool_scope_hides_the_tool_from_the_list_and_refuses_its_call_through_a_real_client() {
+    let issuer = authorization_server().await;
+    let keys = "[servers.tool_scopes]\necho = [\"mcp:echo\"]";
+    let gateway = Gateway::start(&config_with(&issuer, keys)).await;
+    let connect = |scope: &'static str| {
+        let ttl = Duration::from_secs(600);
+        let token = mcp_auth_gateway::token::mint(
+            SECRET,
+            "alice",
+            ttl,
+            Some(scope),
+            Some(&gateway.url),
+            Some(&issuer),
+        )
+        .unwrap();
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(gateway.url.clone()).auth_header(token);
+        ().serve(StreamableHttpClientTransport::with_client(reqwest::Client::new(), config))
+    };
+    let echo = || {
+        let mut params = CallToolRequestParams::new("echo");
+        params.arguments = Some(json!({ "text": "hi" }).as_object().unwrap().clone());
+        params
+    };
+
+    let client = connect("mcp:tools").await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(names.contains(&"whoami") && !names.contains(&"echo"), "{names:?}");
+    let refused = client.call_tool(echo()).await.unwrap_err().to_string();
+    // rmcp reads the 403 challenge (`error="insufficient_scope"`) as this error.
+    assert!(refused.ends_with("error: Insufficient scope"), "{refused}");
+    client.cancel().await.unwrap();
+
+    let client = connect("mcp:tools mcp:echo").await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "echo"));
+    let answer = client.call_tool(echo()).await.unwrap();
+    assert_eq!(answer.content[0].as_text().unwrap().text, "hi");
+    client.cancel().await.unwrap();
 }

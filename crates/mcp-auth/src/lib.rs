@@ -27,6 +27,7 @@ pub mod http;
 mod http_client;
 pub mod instances;
 mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod secret;
 pub mod stdio;
@@ -43,6 +44,7 @@ pub use self::{
     },
     http::ProtectedResource,
     limits::Limits,
+    metrics::Metrics,
     secret::Secret,
     wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},
 };

@@ -35,7 +35,7 @@ pub use env::env_allow_list;
 #[doc(inline)]
 pub use launcher::{ChildSpec, Launcher};
 #[doc(inline)]
-pub use running::RunningChild;
+pub use running::{RunningChild, live_children};
 #[doc(inline)]
 pub use stderr::{MAX_LINE_BYTES, STDERR_BURST, STDERR_LINES_PER_SECOND};
 #[doc(inline)]

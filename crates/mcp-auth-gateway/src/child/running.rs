@@ -46,6 +46,14 @@ impl fmt::Debug for RunningChild {
     }
 }
 
+/// Children started and not yet dropped, for the `mcp_auth_child_processes` gauge.
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Upstream children started and not yet dropped (their supervisors; each runs one server).
+pub fn live_children() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl RunningChild {
     pub(super) fn new(
         mut child: Child,
@@ -54,6 +62,7 @@ impl RunningChild {
         user_hash: String,
     ) -> Self {
         let pgid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or_default();
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
@@ -160,6 +169,7 @@ impl Drop for RunningChild {
     /// Kills the whole tree at once (no grace period, no waiting); tokio reaps the supervisor in
     /// the background (`kill_on_drop`).
     fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
         }

@@ -1,7 +1,9 @@
 //! The OAuth resource-server keys: `[auth] authorization_servers` and `scopes_supported` (the
 //! Protected Resource Metadata every mount serves), and each mount's `scopes`,
-//! `resource_documentation` and `connect_url`. The library checks the values themselves
+//! `resource_documentation`, `connect_url`, `tool_scopes` and `show_all_tools`. The library checks the values themselves
 //! ([`ProtectedResource::validate`], [`check_scope`]); this names the key that holds them.
+
+use std::collections::BTreeMap;
 
 use mcp_auth::{ConfigError, ProtectedResource, auth::check_scope};
 
@@ -25,6 +27,10 @@ pub struct MountAuthorization {
     pub resource_documentation: Option<String>,
     /// `connect_url`: where a user without an upstream credential connects one.
     pub connect_url: Option<String>,
+    /// `[servers.tool_scopes]`: the scopes a call of each tool needs beyond `scopes`.
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// `show_all_tools`: `tools/list` shows tools the caller may not call.
+    pub show_all_tools: bool,
 }
 
 impl Metadata {
@@ -95,7 +101,16 @@ pub(super) fn mount(
             );
         }
     }
+    for (tool, scopes) in &raw.tool_scopes {
+        for (i, scope) in scopes.iter().enumerate() {
+            if let Err(error) = check_scope(&format!("tool_scopes.{tool}[{i}]"), scope) {
+                report.push(problem(error, at));
+            }
+        }
+    }
     MountAuthorization {
+        tool_scopes: raw.tool_scopes.clone(),
+        show_all_tools: raw.show_all_tools,
         scopes: raw.scopes.clone(),
         resource_documentation: raw.resource_documentation.clone(),
         connect_url: raw.connect_url.clone(),

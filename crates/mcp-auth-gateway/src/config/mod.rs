@@ -52,7 +52,7 @@ pub use self::{
     entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
     env::{EnvSource, ProcessEnv},
     report::{ConfigProblem, ConfigReport, did_you_mean},
-    server::{DEFAULT_LISTEN, ServerSection},
+    server::{DEFAULT_LISTEN, MetricsAt, ServerSection},
     upstream::{HttpUpstream, StdioUpstream, Upstream},
     wrap::wrap_builder,
 };

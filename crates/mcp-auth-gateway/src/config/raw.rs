@@ -42,6 +42,9 @@ pub(crate) struct RawServer {
     pub environment: Option<RawEnvironment>,
     /// Threads serving requests (default: one per CPU, or `TOKIO_WORKER_THREADS`).
     pub worker_threads: Option<usize>,
+    /// `/metrics` (Prometheus text): `"off"` (default), `"public"` (on `listen`), or an
+    /// address of its own such as `"127.0.0.1:9464"`.
+    pub metrics: Option<String>,
     /// `[server.limits]`.
     pub limits: RawLimits,
 }
@@ -212,6 +215,12 @@ pub(crate) struct RawServerEntry {
     /// Where a user without an upstream credential connects one (named by the 403).
     #[serde(default)]
     pub connect_url: Option<String>,
+    /// `[servers.tool_scopes]`: tool name → scopes a call of it needs beyond `scopes`.
+    #[serde(default)]
+    pub tool_scopes: BTreeMap<String, Vec<String>>,
+    /// List tools the caller may not call too (default false: they are left out).
+    #[serde(default)]
+    pub show_all_tools: bool,
     /// `[servers.instances]`.
     #[serde(default)]
     pub instances: RawInstances,

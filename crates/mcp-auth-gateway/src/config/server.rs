@@ -43,6 +43,20 @@ pub struct ServerSection {
     /// `server.worker_threads`; `None`: tokio's default (one per CPU, or
     /// `TOKIO_WORKER_THREADS`).
     pub worker_threads: Option<usize>,
+    /// `server.metrics`: where `/metrics` is served, if anywhere.
+    pub metrics: MetricsAt,
+}
+
+/// Where `GET /metrics` is served (`server.metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// Nowhere (the default).
+    #[default]
+    Off,
+    /// On the public listener, next to the mounts.
+    Public,
+    /// On a listener of its own (an admin address only scrapers reach).
+    Listen(SocketAddr),
 }
 
 /// The most `server.worker_threads` accepted: far past any useful count, and a guard against a
@@ -172,6 +186,24 @@ pub(super) fn validate(
             );
         }
     }
+    let metrics = match raw.metrics.as_deref() {
+        None | Some("off") => MetricsAt::Off,
+        Some("public") => MetricsAt::Public,
+        Some(text) => match text.parse::<SocketAddr>() {
+            Ok(addr) if addr != listen => MetricsAt::Listen(addr),
+            _ => {
+                report.push(
+                    ConfigProblem::new(
+                        "server.metrics",
+                        "expected \"off\", \"public\" (on the listen address) or an address \
+                         of its own such as \"127.0.0.1:9464\"",
+                    )
+                    .with_value(text),
+                );
+                MetricsAt::Off
+            }
+        },
+    };
     let limits = limits(&raw.limits, report);
     if raw.worker_threads.is_some_and(|n| n == 0 || n > MAX_WORKER_THREADS) {
         report.push(ConfigProblem::new(
@@ -192,6 +224,7 @@ pub(super) fn validate(
         max_request_body_bytes: raw.limits.max_request_body_bytes,
         max_connections: raw.limits.max_connections,
         worker_threads: raw.worker_threads,
+        metrics,
     })
 }
 

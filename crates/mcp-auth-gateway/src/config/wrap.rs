@@ -39,6 +39,11 @@ pub fn wrap_builder<H: ServerHandler>(
     let environment = server.environment;
     let mount = &entry.authorization;
     let builder = builder.required_scopes(mount.scopes.iter().cloned());
+    let builder = mount
+        .tool_scopes
+        .iter()
+        .fold(builder, |builder, (tool, scopes)| builder.tool_scopes(tool, scopes.iter().cloned()))
+        .show_all_tools(mount.show_all_tools);
     let builder = match &mount.connect_url {
         Some(url) => builder.credential_connect_url(url),
         None => builder,

@@ -15,13 +15,14 @@ pub use self::run::{ServeError, check, run};
 
 use std::{sync::Arc, time::Duration};
 
-use mcp_auth::{WrappedServer, wrap_server};
-use tokio_util::task::TaskTracker;
+use mcp_auth::{Metrics, WrappedServer, wrap_server};
+use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use self::factory::Factory;
 use crate::{
     child::Launcher,
-    config::{self, ConfigReport, GatewayConfig, Upstream},
+    config::{self, ConfigReport, GatewayConfig, MetricsAt, Upstream},
     proxy::ProxyServer,
 };
 
@@ -32,6 +33,10 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// The gateway: one wrapped server per configured mount.
 pub struct Gateway {
     servers: Vec<WrappedServer<ProxyServer>>,
+    /// Where every mount reports, when `server.metrics` is not off.
+    metrics: Option<Metrics>,
+    /// Cancelled by [`shutdown`](Self::shutdown): ends what serves beside the mounts.
+    stop: CancellationToken,
     mounts: Vec<(String, String)>,
     /// Each mount's factory, kept for its warm pool (closed at shutdown).
     factories: Vec<Arc<Factory>>,
@@ -51,6 +56,7 @@ impl Gateway {
             .map_err(|error| {
             ConfigReport::single("servers", None, format!("HTTP client: {error}"))
         })?;
+        let metrics = (config.server.metrics != MetricsAt::Off).then(gateway_metrics);
         let mut servers = Vec::with_capacity(config.servers.len());
         let mut mounts = Vec::with_capacity(config.servers.len());
         let mut factories = Vec::with_capacity(config.servers.len());
@@ -71,13 +77,26 @@ impl Gateway {
             if matches!(entry.upstream, Upstream::Http(_)) {
                 builder = builder.session_handler(ProxyServer::answer_session);
             }
-            let server = config::wrap_builder(builder, &entry, config)?
-                .build()
-                .map_err(ConfigReport::from_library)?;
+            let mut builder = config::wrap_builder(builder, &entry, config)?;
+            if let Some(metrics) = &metrics {
+                builder = builder.metrics(metrics);
+            }
+            let server = builder.build().map_err(ConfigReport::from_library)?;
             mounts.push((entry.name.clone(), config.mount_url(&entry)));
             servers.push(server);
         }
-        Ok(Self { servers, mounts, factories, closer })
+        let stop = CancellationToken::new();
+        Ok(Self { servers, metrics, stop, mounts, factories, closer })
+    }
+
+    /// Resolves once [`shutdown`](Self::shutdown) is called.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.stop.clone().cancelled_owned()
+    }
+
+    /// The metrics every mount reports to, when `server.metrics` is not off.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// `(name, URL)` of every mount, for the startup banner.
@@ -88,7 +107,16 @@ impl Gateway {
     /// Serves until [`shutdown`](Self::shutdown), then waits (bounded) for every upstream to
     /// close.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let result = WrappedServer::serve_all(&self.servers, listener).await;
+        self.serve_with(listener, axum::Router::new()).await
+    }
+
+    /// [`serve`](Self::serve) with `extra` routes on the same listener (`/metrics`).
+    pub async fn serve_with(
+        &self,
+        listener: tokio::net::TcpListener,
+        extra: axum::Router,
+    ) -> std::io::Result<()> {
+        let result = WrappedServer::serve_all_with(&self.servers, listener, extra).await;
         self.wait_closed().await;
         result
     }
@@ -107,6 +135,7 @@ impl Gateway {
 
     /// Stops serving: connections drain, instances and their upstreams close.
     pub fn shutdown(&self) {
+        self.stop.cancel();
         for server in &self.servers {
             server.shutdown();
         }
@@ -116,4 +145,22 @@ impl Gateway {
     pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
         &self.servers
     }
+}
+
+/// The library's metrics plus the gateway's own: its upstream child processes.
+fn gateway_metrics() -> Metrics {
+    let mut registry = Registry::default();
+    let children = Gauge::<i64>::default();
+    registry.register(
+        "mcp_auth_child_processes",
+        "Upstream server processes running",
+        children.clone(),
+    );
+    let metrics = Metrics::new(registry);
+    metrics.on_scrape(move || {
+        let live = i64::try_from(crate::child::live_children()).unwrap_or(i64::MAX);
+        children.set(live);
+        async {}
+    });
+    metrics
 }

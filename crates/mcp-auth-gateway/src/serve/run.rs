@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::Path};
 use super::Gateway;
 use crate::{
     child::Launcher,
-    config::{self, ConfigReport, Overrides},
+    config::{self, ConfigReport, MetricsAt, Overrides},
 };
 
 /// Why `mcp-auth serve` stopped with an error.
@@ -76,7 +76,42 @@ async fn serve(
         tracing::info!("stopping: draining connections and stopping upstream servers");
         stopper.shutdown();
     });
-    gateway.serve(listener).await.map_err(|source| ServeError::Io { addr: bound, source })
+    let extra = match (config.server.metrics, gateway.metrics()) {
+        (MetricsAt::Public, Some(metrics)) => metrics.router(METRICS_PATH),
+        (MetricsAt::Listen(addr), Some(metrics)) => {
+            serve_metrics(addr, metrics.router(METRICS_PATH), &gateway).await?;
+            axum::Router::new()
+        }
+        _ => axum::Router::new(),
+    };
+    gateway
+        .serve_with(listener, extra)
+        .await
+        .map_err(|source| ServeError::Io { addr: bound, source })
+}
+
+/// Where `/metrics` is served.
+const METRICS_PATH: &str = "/metrics";
+
+/// Serves `router` on `addr` of its own until the gateway stops.
+async fn serve_metrics(
+    addr: SocketAddr,
+    router: axum::Router,
+    gateway: &std::sync::Arc<Gateway>,
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Io { addr, source })?;
+    println!("mcp-auth: metrics at http://{bound}{METRICS_PATH}");
+    let stopped = gateway.stopped();
+    tokio::spawn(async move {
+        let serving = axum::serve(listener, router).with_graceful_shutdown(stopped);
+        if let Err(error) = serving.await {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
+    });
+    Ok(())
 }
 
 /// Resolves on SIGTERM (what service managers and `docker stop` send) or Ctrl-C.

@@ -42,6 +42,25 @@ pub(crate) enum Refusal {
     InstanceFailed,
 }
 
+impl Refusal {
+    /// The refusal's fixed name for metrics: `Err` with the kind of a failed authentication
+    /// (counted apart), `Ok` with the reason of any other refusal.
+    pub(crate) fn metric(&self) -> Result<&'static str, &'static str> {
+        Ok(match self {
+            Self::Auth(AuthError::KeysUnavailable) => "keys_unavailable",
+            Self::Auth(err) => return Err(err.kind()),
+            Self::PeerBlocked(_) => "peer_blocked",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Credential(err) if err.is_server_side() => "credential_unavailable",
+            Self::Credential(_) => "credential_missing",
+            Self::OverCap(_) => "over_cap",
+            Self::Busy(_) => "busy",
+            Self::InstanceFailed => "instance_failed",
+        })
+    }
+}
+
 /// Which per-user cap refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cap {
@@ -183,10 +202,7 @@ impl<H: ServerHandler> Shared<H> {
             })?;
         }
         let credential = match &self.resolver {
-            Some(resolver) => resolver
-                .resolve(&principal, &self.resource_type)
-                .await
-                .map_err(Refusal::Credential)?,
+            Some(resolver) => self.resolve(&**resolver, &principal).await?,
             None => Credential::empty(),
         };
         let extras = if self.extras.is_empty() {
@@ -215,6 +231,16 @@ impl<H: ServerHandler> Shared<H> {
         Err(ServerCap::Instances.refusal(self.limits.busy_retry_after))
     }
 
+    /// Counts `refusal` in the server's metrics, when it has any.
+    pub(crate) fn count_refusal(&self, refusal: &Refusal) {
+        if let Some(metrics) = &self.metrics {
+            match refusal.metric() {
+                Ok(reason) => metrics.refused(reason),
+                Err(kind) => metrics.auth_failed(kind),
+            }
+        }
+    }
+
     fn auth_failed(&self, err: AuthError, peer: Option<IpAddr>) -> Refusal {
         // A server-side failure (keys unavailable) is not the caller's fault.
         if !err.is_server_side() {
@@ -224,6 +250,26 @@ impl<H: ServerHandler> Shared<H> {
             }
         }
         Refusal::Auth(err)
+    }
+
+    /// The caller's credential, timed and counted when the server has metrics.
+    async fn resolve(
+        &self,
+        resolver: &dyn crate::credentials::TokenResolver,
+        principal: &Principal,
+    ) -> Result<Credential, Refusal> {
+        let started = self.metrics.as_ref().map(|_| std::time::Instant::now());
+        let result = resolver.resolve(principal, &self.resource_type).await;
+        if let (Some(metrics), Some(started)) = (&self.metrics, started) {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(CredentialError::NotFound { .. }) => "not_found",
+                Err(CredentialError::Expired { .. }) => "expired",
+                Err(_) => "unavailable",
+            };
+            metrics.resolved(outcome, started.elapsed());
+        }
+        result.map_err(Refusal::Credential)
     }
 
     fn instance_refused(&self, refusal: &InstanceRefusal, user_id: &str, peer: Option<IpAddr>) {

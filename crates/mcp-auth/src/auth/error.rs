@@ -114,6 +114,33 @@ impl AuthError {
         matches!(self, Self::KeysUnavailable)
     }
 
+    /// A short, fixed name of this kind of failure (a metrics label; never any token data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing",
+            Self::MalformedHeader => "malformed_header",
+            Self::TokenTooLarge { .. } => "too_large",
+            Self::UnsupportedCritical => "unsupported_critical",
+            Self::WrongTokenType { .. } => "wrong_token_type",
+            Self::LifetimeTooLong { .. } => "lifetime_too_long",
+            Self::MalformedToken => "malformed_token",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::BadSignature => "bad_signature",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::DisallowedAlgorithm { .. } => "disallowed_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::MissingClaim { .. } => "missing_claim",
+            Self::InvalidClaim { .. } => "invalid_claim",
+            Self::MissingUserId { .. } => "missing_user_id",
+            Self::InvalidUserId => "invalid_user_id",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::Rejected(_) => "rejected",
+        }
+    }
+
     /// The RFC 6750 §3.1 `error` code for the `WWW-Authenticate` challenge; `None` when the
     /// request carried no credentials (the RFC says to send no error code then).
     pub fn bearer_error_code(&self) -> Option<&'static str> {

@@ -11,7 +11,9 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{errors, protected_resource::ResourceMetadata};
+use super::{
+    errors, list_filter::ListFilter, protected_resource::ResourceMetadata, tool_scopes::ToolScopes,
+};
 use crate::{admission::Refusal, auth::AuthError, credentials::CredentialError};
 
 /// The JSON-RPC error code of "connect your account first" (no upstream credential).
@@ -28,12 +30,19 @@ pub(crate) struct Challenges {
     pub(crate) scope_hint: Option<String>,
     /// Where a user connects the upstream account a `403 credential_required` is about.
     pub(crate) connect_url: Option<String>,
+    /// The scopes of particular tools; `None` when no tool has any.
+    pub(crate) tool_scopes: Option<Arc<ToolScopes>>,
 }
 
 impl Challenges {
     /// Names nothing: for refusals after admission.
-    pub(crate) const NONE: Self =
-        Self { metadata: None, required_scopes: Vec::new(), scope_hint: None, connect_url: None };
+    pub(crate) const NONE: Self = Self {
+        metadata: None,
+        required_scopes: Vec::new(),
+        scope_hint: None,
+        connect_url: None,
+        tool_scopes: None,
+    };
 
     /// The response for a refused admission, challenges included where due.
     pub(crate) fn refusal(&self, refusal: &Refusal, headers: &HeaderMap) -> Response {
@@ -41,7 +50,9 @@ impl Challenges {
             return response;
         }
         match refusal {
-            Refusal::InsufficientScope(missing) => self.insufficient_scope(missing, headers),
+            Refusal::InsufficientScope(missing) => {
+                self.insufficient_scope(&self.required_scopes, missing, headers)
+            }
             Refusal::Credential(err) => self.credential_required(err),
             Refusal::Auth(err) => self.unauthorized(err, headers),
             // Answered by `plain_refusal`.
@@ -65,9 +76,14 @@ impl Challenges {
     }
 
     /// `403 insufficient_scope`, naming every scope this request needs (SEP-2350: the complete
-    /// set for the operation, in one challenge), not only the missing ones.
-    pub(crate) fn insufficient_scope(&self, missing: &[String], headers: &HeaderMap) -> Response {
-        let needed = self.required_scopes.join(" ");
+    /// set for the operation, in one challenge), not only the `missing` ones.
+    pub(crate) fn insufficient_scope(
+        &self,
+        needed: &[String],
+        missing: &[String],
+        headers: &HeaderMap,
+    ) -> Response {
+        let needed = needed.join(" ");
         let description = format!("the token lacks the scope(s): {}", missing.join(" "));
         let mut params = vec![
             ("error", "insufficient_scope".to_owned()),
@@ -81,6 +97,22 @@ impl Challenges {
             "scope": needed,
         });
         with_challenge(StatusCode::FORBIDDEN, &params, body)
+    }
+
+    /// Checks a POSTed body against the tool scopes: `Err` is the `403` for a call of a tool the
+    /// token may not call; `Ok` the filter of its `tools/list` answers, if it asks for any.
+    pub(crate) fn check_tools(
+        &self,
+        body: &[u8],
+        granted: &[String],
+        headers: &HeaderMap,
+    ) -> Result<Option<ListFilter>, Box<Response>> {
+        let Some(scopes) = &self.tool_scopes else { return Ok(None) };
+        let asked = scopes.inspect(body);
+        if let Some((needed, missing)) = scopes.refused(&asked, &self.required_scopes, granted) {
+            return Err(Box::new(self.insufficient_scope(&needed, &missing, headers)));
+        }
+        Ok(ListFilter::new(scopes, &asked, granted))
     }
 
     /// `403` for an authenticated user without an upstream credential: not a scope problem

@@ -16,6 +16,7 @@ mod errors;
 mod guard;
 mod hooked;
 mod info;
+mod list_filter;
 mod message;
 mod options;
 mod protected_resource;
@@ -24,6 +25,7 @@ mod sse;
 mod sse_queue;
 mod stateless;
 mod streamable;
+mod tool_scopes;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -46,6 +48,7 @@ pub(crate) use self::protected_resource::ResourceMetadata;
 pub(crate) use self::sse::SseSessions;
 pub(crate) use self::stateless::StatelessHandler;
 pub use self::stateless::{Stateless, StatelessFuture};
+pub(crate) use self::tool_scopes::ToolScopes;
 
 use crate::{
     admission::Admission,
@@ -58,6 +61,7 @@ use crate::{
 pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bool) -> Router {
     let base = shared.http.base_path.clone();
     let metadata = shared.challenges.metadata.clone();
+    let metrics = shared.metrics.clone();
     let (http, log) = (shared.http.clone(), shared.security_log.clone());
     let guard = guard::Guard::new(&shared.http, shared.security_log.clone());
     let cors = guard::cors(&shared.http);
@@ -75,8 +79,12 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         None => router,
     };
     let router = router.layer(guard::GuardLayer(guard));
-    match metadata {
+    let router = match metadata {
         Some(metadata) => router.merge(metadata_routes(&metadata, root_metadata, &http, &log)),
+        None => router,
+    };
+    match metrics {
+        Some(metrics) => router.layer(metrics.layer(&http.base_path)),
         None => router,
     }
 }
@@ -129,10 +137,16 @@ pub(crate) async fn admit<H: ServerHandler>(
     transport: TransportKind,
 ) -> Result<Admission<H>, axum::response::Response> {
     if challenge::has_query_token(parts.uri.query()) {
+        if let Some(metrics) = &shared.metrics {
+            metrics.refused("query_token");
+        }
         return Err(shared.challenges.query_token(&parts.headers));
     }
     let ctx = request_context(parts, transport);
-    shared.admit(&ctx).await.map_err(|refusal| shared.challenges.refusal(&refusal, &parts.headers))
+    shared.admit(&ctx).await.map_err(|refusal| {
+        shared.count_refusal(&refusal);
+        shared.challenges.refusal(&refusal, &parts.headers)
+    })
 }
 
 /// The auth provider's view of an HTTP request.

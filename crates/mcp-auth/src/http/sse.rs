@@ -27,7 +27,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     body::{GuardedBody, stream_end},
-    errors, message, sse_queue,
+    errors,
+    list_filter::ListFilter,
+    message, sse_queue,
 };
 use crate::{
     admission::{Cap, Refusal, ServerCap},
@@ -50,6 +52,40 @@ pub(crate) struct SseSessions {
 struct SseSession {
     owner: Arc<str>,
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    /// `tools/list` requests posted whose answers are still to be filtered.
+    lists: Arc<PendingLists>,
+}
+
+/// The filters of a session's `tools/list` requests, oldest first, at most [`CHANNEL_CAPACITY`]
+/// (an answer never sent does not hold its filter forever).
+#[derive(Default)]
+struct PendingLists(Mutex<std::collections::VecDeque<ListFilter>>);
+
+impl PendingLists {
+    fn push(&self, filter: ListFilter) {
+        let mut lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lists.len() >= CHANNEL_CAPACITY {
+            lists.pop_front();
+        }
+        lists.push_back(filter);
+    }
+
+    /// `data` (one server message), filtered when it answers a pending `tools/list`.
+    fn filter(&self, data: String) -> String {
+        let mut lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lists.is_empty() {
+            return data;
+        }
+        let found =
+            lists.iter().enumerate().find_map(|(i, f)| Some((i, f.message(data.as_bytes())?)));
+        match found {
+            Some((i, filtered)) => {
+                lists.remove(i);
+                String::from_utf8(filtered).unwrap_or(data)
+            }
+            None => data,
+        }
+    }
 }
 
 impl SseSessions {
@@ -103,6 +139,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
     let (to_client, from_server) = sse_queue::queue(CHANNEL_CAPACITY, user);
     let owner: Arc<str> = principal.user_id().into();
+    let lists = Arc::new(PendingLists::default());
     {
         let mut sessions = shared.sse.lock();
         if sessions.len() >= limits.max_sessions_total {
@@ -110,7 +147,8 @@ pub(crate) async fn connect<H: ServerHandler>(
             guard_user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
             return errors::refusal(&ServerCap::Sessions.refusal(limits.busy_retry_after));
         }
-        sessions.insert(id.clone(), SseSession { owner, to_server });
+        let session = SseSession { owner, to_server, lists: lists.clone() };
+        sessions.insert(id.clone(), session);
     }
     // The session's server stops when the entry is evicted or the client goes away.
     let stop = entry.shutdown.child_token();
@@ -138,7 +176,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let first = stream::once(async move { Ok(Event::default().event("endpoint").data(endpoint)) });
     let messages = from_server.map(move |data| {
         let _session = &guard; // lives as long as the stream
-        Ok::<_, Infallible>(Event::default().event("message").data(data))
+        Ok::<_, Infallible>(Event::default().event("message").data(lists.filter(data)))
     });
     let response = Sse::new(first.chain(messages))
         .keep_alive(KeepAlive::new().interval(shared.http.sse_keep_alive))
@@ -179,6 +217,15 @@ pub(crate) async fn post_message<H: ServerHandler>(
     let Ok(mut message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
         return message::not_a_message(&bytes);
     };
+    let granted = admission.principal.scopes();
+    match shared.challenges.check_tools(&bytes, granted, &parts.headers) {
+        Ok(Some(filter)) => session.lists.push(filter),
+        Ok(None) => {}
+        Err(response) => {
+            shared.count_refusal(&Refusal::InsufficientScope(Vec::new()));
+            return *response;
+        }
+    }
     // The same contract as rmcp's Streamable HTTP service: handlers find the request parts, and
     // our `Principal` inside them, in the message extensions.
     shared.credential_headers.strip(&mut parts.headers);

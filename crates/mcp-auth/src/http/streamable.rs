@@ -16,10 +16,12 @@ use rmcp::ServerHandler;
 use super::{
     Stateless,
     body::{GuardedBody, stream_end},
-    errors, hooked, info, message,
+    errors, hooked, info,
+    list_filter::ListFilter,
+    message,
 };
 use crate::{
-    admission::{Admission, Cap, Refusal, ServerCap},
+    admission::{Admission, Cap, Held, Refusal, ServerCap},
     auth::TransportKind,
     wrap::Shared,
 };
@@ -74,6 +76,7 @@ pub(crate) async fn handle<H: ServerHandler>(
     let opens_session = parts.method == Method::POST && session_id.is_none() && !stateless;
     if opens_session && let Err(refusal) = reserve_session(&shared, &admission) {
         shared.security_log.refused("sessions", admission.principal.user_id(), None);
+        shared.count_refusal(&refusal);
         return errors::refusal(&refusal);
     }
     // A POST is answered (perhaps as a stream) and takes an in-flight slot until it is; a GET
@@ -84,6 +87,7 @@ pub(crate) async fn handle<H: ServerHandler>(
             Ok((principal, entry, held)) => (principal, entry, held.using(session_use), None),
             Err(refusal) => {
                 shared.security_log.refused("in_flight", &user_id, None);
+                shared.count_refusal(&refusal);
                 return errors::refusal(&refusal);
             }
         }
@@ -104,6 +108,18 @@ pub(crate) async fn handle<H: ServerHandler>(
         drop(body);
         None
     };
+    let list_filter = match &posted {
+        Some(bytes) => {
+            match shared.challenges.check_tools(bytes, principal.scopes(), &parts.headers) {
+                Ok(filter) => filter,
+                Err(response) => {
+                    shared.count_refusal(&Refusal::InsufficientScope(Vec::new()));
+                    return *response;
+                }
+            }
+        }
+        None => None,
+    };
     let json_body = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -119,7 +135,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         let request = Request::from_parts(parts, posted.unwrap_or_default());
         let answer = hook(instance, request, theirs).await;
         let response = hooked::settle(answer, &entry.hooked, session_id.as_deref());
-        return response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)));
+        return finish(response, list_filter, held, ends_at);
     }
     if let (Some(handler), Some(bytes)) = (&shared.stateless, &posted)
         && stateless
@@ -129,8 +145,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         };
         match handler(instance, Request::from_parts(parts, bytes.clone())).await {
             Stateless::Answered(response) => {
-                return response
-                    .map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)));
+                return finish(response, list_filter, held, ends_at);
             }
             Stateless::Declined(request) => parts = request.into_parts().0,
         }
@@ -149,6 +164,21 @@ pub(crate) async fn handle<H: ServerHandler>(
     if is_delete && status == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::OK;
     }
+    finish(response, list_filter, held, ends_at)
+}
+
+/// The response as sent: its `tools/list` answers filtered, holding the request's resources
+/// until it ends.
+fn finish(
+    response: Response,
+    list_filter: Option<ListFilter>,
+    held: Held,
+    ends_at: Option<std::time::SystemTime>,
+) -> Response {
+    let response = match list_filter {
+        Some(filter) => filter.apply(response),
+        None => response,
+    };
     response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)))
 }
 

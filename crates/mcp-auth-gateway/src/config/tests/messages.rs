@@ -79,7 +79,7 @@ fn an_unknown_key_suggests_the_closest() {
         &with_sh("[server]\nfoo = 1"),
         &base_env,
         "gw.toml: server.foo: unknown key; expected one of: listen, public_url, cors_origins, \
-         allowed_hosts, environment, worker_threads, limits",
+         allowed_hosts, environment, worker_threads, metrics, limits",
     );
     assert_reports(
         &with_sh("[auth]\nmode = \"jwtt\""),

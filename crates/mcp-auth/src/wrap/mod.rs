@@ -17,7 +17,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+mod authorization;
+
+use std::{collections::HashMap, sync::Arc};
 
 use rmcp::ServerHandler;
 use tokio_util::sync::CancellationToken;
@@ -29,11 +31,12 @@ use crate::{
     credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
     http::{
-        Challenges, CredentialHeaders, HttpOptions, ProtectedResource, ResourceMetadata,
-        SessionFuture, SessionHandler, SseSessions, StatelessFuture, StatelessHandler,
+        Challenges, CredentialHeaders, HttpOptions, ProtectedResource, SessionFuture,
+        SessionHandler, SseSessions, StatelessFuture, StatelessHandler,
     },
     instances::{EndSession, InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
+    metrics::{Metrics, ServerMetrics},
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
     secret::Secret,
 };
@@ -63,6 +66,9 @@ where
         protected_resource: None,
         required_scopes: Vec::new(),
         connect_url: None,
+        tool_scopes: HashMap::new(),
+        show_all_tools: false,
+        metrics: None,
     }
 }
 
@@ -82,6 +88,9 @@ pub struct WrapServerBuilder<H> {
     protected_resource: Option<ProtectedResource>,
     required_scopes: Vec<String>,
     connect_url: Option<String>,
+    tool_scopes: HashMap<String, Vec<String>>,
+    show_all_tools: bool,
+    metrics: Option<Metrics>,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -181,27 +190,11 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
-    /// Serves this server's OAuth Protected Resource Metadata (RFC 9728), and names it in every
-    /// `401` and `403` challenge, so that MCP clients discover where to get a token. Set
-    /// [`HttpOptions::public_url`] too (required in production): the metadata's `resource` is
-    /// that URL plus the base path.
-    pub fn protected_resource(mut self, metadata: ProtectedResource) -> Self {
-        self.protected_resource = Some(metadata);
-        self
-    }
-
-    /// Scopes every request's token must hold. A token without all of them gets `403` with
-    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="<all of them>"`; a `401`
-    /// names them in its `scope`.
-    pub fn required_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
-        self.required_scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Where a user connects the upstream account of [`resource_type`](Self::resource_type):
-    /// the `403` for a user without a credential names it (`error.data.connectUrl`).
-    pub fn credential_connect_url(mut self, url: impl Into<String>) -> Self {
-        self.connect_url = Some(url.into());
+    /// Reports to `metrics` (see [`crate::metrics`]) under this server's
+    /// [name](HttpOptions::name). Serve them with [`Metrics::router`] where only your scraper
+    /// reaches.
+    pub fn metrics(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
         self
     }
 
@@ -220,8 +213,13 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             return Err(ConfigError::invalid("instances.max_instances", 0, "at least 1"));
         }
         let http = self.http.validated()?;
-        let challenges =
-            challenges(self.protected_resource, self.required_scopes, self.connect_url, &http)?;
+        let challenges = authorization::challenges(
+            self.protected_resource,
+            self.required_scopes,
+            self.connect_url,
+            (self.tool_scopes, self.show_all_tools),
+            &http,
+        )?;
         let rate_limit =
             if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
         let limits = self.limits.validated()?;
@@ -236,7 +234,8 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             shutdown.clone(),
         );
         let credential_headers = CredentialHeaders::new(&*auth);
-        Ok(WrappedServer {
+        let server_metrics = self.metrics.as_ref().map(|m| m.for_server(&http.name));
+        let server = WrappedServer {
             shared: Arc::new(Shared {
                 credential_headers,
                 auth,
@@ -254,9 +253,31 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 stateless: self.stateless,
                 sessions: self.sessions,
                 challenges,
+                metrics: server_metrics.clone(),
             }),
-        })
+        };
+        if let (Some(metrics), Some(handle)) = (self.metrics, server_metrics) {
+            refresh_instances(&metrics, &server, handle);
+        }
+        Ok(server)
     }
+}
+
+/// Sets `server`'s gauges before each scrape of `metrics`, for as long as the server lives.
+fn refresh_instances<H: ServerHandler>(
+    metrics: &Metrics,
+    server: &WrappedServer<H>,
+    handle: ServerMetrics,
+) {
+    let weak = Arc::downgrade(&server.shared);
+    metrics.on_scrape(move || {
+        let (weak, handle) = (weak.clone(), handle.clone());
+        async move {
+            if let Some(shared) = weak.upgrade() {
+                handle.set_instances(&WrappedServer { shared }.stats().await);
+            }
+        }
+    });
 }
 
 /// A wrapped server, ready to serve over HTTP ([`serve`](Self::serve), [`router`](Self::router))
@@ -294,35 +315,8 @@ pub(crate) struct Shared<H> {
     pub(crate) sessions: Option<Arc<SessionHandler<H>>>,
     /// The required scopes, and what `401`/`403` challenges name.
     pub(crate) challenges: Challenges,
-}
-
-/// The challenges' parts, checked.
-fn challenges(
-    metadata: Option<ProtectedResource>,
-    required_scopes: Vec<String>,
-    connect_url: Option<String>,
-    http: &HttpOptions,
-) -> Result<Challenges, ConfigError> {
-    for scope in &required_scopes {
-        crate::auth::check_scope("required_scopes", scope)?;
-    }
-    if let Some(metadata) = &metadata {
-        metadata.validate()?;
-    }
-    if metadata.is_some() && http.public_url.is_none() && http.environment.is_production() {
-        return Err(ConfigError::missing(
-            "transport.public_url",
-            "the URL clients use (the Protected Resource Metadata's `resource`) in production",
-        ));
-    }
-    let supported = metadata.as_ref().map(|m| m.scopes_supported.join(" ")).unwrap_or_default();
-    let hint = if required_scopes.is_empty() { supported } else { required_scopes.join(" ") };
-    Ok(Challenges {
-        metadata: metadata.map(|m| Arc::new(ResourceMetadata::new(m, http))),
-        scope_hint: (!hint.is_empty()).then_some(hint),
-        required_scopes,
-        connect_url,
-    })
+    /// Where this server's metrics go, when it has any.
+    pub(crate) metrics: Option<ServerMetrics>,
 }
 
 /// Ends a hooked session as its client would: a DELETE through the session handler.
@@ -367,11 +361,21 @@ impl<H: ServerHandler> WrappedServer<H> {
         servers: &[Self],
         listener: tokio::net::TcpListener,
     ) -> std::io::Result<()> {
+        Self::serve_all_with(servers, listener, axum::Router::new()).await
+    }
+
+    /// [`serve_all`](Self::serve_all), with `extra` routes besides the servers' (say
+    /// [`Metrics::router`]); they pass no server's auth or `Host` guard.
+    pub async fn serve_all_with(
+        servers: &[Self],
+        listener: tokio::net::TcpListener,
+        extra: axum::Router,
+    ) -> std::io::Result<()> {
         let Some(first) = servers.first() else {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no servers"));
         };
         let stop = CancellationToken::new();
-        let mut router = axum::Router::new();
+        let mut router = extra;
         // The root-form metadata describes one resource: only a lone server gets it.
         let lone = servers.len() == 1;
         for server in servers {

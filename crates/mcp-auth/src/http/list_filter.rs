@@ -1,0 +1,209 @@
+//! [`ListFilter`]: rewrites the `tools/list` answers of a Streamable HTTP response to leave out
+//! the tools the caller may not call — a JSON body whole, an SSE body event by event as it
+//! streams (a stream that stays open is never held back).
+
+use std::{collections::HashSet, sync::Arc};
+
+use axum::{
+    body::{Body, Bytes},
+    http::header,
+    response::Response,
+};
+use futures::{Stream, StreamExt};
+use http_body_util::BodyExt;
+
+use super::tool_scopes::{Asked, ToolScopes, list_ids};
+
+/// The most an SSE event may hold while waiting for its end; past it the rest of the stream
+/// passes unfiltered (the calls are still refused: hiding is a courtesy, not the boundary).
+const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// What to filter: the answers to these `tools/list` ids, for a caller holding `granted`.
+pub(crate) struct ListFilter {
+    scopes: Arc<ToolScopes>,
+    lists: HashSet<String>,
+    granted: Vec<String>,
+}
+
+impl ListFilter {
+    /// `None` when `asked` lists no tools.
+    pub(crate) fn new(scopes: &Arc<ToolScopes>, asked: &Asked, granted: &[String]) -> Option<Self> {
+        if asked.lists.is_empty() {
+            return None;
+        }
+        Some(Self { scopes: scopes.clone(), lists: list_ids(asked), granted: granted.to_vec() })
+    }
+
+    /// One JSON-RPC message, filtered if it answers one of the listed ids; `None`: unchanged.
+    pub(crate) fn message(&self, text: &[u8]) -> Option<Vec<u8>> {
+        self.scopes.filter_message(text, &self.lists, &self.granted)
+    }
+
+    /// `response` with its `tools/list` answers filtered.
+    pub(crate) fn apply(self, response: Response) -> Response {
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let (mut parts, body) = response.into_parts();
+        let body = if content_type.starts_with("application/json") {
+            // A JSON answer is one finite message.
+            let whole = async move {
+                let bytes = body.collect().await?.to_bytes();
+                Ok::<_, axum::Error>(self.message(&bytes).map_or(bytes, Bytes::from))
+            };
+            Body::from_stream(futures::stream::once(whole))
+        } else if content_type.starts_with("text/event-stream") {
+            Body::from_stream(self.events(body.into_data_stream()))
+        } else {
+            return Response::from_parts(parts, body);
+        };
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, body)
+    }
+
+    /// The SSE stream, each complete event filtered.
+    fn events(
+        self,
+        stream: impl Stream<Item = Result<Bytes, axum::Error>> + Send + Unpin + 'static,
+    ) -> impl Stream<Item = Result<Bytes, axum::Error>> + Send + 'static {
+        let state = Events { stream, buffer: Vec::new(), filter: Some(self), done: false };
+        futures::stream::unfold(state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        })
+    }
+
+    /// One SSE event with its data (one JSON-RPC message) filtered, other fields kept.
+    fn event(&self, event: Vec<u8>) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&event);
+        let data: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(|d| d.strip_prefix(' ').unwrap_or(d))
+            .collect();
+        let Some(filtered) = self.message(data.join("\n").as_bytes()) else {
+            return event;
+        };
+        let mut out = Vec::with_capacity(filtered.len() + 64);
+        let mut written = false;
+        for line in text.lines() {
+            if line.starts_with("data:") {
+                if !written {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(&filtered);
+                    out.push(b'\n');
+                    written = true;
+                }
+            } else if !line.is_empty() {
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        out.push(b'\n');
+        out
+    }
+}
+
+struct Events<S> {
+    stream: S,
+    buffer: Vec<u8>,
+    /// `None` once an event outgrew [`MAX_EVENT_BYTES`]: the rest passes as it comes.
+    filter: Option<ListFilter>,
+    done: bool,
+}
+
+impl<S: Stream<Item = Result<Bytes, axum::Error>> + Unpin> Events<S> {
+    async fn next(&mut self) -> Option<Result<Bytes, axum::Error>> {
+        loop {
+            if let Some(filter) = &self.filter {
+                if let Some(end) = event_end(&self.buffer) {
+                    let event: Vec<u8> = self.buffer.drain(..end).collect();
+                    return Some(Ok(Bytes::from(filter.event(event))));
+                }
+                if self.buffer.len() > MAX_EVENT_BYTES {
+                    self.filter = None;
+                }
+            }
+            if (self.filter.is_none() || self.done) && !self.buffer.is_empty() {
+                return Some(Ok(Bytes::from(std::mem::take(&mut self.buffer))));
+            }
+            if self.done {
+                return None;
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Some(Err(error)) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+                None => self.done = true,
+            }
+        }
+    }
+}
+
+/// Where the first complete event of `buffer` ends (after its blank line), LF or CRLF.
+fn event_end(buffer: &[u8]) -> Option<usize> {
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn filter() -> ListFilter {
+        let by_tool = HashMap::from([("admin".to_owned(), vec!["mcp:admin".to_owned()])]);
+        let scopes = Arc::new(ToolScopes::new(by_tool, true));
+        let asked = Asked { calls: vec![], lists: vec![json!(1)] };
+        ListFilter::new(&scopes, &asked, &[]).unwrap()
+    }
+
+    const ANSWER: &str =
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"admin"},{"name":"echo"}]}}"#;
+
+    #[tokio::test]
+    async fn an_sse_answer_split_across_chunks_is_filtered_and_other_events_kept() {
+        let text =
+            format!("id: 0\nretry: 5\ndata: \n\nevent: message\ndata: {ANSWER}\r\n\r\n: done\n\n");
+        let chunks: Vec<Result<Bytes, axum::Error>> =
+            text.as_bytes().chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let out: Vec<u8> = filter()
+            .events(futures::stream::iter(chunks))
+            .map(|c| c.unwrap().to_vec())
+            .concat()
+            .await;
+        let out = String::from_utf8(out).unwrap();
+        // Re-serialised: keys in serde_json's order.
+        let expected = r#"{"id":1,"jsonrpc":"2.0","result":{"tools":[{"name":"echo"}]}}"#;
+        assert_eq!(
+            out,
+            format!("id: 0\nretry: 5\ndata: \n\nevent: message\ndata: {expected}\n\n: done\n\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_answer_is_filtered_whole() {
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .header("content-length", ANSWER.len())
+            .body(Body::from(ANSWER))
+            .unwrap();
+        let response = filter().apply(response);
+        assert!(response.headers().get("content-length").is_none());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(answer["result"]["tools"], json!([{"name":"echo"}]));
+    }
+}
