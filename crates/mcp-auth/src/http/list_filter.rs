@@ -12,7 +12,7 @@ use axum::{
 use futures::{Stream, StreamExt};
 use http_body_util::BodyExt;
 
-use super::tool_scopes::{Asked, ToolScopes, list_ids};
+use super::tool_scopes::{Asked, Listed, ToolScopes, list_ids};
 
 /// The most an SSE event may hold while waiting for its end; past it the rest of the stream
 /// passes unfiltered (the calls are still refused: hiding is a courtesy, not the boundary).
@@ -34,9 +34,17 @@ impl ListFilter {
         Some(Self { scopes: scopes.clone(), lists: list_ids(asked), granted: granted.to_vec() })
     }
 
-    /// One JSON-RPC message, filtered if it answers one of the listed ids; `None`: unchanged.
-    pub(crate) fn message(&self, text: &[u8]) -> Option<Vec<u8>> {
+    /// What one JSON-RPC message is to this filter (see [`Listed`]).
+    pub(crate) fn message(&self, text: &[u8]) -> Listed {
         self.scopes.filter_message(text, &self.lists, &self.granted)
+    }
+
+    /// One JSON-RPC message, filtered if it answers one of the listed ids; `None`: unchanged.
+    fn filtered(&self, text: &[u8]) -> Option<Vec<u8>> {
+        match self.message(text) {
+            Listed::Filtered(text) => Some(text),
+            Listed::Other | Listed::Kept => None,
+        }
     }
 
     /// `response` with its `tools/list` answers filtered.
@@ -52,7 +60,7 @@ impl ListFilter {
             // A JSON answer is one finite message.
             let whole = async move {
                 let bytes = body.collect().await?.to_bytes();
-                Ok::<_, axum::Error>(self.message(&bytes).map_or(bytes, Bytes::from))
+                Ok::<_, axum::Error>(self.filtered(&bytes).map_or(bytes, Bytes::from))
             };
             Body::from_stream(futures::stream::once(whole))
         } else if content_type.starts_with("text/event-stream") {
@@ -84,7 +92,7 @@ impl ListFilter {
             .filter_map(|line| line.strip_prefix("data:"))
             .map(|d| d.strip_prefix(' ').unwrap_or(d))
             .collect();
-        let Some(filtered) = self.message(data.join("\n").as_bytes()) else {
+        let Some(filtered) = self.filtered(data.join("\n").as_bytes()) else {
             return event;
         };
         let mut out = Vec::with_capacity(filtered.len() + 64);

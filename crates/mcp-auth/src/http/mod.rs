@@ -149,6 +149,22 @@ pub(crate) async fn admit<H: ServerHandler>(
     })
 }
 
+/// Checks a POSTed body against the tool scopes (see [`Challenges::check_tools`]); a refusal
+/// is logged and counted like the other scope refusals.
+pub(crate) fn check_tools<H>(
+    shared: &Shared<H>,
+    body: &[u8],
+    principal: &crate::auth::Principal,
+    headers: &http::HeaderMap,
+) -> Result<Option<list_filter::ListFilter>, Box<axum::response::Response>> {
+    shared.challenges.check_tools(body, principal.scopes(), headers).inspect_err(|_| {
+        shared.security_log.refused("tool_scope", principal.user_id(), None);
+        if let Some(metrics) = &shared.metrics {
+            metrics.refused("insufficient_scope");
+        }
+    })
+}
+
 /// The auth provider's view of an HTTP request.
 pub(crate) fn request_context(parts: &Parts, transport: TransportKind) -> RequestContext<'_> {
     let mut ctx = RequestContext::new(transport, &parts.headers);

@@ -30,6 +30,7 @@ use super::{
     errors,
     list_filter::ListFilter,
     message, sse_queue,
+    tool_scopes::Listed,
 };
 use crate::{
     admission::{Cap, Refusal, ServerCap},
@@ -70,21 +71,30 @@ impl PendingLists {
         lists.push_back(filter);
     }
 
-    /// `data` (one server message), filtered when it answers a pending `tools/list`.
+    /// `data` (one server message), filtered when it answers a pending `tools/list`; the
+    /// filter of an answered request is dropped.
     fn filter(&self, data: String) -> String {
         let mut lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if lists.is_empty() {
             return data;
         }
-        let found =
-            lists.iter().enumerate().find_map(|(i, f)| Some((i, f.message(data.as_bytes())?)));
-        match found {
-            Some((i, filtered)) => {
-                lists.remove(i);
-                String::from_utf8(filtered).unwrap_or(data)
+        let found = lists.iter().enumerate().find_map(|(i, filter)| {
+            match filter.message(data.as_bytes()) {
+                Listed::Other => None,
+                answered => Some((i, answered)),
             }
-            None => data,
+        });
+        let Some((i, answered)) = found else { return data };
+        lists.remove(i);
+        match answered {
+            Listed::Filtered(text) => String::from_utf8(text).unwrap_or(data),
+            Listed::Other | Listed::Kept => data,
         }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -217,14 +227,10 @@ pub(crate) async fn post_message<H: ServerHandler>(
     let Ok(mut message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
         return message::not_a_message(&bytes);
     };
-    let granted = admission.principal.scopes();
-    match shared.challenges.check_tools(&bytes, granted, &parts.headers) {
+    match super::check_tools(&shared, &bytes, &admission.principal, &parts.headers) {
         Ok(Some(filter)) => session.lists.push(filter),
         Ok(None) => {}
-        Err(response) => {
-            shared.count_refusal(&Refusal::InsufficientScope(Vec::new()));
-            return *response;
-        }
+        Err(response) => return *response,
     }
     // The same contract as rmcp's Streamable HTTP service: handlers find the request parts, and
     // our `Principal` inside them, in the message extensions.
@@ -234,5 +240,44 @@ pub(crate) async fn post_message<H: ServerHandler>(
     match session.to_server.send(message).await {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(_) => errors::session_not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::http::{ToolScopes, tool_scopes::Asked};
+
+    /// A filter of the `tools/list` request `id`, for a caller without `mcp:admin`.
+    fn filter(id: u64) -> ListFilter {
+        let by_tool = HashMap::from([("admin".to_owned(), vec!["mcp:admin".to_owned()])]);
+        let scopes = Arc::new(ToolScopes::new(by_tool, true));
+        ListFilter::new(&scopes, &Asked { calls: vec![], lists: vec![json!(id)] }, &[]).unwrap()
+    }
+
+    fn answer(id: u64) -> String {
+        json!({"jsonrpc":"2.0","id":id,"result":{"tools":[{"name":"admin"},{"name":"echo"}]}})
+            .to_string()
+    }
+
+    #[test]
+    fn pending_lists_are_bounded_and_dropped_once_answered() {
+        let pending = PendingLists::default();
+        for id in 0..=CHANNEL_CAPACITY as u64 {
+            pending.push(filter(id));
+        }
+        assert_eq!(pending.len(), CHANNEL_CAPACITY, "the oldest went");
+        assert_eq!(pending.filter(answer(0)), answer(0), "request 0's filter was dropped");
+        let filtered = pending.filter(answer(1));
+        assert!(!filtered.contains("admin") && filtered.contains("echo"), "{filtered}");
+        assert_eq!(pending.len(), CHANNEL_CAPACITY - 1, "answered: dropped");
+        // An answer with nothing to hide is answered too.
+        let plain = json!({"jsonrpc":"2.0","id":2,"result":{"tools":[]}}).to_string();
+        assert_eq!(pending.filter(plain.clone()), plain);
+        assert_eq!(pending.len(), CHANNEL_CAPACITY - 2);
     }
 }

@@ -109,15 +109,10 @@ pub(crate) async fn handle<H: ServerHandler>(
         None
     };
     let list_filter = match &posted {
-        Some(bytes) => {
-            match shared.challenges.check_tools(bytes, principal.scopes(), &parts.headers) {
-                Ok(filter) => filter,
-                Err(response) => {
-                    shared.count_refusal(&Refusal::InsufficientScope(Vec::new()));
-                    return *response;
-                }
-            }
-        }
+        Some(bytes) => match super::check_tools(&shared, bytes, &principal, &parts.headers) {
+            Ok(filter) => filter,
+            Err(response) => return *response,
+        },
         None => None,
     };
     let json_body = parts

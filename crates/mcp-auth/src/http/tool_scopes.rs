@@ -98,28 +98,45 @@ impl ToolScopes {
         self.by_tool.get(tool).is_none_or(|own| own.iter().all(|s| granted.contains(s)))
     }
 
-    /// `text` (one JSON-RPC message) with the tools `granted` may not call left out, when it
-    /// answers one of `lists`; `None` when it needs no change.
+    /// What `text` (one JSON-RPC message) is to a filter of the `tools/list` requests `lists`:
+    /// the answer to one of them, with the tools `granted` may not call left out, or not.
     pub(crate) fn filter_message(
         &self,
         text: &[u8],
         lists: &HashSet<String>,
         granted: &[String],
-    ) -> Option<Vec<u8>> {
-        let mut message: Value = serde_json::from_slice(text).ok()?;
-        if !lists.contains(&message.get("id")?.to_string()) {
-            return None;
+    ) -> Listed {
+        let Ok(mut message) = serde_json::from_slice::<Value>(text) else {
+            return Listed::Other;
+        };
+        if !message.get("id").is_some_and(|id| lists.contains(&id.to_string())) {
+            return Listed::Other;
         }
-        let tools = message.get_mut("result")?.get_mut("tools")?.as_array_mut()?;
+        let tools = message.get_mut("result").and_then(|r| r.get_mut("tools"));
+        let Some(tools) = tools.and_then(Value::as_array_mut) else {
+            // An error answer, say: nothing to hide, and the request is answered.
+            return Listed::Kept;
+        };
         let before = tools.len();
         tools.retain(|tool| {
             tool.get("name").and_then(Value::as_str).is_none_or(|name| self.permits(name, granted))
         });
         if tools.len() == before {
-            return None;
+            return Listed::Kept;
         }
-        serde_json::to_vec(&message).ok()
+        serde_json::to_vec(&message).map_or(Listed::Kept, Listed::Filtered)
     }
+}
+
+/// A message, to a filter of `tools/list` answers.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Listed {
+    /// Not the answer to one of its requests.
+    Other,
+    /// The answer, with nothing to leave out.
+    Kept,
+    /// The answer, with tools left out: its new text.
+    Filtered(Vec<u8>),
 }
 
 /// The ids of `asked`'s `tools/list` requests, as their JSON text (how answers are matched).
@@ -173,10 +190,16 @@ mod tests {
             json!({"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"admin"},{"name":"echo"}]}});
         let text = serde_json::to_vec(&answer).unwrap();
         let ids = HashSet::from(["7".to_owned()]);
-        let filtered = scopes().filter_message(&text, &ids, &[]).unwrap();
+        let Listed::Filtered(filtered) = scopes().filter_message(&text, &ids, &[]) else {
+            panic!("filtered")
+        };
         let filtered: Value = serde_json::from_slice(&filtered).unwrap();
         assert_eq!(filtered["result"]["tools"], json!([{"name":"echo"}]));
-        assert_eq!(scopes().filter_message(&text, &HashSet::from(["8".to_owned()]), &[]), None);
-        assert_eq!(scopes().filter_message(&text, &ids, &["mcp:admin".to_owned()]), None);
+        let other = HashSet::from(["8".to_owned()]);
+        assert_eq!(scopes().filter_message(&text, &other, &[]), Listed::Other);
+        let granted = ["mcp:admin".to_owned()];
+        assert_eq!(scopes().filter_message(&text, &ids, &granted), Listed::Kept);
+        let error = br#"{"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"x"}}"#;
+        assert_eq!(scopes().filter_message(error, &ids, &[]), Listed::Kept);
     }
 }
