@@ -29,6 +29,7 @@ pub mod instances;
 mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod progress;
 pub mod secret;
 pub mod stdio;
 pub mod tool;

@@ -104,10 +104,11 @@ async fn answer(response: reqwest::Response) -> Value {
 }
 
 /// The test server's tools, sorted.
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "credential",
     "echo",
     "extras",
+    "hold",
     "log",
     "notes_add",
     "notes_list",

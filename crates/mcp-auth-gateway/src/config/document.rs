@@ -17,8 +17,8 @@ use toml::{
 use super::{
     ConfigProblem, ConfigReport, did_you_mean,
     raw::{
-        RawAuth, RawConfig, RawCredentials, RawInstances, RawLimits, RawRateLimit, RawServer,
-        RawServerEntry,
+        RawAuth, RawConfig, RawCredentials, RawInstances, RawLimits, RawProgress, RawRateLimit,
+        RawServer, RawServerEntry,
     },
 };
 
@@ -198,6 +198,9 @@ fn unknown_keys(root: &DeTable<'_>, out: &mut Vec<(usize, ConfigProblem)>) {
         check_keys(table, name, fields, out);
         if let Some(limits) = nested.and_then(|nested| table_at(table, nested)) {
             check_keys(limits, "server.limits", fields_of::<RawLimits>(), out);
+        }
+        if let Some(progress) = (name == "server").then(|| table_at(table, "progress")).flatten() {
+            check_keys(progress, "server.progress", fields_of::<RawProgress>(), out);
         }
     }
     let servers = root.iter().find(|(k, _)| k.get_ref() == "servers").map(|(_, v)| v.get_ref());

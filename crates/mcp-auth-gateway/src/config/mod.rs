@@ -32,6 +32,7 @@ mod document;
 mod duration;
 mod entry;
 mod env;
+mod progress;
 mod raw;
 mod report;
 mod server;

@@ -47,6 +47,30 @@ pub(crate) struct RawServer {
     pub metrics: Option<String>,
     /// `[server.limits]`.
     pub limits: RawLimits,
+    /// `[server.progress]`.
+    pub progress: RawProgress,
+}
+
+/// `[server.progress]`: each key overrides one default of `mcp_auth::progress::ProgressOptions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawProgress {
+    /// Monitor progress streams and serve `{mount}/progress/stats` (default true).
+    pub enabled: Option<bool>,
+    /// The scope `{mount}/progress/metrics` requires (default: that endpoint is off).
+    pub admin_scope: Option<String>,
+    /// A stream without a message for this long is dropped (default 5 min).
+    pub idle_timeout: Option<ConfigDuration>,
+    /// Health: no message for this long is an issue (default 2 min).
+    pub stale_after: Option<ConfigDuration>,
+    /// Health: a stream older than this is a warning (default 1 h).
+    pub very_old_after: Option<ConfigDuration>,
+    /// Health: more messages per second than this is a warning (default 100).
+    pub high_rate_per_second: Option<f64>,
+    /// Streams monitored at once (default 10 000).
+    pub max_streams: Option<usize>,
+    /// Streams of one user monitored at once (default 100).
+    pub max_streams_per_user: Option<usize>,
 }
 
 /// `server.environment`.

@@ -45,6 +45,8 @@ pub struct ServerSection {
     pub worker_threads: Option<usize>,
     /// `server.metrics`: where `/metrics` is served, if anywhere.
     pub metrics: MetricsAt,
+    /// `[server.progress]`: progress monitoring for every mount.
+    pub progress: mcp_auth::progress::ProgressOptions,
 }
 
 /// Where `GET /metrics` is served (`server.metrics`).
@@ -205,6 +207,7 @@ pub(super) fn validate(
         },
     };
     let limits = limits(&raw.limits, report);
+    let progress = super::progress::progress(&raw.progress, report);
     if raw.worker_threads.is_some_and(|n| n == 0 || n > MAX_WORKER_THREADS) {
         report.push(ConfigProblem::new(
             "server.worker_threads",
@@ -225,6 +228,7 @@ pub(super) fn validate(
         max_connections: raw.limits.max_connections,
         worker_threads: raw.worker_threads,
         metrics,
+        progress,
     })
 }
 

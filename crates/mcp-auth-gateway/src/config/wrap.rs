@@ -115,7 +115,8 @@ pub fn wrap_builder<H: ServerHandler>(
         .extras(extras)
         .http(http)
         .rate_limit(entry.rate_limit.clone())
-        .limits(limits))
+        .limits(limits)
+        .progress(server.progress.clone()))
 }
 
 /// The JWT provider of one mount; `mount_url` is the default audience.

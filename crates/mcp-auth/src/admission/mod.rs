@@ -167,8 +167,12 @@ impl Held {
 }
 
 impl<H: ServerHandler> Shared<H> {
-    /// Failed-auth budget → authenticate → rate limit → resolve → instance, pinned.
-    pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
+    /// Failed-auth budget → authenticate → required scopes → rate limit: who is calling, and
+    /// their user id (one allocation, shared with the instance key).
+    pub(crate) async fn authenticate(
+        &self,
+        ctx: &RequestContext<'_>,
+    ) -> Result<(Principal, Arc<str>), Refusal> {
         let peer = ctx.peer_addr().map(|addr| addr.ip());
         if let (Some(limiter), Some(peer)) = (&self.failed_auth, peer) {
             limiter.check(peer).map_err(|exceeded| {
@@ -201,6 +205,13 @@ impl<H: ServerHandler> Shared<H> {
                 Refusal::RateLimited(exceeded)
             })?;
         }
+        Ok((principal, user_id))
+    }
+
+    /// Failed-auth budget → authenticate → rate limit → resolve → instance, pinned.
+    pub(crate) async fn admit(&self, ctx: &RequestContext<'_>) -> Result<Admission<H>, Refusal> {
+        let (principal, user_id) = self.authenticate(ctx).await?;
+        let peer = ctx.peer_addr().map(|addr| addr.ip());
         let credential = match &self.resolver {
             Some(resolver) => self.resolve(&**resolver, &principal).await?,
             None => Credential::empty(),

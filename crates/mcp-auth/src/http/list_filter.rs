@@ -1,6 +1,8 @@
 //! [`ListFilter`]: rewrites the `tools/list` answers of a Streamable HTTP response to leave out
 //! the tools the caller may not call — a JSON body whole, an SSE body event by event as it
-//! streams (a stream that stays open is never held back).
+//! streams (a stream that stays open is never held back). An event that outgrows
+//! [`sse_events::MAX_EVENT_BYTES`] and the rest after it pass unfiltered: the calls are still
+//! refused, hiding is a courtesy and not the boundary.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -9,14 +11,13 @@ use axum::{
     http::header,
     response::Response,
 };
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use http_body_util::BodyExt;
 
-use super::tool_scopes::{Asked, Listed, ToolScopes, list_ids};
-
-/// The most an SSE event may hold while waiting for its end; past it the rest of the stream
-/// passes unfiltered (the calls are still refused: hiding is a courtesy, not the boundary).
-const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+use super::{
+    sse_events,
+    tool_scopes::{Asked, Listed, ToolScopes, list_ids},
+};
 
 /// What to filter: the answers to these `tools/list` ids, for a caller holding `granted`.
 pub(crate) struct ListFilter {
@@ -77,24 +78,15 @@ impl ListFilter {
         self,
         stream: impl Stream<Item = Result<Bytes, axum::Error>> + Send + Unpin + 'static,
     ) -> impl Stream<Item = Result<Bytes, axum::Error>> + Send + 'static {
-        let state = Events { stream, buffer: Vec::new(), filter: Some(self), done: false };
-        futures::stream::unfold(state, |mut state| async move {
-            let item = state.next().await?;
-            Some((item, state))
-        })
+        sse_events::map(stream, move |event| self.event(event))
     }
 
     /// One SSE event with its data (one JSON-RPC message) filtered, other fields kept.
     fn event(&self, event: Vec<u8>) -> Vec<u8> {
-        let text = String::from_utf8_lossy(&event);
-        let data: Vec<&str> = text
-            .lines()
-            .filter_map(|line| line.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        let Some(filtered) = self.filtered(data.join("\n").as_bytes()) else {
+        let Some(filtered) = self.filtered(sse_events::data(&event).as_bytes()) else {
             return event;
         };
+        let text = String::from_utf8_lossy(&event);
         let mut out = Vec::with_capacity(filtered.len() + 64);
         let mut written = false;
         for line in text.lines() {
@@ -115,58 +107,11 @@ impl ListFilter {
     }
 }
 
-struct Events<S> {
-    stream: S,
-    buffer: Vec<u8>,
-    /// `None` once an event outgrew [`MAX_EVENT_BYTES`]: the rest passes as it comes.
-    filter: Option<ListFilter>,
-    done: bool,
-}
-
-impl<S: Stream<Item = Result<Bytes, axum::Error>> + Unpin> Events<S> {
-    async fn next(&mut self) -> Option<Result<Bytes, axum::Error>> {
-        loop {
-            if let Some(filter) = &self.filter {
-                if let Some(end) = event_end(&self.buffer) {
-                    let event: Vec<u8> = self.buffer.drain(..end).collect();
-                    return Some(Ok(Bytes::from(filter.event(event))));
-                }
-                if self.buffer.len() > MAX_EVENT_BYTES {
-                    self.filter = None;
-                }
-            }
-            if (self.filter.is_none() || self.done) && !self.buffer.is_empty() {
-                return Some(Ok(Bytes::from(std::mem::take(&mut self.buffer))));
-            }
-            if self.done {
-                return None;
-            }
-            match self.stream.next().await {
-                Some(Ok(chunk)) => self.buffer.extend_from_slice(&chunk),
-                Some(Err(error)) => {
-                    self.done = true;
-                    return Some(Err(error));
-                }
-                None => self.done = true,
-            }
-        }
-    }
-}
-
-/// Where the first complete event of `buffer` ends (after its blank line), LF or CRLF.
-fn event_end(buffer: &[u8]) -> Option<usize> {
-    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
+    use futures::StreamExt;
     use serde_json::{Value, json};
 
     use super::*;

@@ -19,9 +19,12 @@ mod info;
 mod list_filter;
 mod message;
 mod options;
+mod progress;
 mod protected_resource;
 pub(crate) mod serve;
 mod sse;
+mod sse_events;
+mod sse_progress;
 mod sse_queue;
 mod stateless;
 mod streamable;
@@ -51,7 +54,7 @@ pub use self::stateless::{Stateless, StatelessFuture};
 pub(crate) use self::tool_scopes::ToolScopes;
 
 use crate::{
-    admission::Admission,
+    admission::{Admission, Refusal},
     auth::{RequestContext, TransportKind},
     wrap::Shared,
 };
@@ -71,9 +74,14 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         .route(&format!("{base}/message"), any(streamable::handle::<H>))
         .route(&format!("{base}/sse"), get(sse::connect::<H>))
         .route(&format!("{base}/messages"), post(sse::post_message::<H>))
-        .route(&format!("{base}/health"), get(info::health))
-        .with_state(shared)
-        .layer(DefaultBodyLimit::max(body_limit));
+        .route(&format!("{base}/health"), get(info::health));
+    let router = match &shared.progress {
+        Some(_) => router
+            .route(&format!("{base}/progress/stats"), get(progress::stats::<H>))
+            .route(&format!("{base}/progress/metrics"), get(progress::metrics::<H>)),
+        None => router,
+    };
+    let router = router.with_state(shared).layer(DefaultBodyLimit::max(body_limit));
     let router = match cors {
         Some(cors) => router.layer(cors),
         None => router,
@@ -136,17 +144,48 @@ pub(crate) async fn admit<H: ServerHandler>(
     parts: &Parts,
     transport: TransportKind,
 ) -> Result<Admission<H>, axum::response::Response> {
-    if challenge::has_query_token(parts.uri.query()) {
-        if let Some(metrics) = &shared.metrics {
-            metrics.refused("query_token");
-        }
-        return Err(shared.challenges.query_token(&parts.headers));
+    if let Some(refused) = query_token_refused(shared, parts) {
+        return Err(refused);
     }
     let ctx = request_context(parts, transport);
-    shared.admit(&ctx).await.map_err(|refusal| {
-        shared.count_refusal(&refusal);
-        shared.challenges.refusal(&refusal, &parts.headers)
-    })
+    shared.admit(&ctx).await.map_err(|refusal| refused(shared, &refusal, parts))
+}
+
+/// Authenticates an HTTP request (scopes and rate limit included) without resolving a
+/// credential or finding an instance: for the endpoints that only need to know the caller.
+pub(crate) async fn authenticate<H: ServerHandler>(
+    shared: &Shared<H>,
+    parts: &Parts,
+    transport: TransportKind,
+) -> Result<crate::auth::Principal, axum::response::Response> {
+    if let Some(refused) = query_token_refused(shared, parts) {
+        return Err(refused);
+    }
+    let ctx = request_context(parts, transport);
+    match shared.authenticate(&ctx).await {
+        Ok((principal, _)) => Ok(principal),
+        Err(refusal) => Err(refused(shared, &refusal, parts)),
+    }
+}
+
+/// The `400` for a token in the URL query, which the spec forbids there.
+fn query_token_refused<H>(shared: &Shared<H>, parts: &Parts) -> Option<axum::response::Response> {
+    if !challenge::has_query_token(parts.uri.query()) {
+        return None;
+    }
+    if let Some(metrics) = &shared.metrics {
+        metrics.refused("query_token");
+    }
+    Some(shared.challenges.query_token(&parts.headers))
+}
+
+fn refused<H: ServerHandler>(
+    shared: &Shared<H>,
+    refusal: &Refusal,
+    parts: &Parts,
+) -> axum::response::Response {
+    shared.count_refusal(refusal);
+    shared.challenges.refusal(refusal, &parts.headers)
 }
 
 /// Checks a POSTed body against the tool scopes (see [`Challenges::check_tools`]); a refusal

@@ -29,13 +29,16 @@ use super::{
     body::{GuardedBody, stream_end},
     errors,
     list_filter::ListFilter,
-    message, sse_queue,
+    message, sse_progress,
+    sse_progress::PendingProgress,
+    sse_queue,
     tool_scopes::Listed,
 };
 use crate::{
     admission::{Cap, Refusal, ServerCap},
     auth::TransportKind,
     instances::UserState,
+    progress::progress_token,
     wrap::Shared,
 };
 
@@ -55,6 +58,8 @@ struct SseSession {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     /// `tools/list` requests posted whose answers are still to be filtered.
     lists: Arc<PendingLists>,
+    /// Requests posted with a progress token, monitored until answered.
+    progress: Arc<PendingProgress>,
 }
 
 /// The filters of a session's `tools/list` requests, oldest first, at most [`CHANNEL_CAPACITY`]
@@ -150,6 +155,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let (to_client, from_server) = sse_queue::queue(CHANNEL_CAPACITY, user);
     let owner: Arc<str> = principal.user_id().into();
     let lists = Arc::new(PendingLists::default());
+    let progress = Arc::new(PendingProgress::new(CHANNEL_CAPACITY));
     {
         let mut sessions = shared.sse.lock();
         if sessions.len() >= limits.max_sessions_total {
@@ -157,7 +163,8 @@ pub(crate) async fn connect<H: ServerHandler>(
             guard_user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
             return errors::refusal(&ServerCap::Sessions.refusal(limits.busy_retry_after));
         }
-        let session = SseSession { owner, to_server, lists: lists.clone() };
+        let session =
+            SseSession { owner, to_server, lists: lists.clone(), progress: progress.clone() };
         sessions.insert(id.clone(), session);
     }
     // The session's server stops when the entry is evicted or the client goes away.
@@ -186,6 +193,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let first = stream::once(async move { Ok(Event::default().event("endpoint").data(endpoint)) });
     let messages = from_server.map(move |data| {
         let _session = &guard; // lives as long as the stream
+        progress.observe(&data);
         Ok::<_, Infallible>(Event::default().event("message").data(lists.filter(data)))
     });
     let response = Sse::new(first.chain(messages))
@@ -231,6 +239,13 @@ pub(crate) async fn post_message<H: ServerHandler>(
         Ok(Some(filter)) => session.lists.push(filter),
         Ok(None) => {}
         Err(response) => return *response,
+    }
+    if let Some(monitor) = &shared.progress
+        && let Some(token) = progress_token(&bytes)
+        && let Some(id) = sse_progress::request_id(&bytes)
+        && let Some(tracked) = monitor.start(admission.principal.user_id(), &token)
+    {
+        session.progress.push(id, token, tracked);
     }
     // The same contract as rmcp's Streamable HTTP service: handlers find the request parts, and
     // our `Principal` inside them, in the message extensions.

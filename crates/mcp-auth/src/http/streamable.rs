@@ -18,11 +18,12 @@ use super::{
     body::{GuardedBody, stream_end},
     errors, hooked, info,
     list_filter::ListFilter,
-    message,
+    message, progress,
 };
 use crate::{
     admission::{Admission, Cap, Held, Refusal, ServerCap},
     auth::TransportKind,
+    progress::Tracked,
     wrap::Shared,
 };
 
@@ -115,6 +116,10 @@ pub(crate) async fn handle<H: ServerHandler>(
         },
         None => None,
     };
+    let tracked = posted
+        .as_deref()
+        .and_then(|bytes| progress::start(shared.progress.as_ref(), &principal, bytes));
+    let sent = Sent { list_filter, tracked, held, ends_at };
     let json_body = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -130,7 +135,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         let request = Request::from_parts(parts, posted.unwrap_or_default());
         let answer = hook(instance, request, theirs).await;
         let response = hooked::settle(answer, &entry.hooked, session_id.as_deref());
-        return finish(response, list_filter, held, ends_at);
+        return sent.finish(response);
     }
     if let (Some(handler), Some(bytes)) = (&shared.stateless, &posted)
         && stateless
@@ -140,7 +145,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         };
         match handler(instance, Request::from_parts(parts, bytes.clone())).await {
             Stateless::Answered(response) => {
-                return finish(response, list_filter, held, ends_at);
+                return sent.finish(response);
             }
             Stateless::Declined(request) => parts = request.into_parts().0,
         }
@@ -159,22 +164,32 @@ pub(crate) async fn handle<H: ServerHandler>(
     if is_delete && status == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::OK;
     }
-    finish(response, list_filter, held, ends_at)
+    sent.finish(response)
 }
 
-/// The response as sent: its `tools/list` answers filtered, holding the request's resources
-/// until it ends.
-fn finish(
-    response: Response,
+/// What a response carries on its way out.
+struct Sent {
     list_filter: Option<ListFilter>,
+    tracked: Option<Tracked>,
     held: Held,
     ends_at: Option<std::time::SystemTime>,
-) -> Response {
-    let response = match list_filter {
-        Some(filter) => filter.apply(response),
-        None => response,
-    };
-    response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)))
+}
+
+impl Sent {
+    /// The response as sent: its `tools/list` answers filtered, its progress counted, holding
+    /// the request's resources until it ends.
+    fn finish(self, response: Response) -> Response {
+        let response = match self.list_filter {
+            Some(filter) => filter.apply(response),
+            None => response,
+        };
+        let response = match self.tracked {
+            Some(tracked) => progress::count(response, tracked),
+            None => response,
+        };
+        let (held, ends_at) = (self.held, self.ends_at);
+        response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)))
+    }
 }
 
 /// Room for one more session of this user, and of all users together.

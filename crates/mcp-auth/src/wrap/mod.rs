@@ -38,6 +38,7 @@ use crate::{
     limits::Limits,
     metrics::{Metrics, ServerMetrics},
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
+    progress::{ProgressMonitor, ProgressOptions},
     secret::Secret,
 };
 
@@ -69,6 +70,7 @@ where
         tool_scopes: HashMap::new(),
         show_all_tools: false,
         metrics: None,
+        progress: ProgressOptions::default(),
     }
 }
 
@@ -91,6 +93,7 @@ pub struct WrapServerBuilder<H> {
     tool_scopes: HashMap<String, Vec<String>>,
     show_all_tools: bool,
     metrics: Option<Metrics>,
+    progress: ProgressOptions,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -198,6 +201,14 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// How progress streams are monitored, and who may see them all (see [`crate::progress`]);
+    /// on by default, with `{base}/progress/stats` for every authenticated caller and no
+    /// `{base}/progress/metrics` until an admin scope is set.
+    pub fn progress(mut self, options: ProgressOptions) -> Self {
+        self.progress = options;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -223,6 +234,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         let rate_limit =
             if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
         let limits = self.limits.validated()?;
+        let progress = self.progress.monitor()?;
         let failed_auth = FailedAuthLimiter::new(&limits.failed_auth_per_peer)?;
         let shutdown = CancellationToken::new();
         let registry = InstanceRegistry::new(
@@ -254,6 +266,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 sessions: self.sessions,
                 challenges,
                 metrics: server_metrics.clone(),
+                progress,
             }),
         };
         if let (Some(metrics), Some(handle)) = (self.metrics, server_metrics) {
@@ -317,6 +330,8 @@ pub(crate) struct Shared<H> {
     pub(crate) challenges: Challenges,
     /// Where this server's metrics go, when it has any.
     pub(crate) metrics: Option<ServerMetrics>,
+    /// The progress streams, when monitored.
+    pub(crate) progress: Option<Arc<ProgressMonitor>>,
 }
 
 /// Ends a hooked session as its client would: a DELETE through the session handler.
@@ -337,6 +352,11 @@ impl<H: ServerHandler> WrappedServer<H> {
     /// `into_make_service_with_connect_info::<SocketAddr>()` so providers see the peer address.
     pub fn router(&self) -> axum::Router {
         crate::http::router(self.shared.clone(), true)
+    }
+
+    /// The server's progress streams, when monitored.
+    pub fn progress(&self) -> Option<&ProgressMonitor> {
+        self.shared.progress.as_deref()
     }
 
     /// Serves HTTP/1.1 and HTTP/2 on `listener` until [`shutdown`](Self::shutdown) is called,

@@ -28,6 +28,8 @@ pub struct Observed {
     pub instances: Arc<AtomicUsize>,
     steps: Arc<Mutex<HashMap<String, Arc<AtomicU32>>>>,
     cancelled: Arc<Mutex<HashMap<String, Arc<AtomicU32>>>>,
+    /// Ends every `hold` call waiting now.
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 impl Observed {
@@ -48,6 +50,7 @@ impl Observed {
             let counters = Counters {
                 steps: observed.steps_of(&user),
                 cancelled: observed.cancellations_of(&user),
+                release: observed.release.clone(),
             };
             TestServer::new(token, user, extras, counters)
         }
@@ -59,6 +62,7 @@ impl Observed {
 pub struct Counters {
     pub steps: Arc<AtomicU32>,
     pub cancelled: Arc<AtomicU32>,
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone)]
@@ -86,7 +90,8 @@ pub struct SlowArgs {
 impl TestServer {
     pub fn new(token: Secret, user: String, extras: Extras, counters: Counters) -> Self {
         let notes = Arc::default();
-        Self { token, user, extras, notes, counters, tool_router: Self::tool_router() }
+        let tool_router = Self::tool_router() + Self::hold_router();
+        Self { token, user, extras, notes, counters, tool_router }
     }
 
     /// The user this instance was built for.
@@ -185,6 +190,22 @@ impl TestServer {
             }
         }
         Ok("done".to_owned())
+    }
+}
+
+#[tool_router(router = hold_router)]
+impl TestServer {
+    #[tool(description = "Report progress once, then wait until released (or cancelled)")]
+    async fn hold(&self, ctx: RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        let released = self.counters.release.notified();
+        if let Some(token) = ctx.meta.get_progress_token() {
+            let param = ProgressNotificationParam::new(token, 1.0).with_message("held");
+            let _ = ctx.peer.notify_progress(param).await;
+        }
+        tokio::select! {
+            _ = ctx.ct.cancelled() => Err(ErrorData::internal_error("cancelled", None)),
+            () = released => Ok("released".to_owned()),
+        }
     }
 }
 

@@ -107,6 +107,7 @@ fn every_key_is_in_the_config_docs_with_its_default() {
     let sections = [
         ("server", fields_of::<RawServer>()),
         ("server.limits", fields_of::<RawLimits>()),
+        ("server.progress", fields_of::<RawProgress>()),
         ("auth", fields_of::<RawAuth>()),
         ("credentials", fields_of::<RawCredentials>()),
         ("servers", fields_of::<RawServerEntry>()),

@@ -79,7 +79,7 @@ fn an_unknown_key_suggests_the_closest() {
         &with_sh("[server]\nfoo = 1"),
         &base_env,
         "gw.toml: server.foo: unknown key; expected one of: listen, public_url, cors_origins, \
-         allowed_hosts, environment, worker_threads, metrics, limits",
+         allowed_hosts, environment, worker_threads, metrics, limits, progress",
     );
     assert_reports(
         &with_sh("[auth]\nmode = \"jwtt\""),
@@ -461,4 +461,32 @@ fn a_session_time_of_zero() {
             &format!("gw.toml: server.limits.{key}: must be more than 0"),
         );
     }
+}
+
+#[test]
+fn progress_settings_are_checked() {
+    let cases = [
+        (
+            "admin_scope = \"a b\"",
+            "server.progress.admin_scope: a scope name: printable ASCII \
+          without space, `\"` or `\\` (got \"a b\")",
+        ),
+        ("max_streams = 0", "server.progress.max_streams: must be at least 1"),
+        ("max_streams_per_user = 0", "server.progress.max_streams_per_user: must be at least 1"),
+        ("idle_timeout = \"0s\"", "server.progress.idle_timeout: must be more than 0"),
+        (
+            "high_rate_per_second = -1.0",
+            "server.progress.high_rate_per_second: must be a number \
+          above 0 (got \"-1\")",
+        ),
+    ];
+    for (line, expected) in cases {
+        let text = with_sh(&format!("[server.progress]\n{line}"));
+        assert_reports(&text, &base_env, &format!("gw.toml: {expected}"));
+    }
+    assert_reports(
+        &with_sh("[server.progress]\nadmin_scop = \"x\""),
+        &base_env,
+        "gw.toml: server.progress.admin_scop: unknown key; did you mean \"admin_scope\"?",
+    );
 }

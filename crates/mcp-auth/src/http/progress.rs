@@ -1,0 +1,111 @@
+//! Progress monitoring on the wire: a POST that asks for progress starts a stream in the
+//! server's [`ProgressMonitor`], its response's `notifications/progress` events are counted as
+//! they pass, and the stream ends with the response. Also the two endpoints:
+//! `GET {base}/progress/stats` (the caller's own streams, everyone's counts) and
+//! `GET {base}/progress/metrics` (every stream, for holders of the admin scope only).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rmcp::ServerHandler;
+
+use super::sse_events;
+use crate::{
+    auth::{Principal, TransportKind},
+    progress::{ProgressMonitor, Tracked, progress_token},
+    wrap::Shared,
+};
+
+/// Starts monitoring the request `body` when it asks for progress.
+pub(crate) fn start(
+    monitor: Option<&Arc<ProgressMonitor>>,
+    principal: &Principal,
+    body: &[u8],
+) -> Option<Tracked> {
+    let monitor = monitor?;
+    let token = progress_token(body)?;
+    monitor.start(principal.user_id(), &token)
+}
+
+/// `response`, counting its progress events into `tracked`, which ends when the response does.
+pub(crate) fn count(response: Response, tracked: Tracked) -> Response {
+    let is_sse =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(
+            |v| v.get(..17).is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream")),
+        );
+    let (parts, body) = response.into_parts();
+    let body = if is_sse {
+        Body::from_stream(sse_events::map(body.into_data_stream(), move |event| {
+            if crate::progress::is_progress_notification(&event) {
+                tracked.record(event.len());
+            }
+            event
+        }))
+    } else {
+        // No stream, no progress: the stream still lasts as long as the answer.
+        Body::from_stream(futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+            let _tracked = &tracked;
+            chunk
+        }))
+    };
+    Response::from_parts(parts, body)
+}
+
+/// `GET {base}/progress/stats`: authenticated like any request (scopes, rate limit), no
+/// credential or instance needed.
+pub(crate) async fn stats<H: ServerHandler>(
+    State(shared): State<Arc<Shared<H>>>,
+    request: Request,
+) -> Response {
+    let (principal, monitor) = match caller(&shared, request).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    no_store(Json(monitor.stats(principal.user_id())).into_response())
+}
+
+/// `GET {base}/progress/metrics`: every user's streams, for the admin scope only.
+pub(crate) async fn metrics<H: ServerHandler>(
+    State(shared): State<Arc<Shared<H>>>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let (principal, monitor) = match caller(&shared, request).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(admin) = monitor.options().admin_scope.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !principal.scopes().contains(&admin) {
+        shared.security_log.refused("progress_admin_scope", principal.user_id(), None);
+        shared.count_refusal(&crate::admission::Refusal::InsufficientScope(vec![]));
+        let needed = [admin];
+        return shared.challenges.insufficient_scope(&needed, &needed, &headers);
+    }
+    no_store(Json(monitor.report()).into_response())
+}
+
+async fn caller<H: ServerHandler>(
+    shared: &Shared<H>,
+    request: Request,
+) -> Result<(Principal, Arc<ProgressMonitor>), Response> {
+    let Some(monitor) = shared.progress.clone() else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
+    let (parts, _body) = request.into_parts();
+    let principal = super::authenticate(shared, &parts, TransportKind::StreamableHttp).await?;
+    Ok((principal, monitor))
+}
+
+/// Reports about one caller are never cached by anyone.
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
