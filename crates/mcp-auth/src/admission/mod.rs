@@ -6,6 +6,7 @@
 //! reported differs between transports (an HTTP status, a stdio exit).
 
 mod failed_auth;
+mod identify;
 mod security_log;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -13,7 +14,9 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use rmcp::ServerHandler;
 use tokio::sync::OwnedSemaphorePermit;
 
-pub(crate) use self::{failed_auth::FailedAuthLimiter, security_log::SecurityLog};
+pub(crate) use self::{
+    failed_auth::FailedAuthLimiter, identify::Identify, security_log::SecurityLog,
+};
 use crate::{
     auth::{AuthError, Principal, RequestContext},
     credentials::{Credential, CredentialError},
@@ -173,27 +176,15 @@ impl<H: ServerHandler> Shared<H> {
         &self,
         ctx: &RequestContext<'_>,
     ) -> Result<(Principal, Arc<str>), Refusal> {
+        let principal = Identify {
+            auth: &*self.auth,
+            failed_auth: self.failed_auth.as_ref(),
+            required_scopes: &self.challenges.required_scopes,
+            security_log: &self.security_log,
+        }
+        .run(ctx)
+        .await?;
         let peer = ctx.peer_addr().map(|addr| addr.ip());
-        if let (Some(limiter), Some(peer)) = (&self.failed_auth, peer) {
-            limiter.check(peer).map_err(|exceeded| {
-                self.security_log.peer_blocked(peer);
-                Refusal::PeerBlocked(exceeded)
-            })?;
-        }
-        let principal = match self.auth.authenticate(ctx).await {
-            Ok(principal) => principal,
-            Err(err) => return Err(self.auth_failed(err, peer)),
-        };
-        if !self.challenges.required_scopes.is_empty() {
-            let missing =
-                crate::auth::missing_scopes(&self.challenges.required_scopes, principal.scopes());
-            if !missing.is_empty() {
-                self.security_log.refused("scope", principal.user_id(), peer);
-                return Err(Refusal::InsufficientScope(
-                    missing.into_iter().map(str::to_owned).collect(),
-                ));
-            }
-        }
         // One allocation per request, shared by the rate-limit key and the instance key.
         let user_id: Arc<str> = principal.user_id().into();
         // Before the resolver and the registry: a refused flood must not reach the tenant
@@ -250,17 +241,6 @@ impl<H: ServerHandler> Shared<H> {
                 Err(kind) => metrics.auth_failed(kind),
             }
         }
-    }
-
-    fn auth_failed(&self, err: AuthError, peer: Option<IpAddr>) -> Refusal {
-        // A server-side failure (keys unavailable) is not the caller's fault.
-        if !err.is_server_side() {
-            self.security_log.auth_failed(&err, peer);
-            if let (Some(limiter), Some(peer)) = (&self.failed_auth, peer) {
-                limiter.record_failure(peer);
-            }
-        }
-        Refusal::Auth(err)
     }
 
     /// The caller's credential, timed and counted when the server has metrics.

@@ -3,7 +3,7 @@
 //! §"Scope Challenge Handling"), the `403` for a missing upstream credential, and the `400` for
 //! a token in the query string.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -12,9 +12,12 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    errors, list_filter::ListFilter, protected_resource::ResourceMetadata, tool_scopes::ToolScopes,
+    HttpOptions, ProtectedResource, errors, list_filter::ListFilter,
+    protected_resource::ResourceMetadata, tool_scopes::ToolScopes,
 };
-use crate::{admission::Refusal, auth::AuthError, credentials::CredentialError};
+use crate::{
+    admission::Refusal, auth::AuthError, config::ConfigError, credentials::CredentialError,
+};
 
 /// The JSON-RPC error code of "connect your account first" (no upstream credential).
 pub const CREDENTIAL_REQUIRED_CODE: i64 = -32003;
@@ -161,6 +164,46 @@ impl Challenges {
         let mut params: Vec<_> = self.metadata_param(headers).into_iter().collect();
         params.extend(self.scope_hint.clone().map(|scope| ("scope", scope)));
         params
+    }
+}
+
+impl Challenges {
+    /// The challenges' parts, checked; `tools` is the tool scopes and whether to show every tool.
+    pub(crate) fn configure(
+        metadata: Option<ProtectedResource>,
+        required_scopes: Vec<String>,
+        connect_url: Option<String>,
+        tools: (HashMap<String, Vec<String>>, bool),
+        http: &HttpOptions,
+    ) -> Result<Self, ConfigError> {
+        for scope in &required_scopes {
+            crate::auth::check_scope("required_scopes", scope)?;
+        }
+        let (tool_scopes, show_all_tools) = tools;
+        for (tool, scopes) in &tool_scopes {
+            for scope in scopes {
+                crate::auth::check_scope(&format!("tool_scopes.{tool}"), scope)?;
+            }
+        }
+        if let Some(metadata) = &metadata {
+            metadata.validate()?;
+        }
+        if metadata.is_some() && http.public_url.is_none() && http.environment.is_production() {
+            return Err(ConfigError::missing(
+                "transport.public_url",
+                "the URL clients use (the Protected Resource Metadata's `resource`) in production",
+            ));
+        }
+        let supported = metadata.as_ref().map(|m| m.scopes_supported.join(" ")).unwrap_or_default();
+        let hint = if required_scopes.is_empty() { supported } else { required_scopes.join(" ") };
+        Ok(Self {
+            metadata: metadata.map(|m| Arc::new(ResourceMetadata::new(m, http))),
+            scope_hint: (!hint.is_empty()).then_some(hint),
+            required_scopes,
+            connect_url,
+            tool_scopes: (!tool_scopes.is_empty())
+                .then(|| Arc::new(ToolScopes::new(tool_scopes, !show_all_tools))),
+        })
     }
 }
 

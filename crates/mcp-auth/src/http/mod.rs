@@ -11,16 +11,17 @@
 //! Every route passes the `Host`/`Origin` guard and CORS first; every MCP route authenticates.
 
 mod body;
-mod challenge;
-mod errors;
+pub(crate) mod challenge;
+pub(crate) mod errors;
 mod guard;
 mod hooked;
 mod info;
+pub mod layer;
 mod list_filter;
 mod message;
 mod options;
 mod progress;
-mod protected_resource;
+pub(crate) mod protected_resource;
 pub(crate) mod serve;
 mod sse;
 mod sse_events;
@@ -45,13 +46,16 @@ pub(crate) use self::challenge::Challenges;
 pub(crate) use self::hooked::SessionHandler;
 pub use self::hooked::{SessionAnswer, SessionChange, SessionFuture};
 #[doc(inline)]
+pub use self::layer::{
+    AuthLayer, AuthLayerBuilder, AuthService, UserRateLimitLayer, UserRateLimitService,
+};
+#[doc(inline)]
 pub use self::options::{AllowedHosts, HttpOptions};
 pub use self::protected_resource::ProtectedResource;
 pub(crate) use self::protected_resource::ResourceMetadata;
 pub(crate) use self::sse::SseSessions;
 pub(crate) use self::stateless::StatelessHandler;
 pub use self::stateless::{Stateless, StatelessFuture};
-pub(crate) use self::tool_scopes::ToolScopes;
 
 use crate::{
     admission::{Admission, Refusal},
@@ -75,10 +79,14 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         .route(&format!("{base}/sse"), get(sse::connect::<H>))
         .route(&format!("{base}/messages"), post(sse::post_message::<H>))
         .route(&format!("{base}/health"), get(info::health));
+    // Only the caller is needed there: the server's own `AuthLayer`, no credential or instance.
     let router = match &shared.progress {
-        Some(_) => router
-            .route(&format!("{base}/progress/stats"), get(progress::stats::<H>))
-            .route(&format!("{base}/progress/metrics"), get(progress::metrics::<H>)),
+        Some(_) => router.merge(
+            Router::new()
+                .route(&format!("{base}/progress/stats"), get(progress::stats::<H>))
+                .route(&format!("{base}/progress/metrics"), get(progress::metrics::<H>))
+                .route_layer(AuthLayer::from_gate(shared.clone())),
+        ),
         None => router,
     };
     let router = router.with_state(shared).layer(DefaultBodyLimit::max(body_limit));

@@ -7,17 +7,17 @@
 use std::sync::Arc;
 
 use axum::{
-    Json,
+    Extension, Json,
     body::Body,
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use rmcp::ServerHandler;
 
 use super::sse_events;
 use crate::{
-    auth::{Principal, TransportKind},
+    auth::Principal,
     progress::{ProgressMonitor, Tracked, progress_token},
     wrap::Shared,
 };
@@ -57,30 +57,24 @@ pub(crate) fn count(response: Response, tracked: Tracked) -> Response {
     Response::from_parts(parts, body)
 }
 
-/// `GET {base}/progress/stats`: authenticated like any request (scopes, rate limit), no
-/// credential or instance needed.
+/// `GET {base}/progress/stats`, behind the server's `AuthLayer` (scopes and rate limit
+/// included; no credential or instance needed).
 pub(crate) async fn stats<H: ServerHandler>(
     State(shared): State<Arc<Shared<H>>>,
-    request: Request,
+    Extension(principal): Extension<Principal>,
 ) -> Response {
-    let (principal, monitor) = match caller(&shared, request).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let Some(monitor) = &shared.progress else { return StatusCode::NOT_FOUND.into_response() };
     no_store(Json(monitor.stats(principal.user_id())).into_response())
 }
 
 /// `GET {base}/progress/metrics`: every user's streams, for the admin scope only.
 pub(crate) async fn metrics<H: ServerHandler>(
     State(shared): State<Arc<Shared<H>>>,
-    request: Request,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
 ) -> Response {
-    let headers = request.headers().clone();
-    let (principal, monitor) = match caller(&shared, request).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let Some(admin) = monitor.options().admin_scope.clone() else {
+    let admin = shared.progress.as_ref().and_then(|m| m.options().admin_scope.clone());
+    let (Some(monitor), Some(admin)) = (&shared.progress, admin) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if !principal.scopes().contains(&admin) {
@@ -90,18 +84,6 @@ pub(crate) async fn metrics<H: ServerHandler>(
         return shared.challenges.insufficient_scope(&needed, &needed, &headers);
     }
     no_store(Json(monitor.report()).into_response())
-}
-
-async fn caller<H: ServerHandler>(
-    shared: &Shared<H>,
-    request: Request,
-) -> Result<(Principal, Arc<ProgressMonitor>), Response> {
-    let Some(monitor) = shared.progress.clone() else {
-        return Err(StatusCode::NOT_FOUND.into_response());
-    };
-    let (parts, _body) = request.into_parts();
-    let principal = super::authenticate(shared, &parts, TransportKind::StreamableHttp).await?;
-    Ok((principal, monitor))
 }
 
 /// Reports about one caller are never cached by anyone.

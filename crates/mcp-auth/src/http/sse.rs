@@ -265,7 +265,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::http::{ToolScopes, tool_scopes::Asked};
+    use crate::http::tool_scopes::{Asked, ToolScopes};
 
     /// A filter of the `tools/list` request `id`, for a caller without `mcp:admin`.
     fn filter(id: u64) -> ListFilter {

@@ -20,6 +20,7 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::ServerFactory;
 use super::{
     InstanceMode, InstanceRefusal,
     activity::Activity,
@@ -27,7 +28,7 @@ use super::{
     sessions::{EntryStore, Running, SessionBook},
     user::UserState,
 };
-use crate::{credentials::Credential, extras::Extras, wrap::ServerFactory};
+use crate::{credentials::Credential, extras::Extras};
 
 /// The inputs an instance is built from.
 #[derive(Clone)]

@@ -41,7 +41,11 @@ pub(crate) use self::{
     sessions::{SessionBook, SessionUse},
     user::{UserState, Users},
 };
-use crate::{extras::Extras, limits::Limits, wrap::ServerFactory};
+use crate::{extras::Extras, limits::Limits, secret::Secret};
+
+/// The server factory: `(access_token, user_id, extras) -> server`. In static mode (no token
+/// resolver) the access token is empty.
+pub type ServerFactory<H> = dyn Fn(Secret, String, Extras) -> H + Send + Sync;
 
 /// What an instance is keyed by: the user, and the extras it was built with.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -1,15 +1,10 @@
 //! The OAuth resource-server settings of [`WrapServerBuilder`]: Protected Resource Metadata,
 //! required scopes (per server and per tool), and the connect URL of a missing credential.
 
-use std::{collections::HashMap, sync::Arc};
-
 use rmcp::ServerHandler;
 
 use super::WrapServerBuilder;
-use crate::{
-    config::ConfigError,
-    http::{Challenges, HttpOptions, ProtectedResource, ResourceMetadata, ToolScopes},
-};
+use crate::http::ProtectedResource;
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
     /// Serves this server's OAuth Protected Resource Metadata (RFC 9728), and names it in every
@@ -57,42 +52,4 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self.connect_url = Some(url.into());
         self
     }
-}
-
-/// The challenges' parts, checked; `tools` is the tool scopes and whether to show every tool.
-pub(super) fn challenges(
-    metadata: Option<ProtectedResource>,
-    required_scopes: Vec<String>,
-    connect_url: Option<String>,
-    tools: (HashMap<String, Vec<String>>, bool),
-    http: &HttpOptions,
-) -> Result<Challenges, ConfigError> {
-    for scope in &required_scopes {
-        crate::auth::check_scope("required_scopes", scope)?;
-    }
-    let (tool_scopes, show_all_tools) = tools;
-    for (tool, scopes) in &tool_scopes {
-        for scope in scopes {
-            crate::auth::check_scope(&format!("tool_scopes.{tool}"), scope)?;
-        }
-    }
-    if let Some(metadata) = &metadata {
-        metadata.validate()?;
-    }
-    if metadata.is_some() && http.public_url.is_none() && http.environment.is_production() {
-        return Err(ConfigError::missing(
-            "transport.public_url",
-            "the URL clients use (the Protected Resource Metadata's `resource`) in production",
-        ));
-    }
-    let supported = metadata.as_ref().map(|m| m.scopes_supported.join(" ")).unwrap_or_default();
-    let hint = if required_scopes.is_empty() { supported } else { required_scopes.join(" ") };
-    Ok(Challenges {
-        metadata: metadata.map(|m| Arc::new(ResourceMetadata::new(m, http))),
-        scope_hint: (!hint.is_empty()).then_some(hint),
-        required_scopes,
-        connect_url,
-        tool_scopes: (!tool_scopes.is_empty())
-            .then(|| Arc::new(ToolScopes::new(tool_scopes, !show_all_tools))),
-    })
 }

@@ -42,9 +42,7 @@ use crate::{
     secret::Secret,
 };
 
-/// The server factory: `(access_token, user_id, extras) -> server`. In static mode (no token
-/// resolver) the access token is empty.
-pub type ServerFactory<H> = dyn Fn(Secret, String, Extras) -> H + Send + Sync;
+pub use crate::instances::ServerFactory;
 
 /// Starts wrapping `factory`. Finish with [`WrapServerBuilder::build`].
 pub fn wrap_server<H, F>(factory: F) -> WrapServerBuilder<H>
@@ -224,7 +222,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             return Err(ConfigError::invalid("instances.max_instances", 0, "at least 1"));
         }
         let http = self.http.validated()?;
-        let challenges = authorization::challenges(
+        let challenges = Challenges::configure(
             self.protected_resource,
             self.required_scopes,
             self.connect_url,
@@ -352,6 +350,13 @@ impl<H: ServerHandler> WrappedServer<H> {
     /// `into_make_service_with_connect_info::<SocketAddr>()` so providers see the peer address.
     pub fn router(&self) -> axum::Router {
         crate::http::router(self.shared.clone(), true)
+    }
+
+    /// An [`AuthLayer`](crate::http::AuthLayer) that checks requests exactly as this server's
+    /// MCP routes do — the same provider, failed-auth budget, required scopes, challenges and
+    /// per-user rate limit — for routes of your own next to it.
+    pub fn auth_layer(&self) -> crate::http::AuthLayer {
+        crate::http::AuthLayer::from_gate(self.shared.clone())
     }
 
     /// The server's progress streams, when monitored.
