@@ -2,6 +2,7 @@
 //! expected, gauges follow the instances, and no user id or token is ever a label.
 
 mod support;
+mod tenant_manager;
 
 use std::collections::HashMap;
 
@@ -135,4 +136,34 @@ async fn a_server_without_metrics_reports_nothing_and_the_router_serves_the_text
     assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     let samples = parse(&response.text().await.unwrap());
     assert!(samples.is_empty(), "no sample without a metered server: {samples:?}");
+}
+
+#[tokio::test]
+async fn the_resolver_caches_hits_and_misses_are_counted() {
+    let manager = tenant_manager::Manager::start().await;
+    manager.grant("alice", "github", json!({ "accessToken": "ghp_alice" }));
+    let resolver = manager.resolver().build().unwrap();
+    let metrics = Metrics::default();
+    let app =
+        App::start(|b| b.metrics(&metrics).token_resolver(resolver).resource_type("github")).await;
+    let http = reqwest::Client::new();
+    let body = stateless_call(1, "whoami", json!({}), None);
+    for (user, status) in [("alice", 200), ("alice", 200), ("alice", 200), ("bob", 403)] {
+        let request = stateless_request(&http, &app.url, Some(&token_for(user)), "whoami", &body);
+        assert_eq!(request.send().await.unwrap().status(), status, "{user}");
+    }
+    let text = metrics.encode().await;
+    let samples = parse(&text);
+    let server = ("server", "mcp-auth-wrapped-server");
+    let cache =
+        |result| value(&samples, "mcp_auth_resolver_cache_total", &[server, ("reason", result)]);
+    // alice: one call to the manager, then two answers from the cache; bob: one call (not found).
+    assert_eq!((cache("miss"), cache("hit"), cache("stale"), cache("error")), (2.0, 2.0, 0.0, 0.0));
+    assert_eq!(manager.calls(), 2);
+    assert!(!text.contains("ghp_alice"), "no credential");
+    // The counters follow the resolver, scrape after scrape.
+    let request = stateless_request(&http, &app.url, Some(&token_for("alice")), "whoami", &body);
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    let samples = parse(&metrics.encode().await);
+    assert_eq!(value(&samples, "mcp_auth_resolver_cache_total", &[server, ("reason", "hit")]), 3.0);
 }

@@ -47,6 +47,27 @@ pub trait TokenResolver: Send + Sync + 'static {
     async fn invalidate(&self, user_id: &str, resource_type: &str) {
         let _ = (user_id, resource_type);
     }
+
+    /// How a caching resolver has answered so far, for metrics; `None` (the default) for one
+    /// that does not cache.
+    fn cache_stats(&self) -> Option<ResolverCacheStats> {
+        None
+    }
+}
+
+/// How a caching [`TokenResolver`] has answered since it was built (counts only grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolverCacheStats {
+    /// Answered from the cache: a credential, a remembered "not found", or a recent failure
+    /// within its cooldown.
+    pub hits: u64,
+    /// Not answerable from the cache: the tenant manager was called (whatever it answered).
+    pub misses: u64,
+    /// The tenant manager failed and a credential past its TTL stood in (stale-if-error).
+    pub stale: u64,
+    /// The tenant manager failed and nothing could stand in.
+    pub errors: u64,
 }
 
 #[async_trait::async_trait]
@@ -61,5 +82,9 @@ impl<R: TokenResolver + ?Sized> TokenResolver for Arc<R> {
 
     async fn invalidate(&self, user_id: &str, resource_type: &str) {
         (**self).invalidate(user_id, resource_type).await
+    }
+
+    fn cache_stats(&self) -> Option<ResolverCacheStats> {
+        (**self).cache_stats()
     }
 }

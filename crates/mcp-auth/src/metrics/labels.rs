@@ -59,6 +59,7 @@ pub(super) fn route(path: &str, base: &str) -> &'static str {
         Some("/sse") => "sse",
         Some("/messages") => "messages",
         Some("/health") => "health",
+        Some("/progress/stats" | "/progress/metrics") => "progress",
         _ => "other",
     }
 }
@@ -81,6 +82,29 @@ pub(super) fn era(headers: &HeaderMap) -> &'static str {
         None => "none",
         Some(version) => {
             KNOWN.into_iter().find(|known| known.as_bytes() == version).unwrap_or("other")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_below_the_base_has_its_own_label_and_the_rest_is_other() {
+        let cases = [
+            ("/mcp", "mcp"),
+            ("/mcp/", "mcp"),
+            ("/mcp/message", "message"),
+            ("/mcp/sse", "sse"),
+            ("/mcp/messages", "messages"),
+            ("/mcp/health", "health"),
+            ("/mcp/progress/stats", "progress"),
+            ("/mcp/progress/metrics", "progress"),
+            ("/.well-known/oauth-protected-resource/mcp", "metadata"),
+            ("/mcp/progress/other", "other"),
+            ("/elsewhere", "other"),
+        ];
+        for (path, label) in cases {
+            assert_eq!(super::route(path, "/mcp"), label, "{path}");
         }
     }
 }

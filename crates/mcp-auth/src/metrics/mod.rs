@@ -68,6 +68,7 @@ struct Families {
     refusals: Family<Outcome, Counter>,
     resolutions: Family<Outcome, Counter>,
     resolve_durations: Family<ServerLabel, Histogram, fn() -> Histogram>,
+    resolver_cache: Family<Outcome, Counter>,
     instances: Family<ServerLabel, Gauge>,
     sessions: Family<ServerLabel, Gauge>,
     running_sessions: Family<ServerLabel, Gauge>,
@@ -96,6 +97,7 @@ impl Metrics {
             refusals: Family::default(),
             resolutions: Family::default(),
             resolve_durations: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            resolver_cache: Family::default(),
             instances: Family::default(),
             sessions: Family::default(),
             running_sessions: Family::default(),
@@ -116,6 +118,11 @@ impl Metrics {
             "mcp_auth_credential_resolve_duration_seconds",
             "Token resolver latency",
             f.resolve_durations,
+        );
+        r.register(
+            "mcp_auth_resolver_cache",
+            "Caching token resolver answers: hit, miss (a tenant-manager call), stale, error",
+            f.resolver_cache,
         );
         r.register("mcp_auth_instances", "Live per-user instances", f.instances);
         r.register("mcp_auth_sessions", "Streamable HTTP sessions", f.sessions);
@@ -188,6 +195,20 @@ impl ServerMetrics {
     pub(crate) fn resolved(&self, result: &'static str, took: Duration) {
         self.families.resolutions.get_or_create(&self.server.outcome(result)).inc();
         self.families.resolve_durations.get_or_create(&self.server).observe(took.as_secs_f64());
+    }
+
+    /// Brings the resolver cache counters up to `stats` (they are counted by the resolver).
+    pub(crate) fn set_resolver_cache(&self, stats: &crate::credentials::ResolverCacheStats) {
+        let counts = [
+            ("hit", stats.hits),
+            ("miss", stats.misses),
+            ("stale", stats.stale),
+            ("error", stats.errors),
+        ];
+        for (result, now) in counts {
+            let counter = self.families.resolver_cache.get_or_create(&self.server.outcome(result));
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
     }
 
     /// Sets the instance and session gauges.

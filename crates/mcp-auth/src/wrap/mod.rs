@@ -285,6 +285,9 @@ fn refresh_instances<H: ServerHandler>(
         let (weak, handle) = (weak.clone(), handle.clone());
         async move {
             if let Some(shared) = weak.upgrade() {
+                if let Some(stats) = shared.resolver.as_ref().and_then(|r| r.cache_stats()) {
+                    handle.set_resolver_cache(&stats);
+                }
                 handle.set_instances(&WrappedServer { shared }.stats().await);
             }
         }

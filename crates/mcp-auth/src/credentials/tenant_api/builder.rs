@@ -210,6 +210,7 @@ impl ApiTokenResolverBuilder {
                 },
                 negative_ttl: self.negative_ttl,
                 failure_cooldown: self.failure_cooldown,
+                counts: Default::default(),
             }),
         })
     }

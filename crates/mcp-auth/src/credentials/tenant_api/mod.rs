@@ -28,7 +28,10 @@ mod template;
 
 use std::{
     fmt,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -40,7 +43,7 @@ use self::{
     cache::{Cached, Failure, Key, Lifetimes},
     fetch::{Fetched, Fetcher},
 };
-use super::{Credential, CredentialError, TokenResolver};
+use super::{Credential, CredentialError, ResolverCacheStats, TokenResolver};
 use crate::{auth::Principal, secret::Secret};
 
 /// Resolves credentials from a tenant manager over HTTP.
@@ -78,6 +81,20 @@ struct Inner {
     lifetimes: Lifetimes,
     negative_ttl: Duration,
     failure_cooldown: Duration,
+    counts: Counts,
+}
+
+/// What [`ResolverCacheStats`] reports, counted as it happens.
+#[derive(Default)]
+struct Counts {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale: AtomicU64,
+    errors: AtomicU64,
+}
+
+fn bump(count: &AtomicU64) {
+    count.fetch_add(1, Ordering::Relaxed);
 }
 
 impl ApiTokenResolver {
@@ -98,6 +115,7 @@ impl ApiTokenResolver {
         if let Some(answer) =
             self.inner.cache.get(&key).await.and_then(|c| c.answer(started, started))
         {
+            bump(&self.inner.counts.hits);
             return answer;
         }
         let (user_id, resource_type) = (key.0.clone(), key.1.clone());
@@ -113,9 +131,11 @@ impl ApiTokenResolver {
                     let current = current.map(moka::Entry::into_value);
                     let now = Instant::now();
                     if let Some(cached) = current.as_ref().and_then(|c| c.answer(started, now)) {
+                        bump(&self.inner.counts.hits);
                         *answer = Some(cached);
                         return Op::Nop;
                     }
+                    bump(&self.inner.counts.misses);
                     let fetched = self.inner.fetcher.fetch(&user_id, &resource_type).await;
                     let (op, result) = self.settle(current, fetched, &user_id, &resource_type);
                     *answer = Some(result);
@@ -165,8 +185,10 @@ impl ApiTokenResolver {
                         "tenant manager unavailable; serving the cached credential past its TTL"
                     );
                     let entry = current.map(|c| c.with_failure(failure));
+                    bump(&inner.counts.stale);
                     return (entry.map_or(Op::Nop, Op::Put), Ok(stale));
                 }
+                bump(&inner.counts.errors);
                 (
                     Op::Put(Cached::Failed(failure)),
                     Err(CredentialError::TenantManagerUnavailable { retry_after }),
@@ -193,6 +215,17 @@ impl TokenResolver for ApiTokenResolver {
     async fn invalidate(&self, user_id: &str, resource_type: &str) {
         tracing::debug!(user_id, resource_type, "credential invalidated");
         self.inner.cache.invalidate(&(user_id.to_owned(), resource_type.to_owned())).await;
+    }
+
+    fn cache_stats(&self) -> Option<ResolverCacheStats> {
+        let counts = &self.inner.counts;
+        let read = |count: &AtomicU64| count.load(Ordering::Relaxed);
+        Some(ResolverCacheStats {
+            hits: read(&counts.hits),
+            misses: read(&counts.misses),
+            stale: read(&counts.stale),
+            errors: read(&counts.errors),
+        })
     }
 }
 
