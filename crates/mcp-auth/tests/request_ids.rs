@@ -132,10 +132,11 @@ async fn every_response_carries_its_id_refusals_and_metadata_included() {
         .send();
     expect(unknown_session.await.unwrap(), 404);
     expect(post_tools_list(&app.url, &token).await, 429);
+    expect(http.get(format!("{}/no-such-route", app.base)).send().await.unwrap(), 404);
 
     seen.sort();
     seen.dedup();
-    assert_eq!(seen.len(), 6, "one id per request: {seen:?}");
+    assert_eq!(seen.len(), 7, "one id per request: {seen:?}");
 }
 
 /// An auth provider that records the request id it was shown, then defers to JWT auth.

@@ -132,7 +132,8 @@ where
         }
         let body = response.body();
         if !this.span.is_disabled() && !body.is_end_stream() && body.size_hint().exact().is_none() {
-            let span = this.span.clone();
+            // Moved, not cloned: the future is done with it.
+            let span = std::mem::replace(this.span, Span::none());
             response = response.map(|inner| Body::new(InSpan { inner, span }));
         }
         Poll::Ready(Ok(response))
