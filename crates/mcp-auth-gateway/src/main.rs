@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use mcp_auth::Secret;
 use mcp_auth_gateway::{
     child,
-    config::Overrides,
+    config::{self, LogFormat, Overrides},
     demo, logging, memory, serve,
     token::{self, SECRET_ENV_VAR, TokenError},
 };
@@ -195,7 +195,7 @@ fn token_command(args: TokenArgs) -> Result<(), i32> {
 
 /// Runs `mcp-auth demo`. Logs go to stderr (stdout is the JSON-RPC channel in stdio mode).
 fn demo_command(args: DemoArgs) -> Result<(), i32> {
-    init_logging();
+    logging::init(LogFormat::Pretty);
     let runtime = tokio::runtime::Runtime::new().map_err(|err| {
         eprintln!("mcp-auth demo: cannot start the runtime: {err}");
         EXIT_FAILURE
@@ -216,30 +216,20 @@ fn demo_command(args: DemoArgs) -> Result<(), i32> {
     })
 }
 
-/// Runs `mcp-auth serve`. Logs go to stderr; stdout carries only the "serving … at URL" lines.
+/// Runs `mcp-auth serve`. Logs go to stderr, in the config's `[log] format`; stdout carries only
+/// the "serving … at URL" lines. A config refused is reported before logging starts.
 fn serve_command(args: ServeArgs) -> Result<(), i32> {
-    init_logging();
     let overrides = Overrides { listen: args.listen, public_url: args.public_url };
-    serve::run(&args.config, overrides).map_err(|err| {
+    let config = config::load(&args.config, &overrides).map_err(|report| {
+        eprintln!("mcp-auth serve: {report}");
+        EXIT_USAGE
+    })?;
+    logging::init(config.log.format);
+    serve::run_loaded(&args.config, overrides, config).map_err(|err| {
         eprintln!("mcp-auth serve: {err}");
         match err {
             serve::ServeError::Config(_) => EXIT_USAGE,
             _ => EXIT_FAILURE,
         }
     })
-}
-
-/// Logs to stderr with the filter from `RUST_LOG` (rmcp's message payloads kept out).
-fn init_logging() {
-    let (filter, ignored) = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
-    // Colours only on a terminal: a log file or collector would get escape codes.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_writer(mcp_auth_gateway::redact::RedactingStderr)
-        .with_ansi(ansi)
-        .with_env_filter(filter)
-        .init();
-    if let Some(reason) = ignored {
-        tracing::warn!("{reason}");
-    }
 }

@@ -53,9 +53,11 @@ pub fn url_queries(text: &str) -> String {
     while let Some(start) = find_url(rest) {
         let (before, url_and_after) = rest.split_at(start);
         out.push_str(before);
-        // A URL in an error message ends at whitespace, or at the quote or bracket around it.
+        // A URL in an error message ends at whitespace, or at the quote or bracket around it;
+        // in a JSON line, also at a `\` (an escaped quote or newline after it: kept, or the
+        // line would no longer be JSON).
         let end = url_and_after
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']'))
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']' | '\\'))
             .unwrap_or(url_and_after.len());
         let (url, after) = url_and_after.split_at(end);
         match url.split_once('?') {
@@ -103,5 +105,22 @@ mod tests {
             "a https://h/x?[redacted] b \"http://g/?[redacted]\" c http://plain/path"
         );
         assert_eq!(url_queries("no url at all?"), "no url at all?");
+    }
+
+    #[test]
+    fn a_json_line_stays_json_with_its_queries_redacted() {
+        let line = serde_json::json!({
+            "message": "failed: \"http://u/mcp?key=s3cret\"\nnext http://v/?k=s3cret",
+            "url": "https://w/x?token=s3cret",
+        })
+        .to_string();
+        let redacted = url_queries(&line);
+        let parsed: serde_json::Value = serde_json::from_str(&redacted).expect(&redacted);
+        assert_eq!(
+            parsed["message"],
+            "failed: \"http://u/mcp?[redacted]\"\nnext http://v/?[redacted]"
+        );
+        assert_eq!(parsed["url"], "https://w/x?[redacted]");
+        assert!(!redacted.contains("s3cret"), "{redacted}");
     }
 }

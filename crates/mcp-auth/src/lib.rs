@@ -15,6 +15,9 @@
 //! Between authentication and the instance, admission enforces the per-user rate limit and
 //! the [`Limits`]: in-flight requests, unread response bytes, sessions and instances per user.
 //!
+//! Logs name users by a keyed tag unless told otherwise ([`log_ids`]), and every HTTP request
+//! by its id.
+//!
 //! Secrets travel as [`Secret`], which never prints itself. Configuration mistakes are
 //! [`ConfigError`]s that name the key, the bad value (redacted if secret) and what is valid.
 
@@ -27,6 +30,7 @@ pub mod http;
 mod http_client;
 pub mod instances;
 mod limits;
+pub mod log_ids;
 pub mod metrics;
 pub mod middleware;
 pub mod progress;
@@ -45,6 +49,7 @@ pub use self::{
     },
     http::ProtectedResource,
     limits::Limits,
+    log_ids::UserIdLogging,
     metrics::Metrics,
     secret::Secret,
     wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},

@@ -80,10 +80,11 @@ async fn the_timeout_bounds_the_whole_retry_loop_and_logging_records_it() {
     let logs = logs.text();
     assert!(logs.contains(r#"outcome="timed_out""#), "logging saw the timeout:\n{logs}");
     let retries: Vec<_> = logs.lines().filter(|l| l.contains("retrying tool call")).collect();
+    let alice = mcp_auth::UserIdLogging::default().tag("alice").to_string();
     // Four retries scheduled; the fourth one's backoff (800 ms from 700 ms) is cut by the deadline.
     assert_eq!(retries.len(), 4, "{logs}");
     assert!(
-        retries.iter().all(|l| l.contains("tool.call{user=alice tool=flaky}")),
+        retries.iter().all(|l| l.contains(&format!("tool.call{{user={alice} tool=flaky}}"))),
         "the retries happen inside the logging span:\n{logs}"
     );
 }

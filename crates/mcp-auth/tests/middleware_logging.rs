@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 
 use mcp_auth::{
-    Credential, CredentialError, Principal, TokenResolver,
+    Credential, CredentialError, Principal, TokenResolver, UserIdLogging,
     middleware::{LoggingConfig, with_logging},
     tool::{ToolCall, ToolContext, ToolError, with_auth},
 };
@@ -87,10 +87,29 @@ async fn logged_arguments_are_redacted_and_the_credential_never_appears() {
     assert!(logs.contains("hello"), "the harmless argument is logged:\n{logs}");
     assert!(logs.contains(r#""api_key":"[redacted]""#), "{logs}");
     assert!(logs.contains(r#""Authorization":"[redacted]""#), "inside arrays too:\n{logs}");
-    assert!(logs.contains("tool.call{user=alice tool=t"), "the span and its fields:\n{logs}");
+    let span = format!("tool.call{{user={} tool=t", UserIdLogging::default().tag("alice"));
+    assert!(logs.contains(&span), "the span and its fields, the user by tag:\n{logs}");
     assert!(logs.contains("duration_ms="), "{logs}");
     assert!(logs.contains(r#"outcome="ok""#), "{logs}");
     assert!(logs.contains("tool working"), "the handler's own events are in the span:\n{logs}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_span_names_the_user_as_the_calls_context_says() {
+    let tool = ServiceBuilder::new().layer(with_logging(LoggingConfig::default())).service(
+        service_fn(|_call: ToolCall| async { Ok::<_, ToolError>(CallToolResult::success(vec![])) }),
+    );
+    let raw = UserIdLogging::default().with_raw_ids(true);
+    let call = |user_ids: UserIdLogging| {
+        let context = ToolContext::new(Principal::new("alice").unwrap());
+        ToolCall::new("t", Default::default(), context.with_user_id_logging(user_ids))
+    };
+
+    let (_, tagged) = captured(tool.clone().oneshot(call(UserIdLogging::default()))).await;
+    let (_, named) = captured(tool.oneshot(call(raw))).await;
+
+    assert!(!tagged.contains("alice"), "{tagged}");
+    assert!(named.contains("tool.call{user=alice tool=t}"), "{named}");
 }
 
 #[tokio::test(flavor = "current_thread")]

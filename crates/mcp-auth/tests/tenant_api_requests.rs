@@ -236,10 +236,10 @@ async fn logs_never_contain_the_service_token_the_credential_or_a_body() {
     resolver.resolve(&alice(), "github").await.unwrap(); // stale, with warnings
 
     let printed = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        printed.contains("alice") && printed.contains("status=401"),
-        "logs captured: {printed}"
-    );
+    // The user by their tag (under the process's key, the resolver's default), not their id.
+    let alice = format!("user={}", mcp_auth::UserIdLogging::default().tag("alice"));
+    assert!(printed.contains(&alice) && printed.contains("status=401"), "logs captured: {printed}");
+    assert!(!printed.contains("alice"), "the user id was logged: {printed}");
     for secret in [SERVICE_TOKEN, "ghp_logged_never", "xoxb_body_secret"] {
         assert!(!printed.contains(secret), "{secret} leaked into: {printed}");
     }

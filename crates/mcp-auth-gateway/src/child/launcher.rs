@@ -28,7 +28,8 @@ pub struct ChildSpec {
     pub cwd: Option<PathBuf>,
     /// The server's name, for log lines.
     pub server: String,
-    /// The hash of the user's id, for log lines (never the id's credential).
+    /// The user as log lines name them: their keyed tag (`mcp_auth::UserIdLogging`, the
+    /// gateway's `[log]`), the id itself with `log_user_ids`, or `warm`. Not `{user_id_hash}`.
     pub user_hash: String,
 }
 

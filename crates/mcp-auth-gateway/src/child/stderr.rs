@@ -2,9 +2,9 @@
 //!
 //! Servers print their diagnostics (and the supervisor its own, prefixed
 //! `mcp-auth supervisor:`) on stderr. Each line becomes one INFO event with the server's name
-//! and the hash of the user's id, so that an operator can tell whose server said what. We cannot
-//! scrub what a child prints, but nothing of ours is added: not the user id, not the credential,
-//! not the environment.
+//! and the user as every other log line names them (their keyed tag, unless `[log]` says
+//! `log_user_ids`), so that an operator can tell whose server said what. We cannot scrub what a
+//! child prints, but nothing of ours is added: not the credential, not the environment.
 //!
 //! A child may print without end (a loop, a user's input echoed back): its lines are rate
 //! limited, and what is over the limit is counted, not logged, so one user's server cannot

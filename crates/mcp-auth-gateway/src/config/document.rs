@@ -17,8 +17,8 @@ use toml::{
 use super::{
     ConfigProblem, ConfigReport, did_you_mean,
     raw::{
-        RawAuth, RawConfig, RawCredentials, RawInstances, RawLimits, RawProgress, RawRateLimit,
-        RawServer, RawServerEntry,
+        RawAuth, RawConfig, RawCredentials, RawInstances, RawLimits, RawLog, RawProgress,
+        RawRateLimit, RawServer, RawServerEntry,
     },
 };
 
@@ -31,6 +31,8 @@ pub(crate) struct Sections {
     /// One item per `[[servers]]` entry, `None` for an entry with a problem; `None` as a whole
     /// when `servers` is not an array of tables.
     pub servers: Option<Vec<Option<RawServerEntry>>>,
+    /// `[log]`.
+    pub log: Option<RawLog>,
 }
 
 /// Reads `text` into its sections, reporting syntax errors, unknown keys and wrongly typed
@@ -54,12 +56,14 @@ pub(crate) fn read(text: &str, report: &mut ConfigReport) -> Option<Sections> {
         auth: Some(Default::default()),
         credentials: Some(Default::default()),
         servers: Some(Vec::new()),
+        log: Some(Default::default()),
     };
     for (key, value) in root.iter() {
         match key.get_ref().as_ref() {
             "server" => sections.server = section(value, "server", report),
             "auth" => sections.auth = section(value, "auth", report),
             "credentials" => sections.credentials = section(value, "credentials", report),
+            "log" => sections.log = section(value, "log", report),
             "servers" => match value.get_ref() {
                 DeValue::Array(entries) => {
                     let entries = entries.iter().enumerate();
@@ -188,11 +192,14 @@ fn path_in_value(value: &DeValue<'_>, at: usize) -> Option<String> {
 /// Every key the raw structs do not know, with its byte offset (to sort by).
 fn unknown_keys(root: &DeTable<'_>, out: &mut Vec<(usize, ConfigProblem)>) {
     check_keys(root, "", fields_of::<RawConfig>(), out);
-    for (name, nested) in [("server", Some("limits")), ("auth", None), ("credentials", None)] {
+    let sections =
+        [("server", Some("limits")), ("auth", None), ("credentials", None), ("log", None)];
+    for (name, nested) in sections {
         let Some(table) = table_at(root, name) else { continue };
         let fields = match name {
             "server" => fields_of::<RawServer>(),
             "auth" => fields_of::<RawAuth>(),
+            "log" => fields_of::<RawLog>(),
             _ => fields_of::<RawCredentials>(),
         };
         check_keys(table, name, fields, out);

@@ -1,8 +1,8 @@
 //! The gateway's config file: `mcp-auth serve --config FILE` and `mcp-auth check --config FILE`.
 //!
 //! A TOML file names the upstream MCP servers to mount (`[[servers]]`, each a stdio command or a
-//! Streamable HTTP URL) and how callers are authenticated (`[auth]`) and given their upstream
-//! credential (`[credentials]`); docs/config.md describes every key. [`load`] reads and checks
+//! Streamable HTTP URL), how callers are authenticated (`[auth]`) and given their upstream
+//! credential (`[credentials]`), and how the gateway logs (`[log]`); docs/config.md describes every key. [`load`] reads and checks
 //! it — every problem found, not just the first, each naming its key ([`ConfigReport`]) — into
 //! a [`GatewayConfig`]; [`wrap_builder`] applies one mount of it to the library's
 //! [`wrap_server`](mcp_auth::wrap_server) builder.
@@ -16,6 +16,7 @@
 //! | `authorization.rs` | the OAuth resource-server keys: authorization servers, scopes, links |
 //! | `credentials.rs` | `[credentials]`: the resolver mode, the tenant manager and its token |
 //! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
+//! | `log.rs` | `[log]`: the format, and how log lines name users (the tags' key) |
 //! | `upstream.rs` | a server's stdio command or http URL, its templates and their rules |
 //! | `command.rs` | finding a stdio server's program on `PATH` |
 //! | `urls.rs` | the rules of outbound URLs (http(s), plain http only to loopback) |
@@ -32,6 +33,7 @@ mod document;
 mod duration;
 mod entry;
 mod env;
+mod log;
 mod progress;
 mod raw;
 mod report;
@@ -52,6 +54,7 @@ pub use self::{
     credentials::{ApiCredentials, CredentialsSection},
     entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
     env::{EnvSource, ProcessEnv},
+    log::{LogFormat, LogSection, MIN_USER_HASH_KEY_BYTES},
     report::{ConfigProblem, ConfigReport, did_you_mean},
     server::{DEFAULT_LISTEN, MetricsAt, ServerSection},
     upstream::{HttpUpstream, StdioUpstream, Upstream},
@@ -78,6 +81,8 @@ pub struct GatewayConfig {
     pub credentials: CredentialsSection,
     /// `[[servers]]`, at least one, names and paths unique.
     pub servers: Vec<ServerEntry>,
+    /// `[log]`, the key of the users' tags already read.
+    pub log: LogSection,
 }
 
 impl GatewayConfig {
@@ -145,9 +150,12 @@ pub fn parse_with_env(
     });
     let context = entry::Context { server: basics, credentials: credentials.as_ref(), env };
     let servers = sections.servers.and_then(|raw| entry::validate_all(raw, &context, &mut report));
-    match (server, auth, credentials, servers) {
-        (Some(server), Some(auth), Some(credentials), Some(servers)) if report.is_empty() => {
-            Ok(GatewayConfig { server, auth, credentials, servers })
+    let log = sections.log.and_then(|raw| log::validate_log(raw, env, &mut report));
+    match (server, auth, credentials, servers, log) {
+        (Some(server), Some(auth), Some(credentials), Some(servers), Some(log))
+            if report.is_empty() =>
+        {
+            Ok(GatewayConfig { server, auth, credentials, servers, log })
         }
         _ => Err(report),
     }

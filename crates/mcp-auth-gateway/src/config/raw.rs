@@ -22,6 +22,8 @@ pub(crate) struct RawConfig {
     credentials: Option<RawCredentials>,
     /// `[[servers]]`: the upstream servers, one mount each (required).
     servers: Option<Vec<RawServerEntry>>,
+    /// `[log]`: the log's format and how it names users.
+    log: Option<RawLog>,
 }
 
 /// `[server]`.
@@ -186,6 +188,32 @@ pub(crate) enum RawCredentialsMode {
     Jwt,
     /// From a tenant manager over HTTP.
     Api,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawLog {
+    /// `pretty` (default) or `json`.
+    pub format: RawLogFormat,
+    /// Log user ids as they are instead of their keyed tags (default false).
+    pub log_user_ids: bool,
+    /// The environment variable holding the key of the users' tags (default: a random key
+    /// per process).
+    pub user_hash_key_env: Option<String>,
+    /// A file holding that key (trailing newlines ignored).
+    pub user_hash_key_file: Option<PathBuf>,
+}
+
+/// `log.format`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawLogFormat {
+    /// Human-readable lines, coloured on a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
 }
 
 /// One `[[servers]]` entry.

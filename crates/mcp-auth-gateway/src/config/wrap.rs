@@ -3,7 +3,7 @@
 
 use mcp_auth::{
     ApiTokenResolver, ConfigError, EnvAuthProvider, Environment, JwtAuthProvider, JwtTokenResolver,
-    SimpleTokenResolver, WrapServerBuilder, auth::AnonymousLoopbackProvider,
+    SimpleTokenResolver, UserIdLogging, WrapServerBuilder, auth::AnonymousLoopbackProvider,
     extras::ExtrasAllowList, http::HttpOptions, instances::InstanceMode,
 };
 use rmcp::ServerHandler;
@@ -27,7 +27,8 @@ pub const ANONYMOUS_USER: &str = "anonymous";
 ///   with JWT auth and authorization servers, its Protected Resource Metadata;
 /// - the HTTP options: base path = the mount path, server name = the entry name, CORS
 ///   origins, accepted hosts (loopback, the public URL's host, `allowed_hosts`), environment,
-///   body size and connection cap.
+///   body size and connection cap;
+/// - how log lines name users (`[log]`), for the mount and its token resolver.
 ///
 /// Fails only where the library refuses what the config check could not foresee.
 pub fn wrap_builder<H: ServerHandler>(
@@ -73,7 +74,9 @@ pub fn wrap_builder<H: ServerHandler>(
                 .fold(SimpleTokenResolver::new(), |resolver, var| resolver.token_env_var(var)),
         ),
         CredentialsSection::Jwt => builder.token_resolver(JwtTokenResolver::new()),
-        CredentialsSection::Api(api) => builder.token_resolver(api_resolver(api, environment)?),
+        CredentialsSection::Api(api) => {
+            builder.token_resolver(api_resolver(api, environment, &config.log.user_ids)?)
+        }
     };
     let extras =
         entry.extras.iter().fold(ExtrasAllowList::new(), |allow, header| allow.header(header));
@@ -116,7 +119,8 @@ pub fn wrap_builder<H: ServerHandler>(
         .http(http)
         .rate_limit(entry.rate_limit.clone())
         .limits(limits)
-        .progress(server.progress.clone()))
+        .progress(server.progress.clone())
+        .user_id_logging(config.log.user_ids.clone()))
 }
 
 /// The JWT provider of one mount; `mount_url` is the default audience.
@@ -164,10 +168,12 @@ fn jwt_provider(
 fn api_resolver(
     api: &ApiCredentials,
     environment: Environment,
+    user_ids: &UserIdLogging,
 ) -> Result<ApiTokenResolver, ConfigReport> {
     let mut builder = ApiTokenResolver::builder(api.url.as_str(), api.service_token.clone())
         .allow_insecure_http(api.allow_insecure_http)
-        .environment(environment);
+        .environment(environment)
+        .user_id_logging(user_ids.clone());
     if let Some(endpoint) = &api.endpoint {
         builder = builder.endpoint_path(endpoint);
     }

@@ -168,7 +168,9 @@ impl DemoServer {
                 // when the pause has also elapsed.
                 biased;
                 () = ctx.ct.cancelled() => {
-                    tracing::debug!(user = %self.user_id, step, steps, "slow cancelled");
+                    // No user id: the lines of the call it cancels name the user as the
+                    // gateway's `[log]` says, and this server cannot know how.
+                    tracing::debug!(step, steps, "slow cancelled");
                     // rmcp drops the response of a cancelled request (#957); the error only
                     // ends the handler.
                     return Err(ErrorData::internal_error("the request was cancelled", None));

@@ -6,7 +6,7 @@
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use http::{HeaderName, HeaderValue};
-use mcp_auth::{Secret, extras::Extras};
+use mcp_auth::{Secret, UserIdLogging, extras::Extras};
 use tokio_util::task::TaskTracker;
 
 use crate::{
@@ -26,6 +26,8 @@ pub(crate) struct Factory {
     warm: Option<WarmPool>,
     /// What the users of an http upstream share (its era, its in-task connections).
     route: Arc<SharedRoute>,
+    /// How a child's log lines name its user (`[log]`): the tag every other line gives them.
+    user_ids: UserIdLogging,
 }
 
 impl Factory {
@@ -34,13 +36,14 @@ impl Factory {
         launcher: Arc<Launcher>,
         http: reqwest::Client,
         closer: TaskTracker,
+        user_ids: UserIdLogging,
     ) -> Self {
         let warm = warm_pool(&entry, &launcher);
         let route = match &entry.upstream {
             Upstream::Http(upstream) => Arc::new(SharedRoute::new(&upstream.url)),
             Upstream::Stdio(_) => Arc::default(),
         };
-        Self { entry, launcher, http, closer, warm, route }
+        Self { entry, launcher, http, closer, warm, route, user_ids }
     }
 
     /// The warm children still waiting, for the caller to shut down (pool closed).
@@ -62,7 +65,8 @@ impl Factory {
         let name = self.entry.name.as_str();
         match &self.entry.upstream {
             Upstream::Stdio(stdio) => {
-                let spec = child_spec(name, stdio, &vars, &hash);
+                let tag = self.user_ids.tag(user_id).to_string();
+                let spec = child_spec(name, stdio, &vars, &tag);
                 let connector = || {
                     let connector = StdioConnector::new(self.launcher.clone(), spec.clone());
                     match &self.warm {
@@ -96,7 +100,7 @@ impl Factory {
 
 /// Starts the entry's warm pool, if it has one. Its children's spec is rendered for nobody: the
 /// config check allows a pool only when no template names a variable, so every user's rendering
-/// is this one. Their log lines carry `warm` where a user's hash would be.
+/// is this one. Their log lines carry `warm` where a user's tag would be.
 fn warm_pool(entry: &ServerEntry, launcher: &Arc<Launcher>) -> Option<WarmPool> {
     let Upstream::Stdio(stdio) = &entry.upstream else { return None };
     if entry.instances.warm_pool == 0 {
@@ -115,12 +119,13 @@ fn warm_pool(entry: &ServerEntry, launcher: &Arc<Launcher>) -> Option<WarmPool> 
 }
 
 /// The child to run for this user: command and arguments as configured (never through a
-/// shell), the environment cleared down to the allow-list plus the rendered values.
+/// shell), the environment cleared down to the allow-list plus the rendered values; `user` is
+/// how its log lines name the user.
 fn child_spec(
     server: &str,
     stdio: &StdioUpstream,
     vars: &TemplateVars<'_>,
-    hash: &str,
+    user: &str,
 ) -> Result<ChildSpec, String> {
     let refused = |key: String| {
         move |error: crate::template::RenderError| format!("servers.{server}.{key}: {error}")
@@ -148,7 +153,7 @@ fn child_spec(
         env: env_allow_list(std::env::vars(), &stdio.pass_env, env),
         cwd,
         server: server.to_owned(),
-        user_hash: hash.to_owned(),
+        user_hash: user.to_owned(),
     })
 }
 

@@ -11,7 +11,7 @@
 mod factory;
 mod run;
 
-pub use self::run::{ServeError, check, run};
+pub use self::run::{ServeError, check, run, run_loaded};
 
 use std::{sync::Arc, time::Duration};
 
@@ -67,6 +67,7 @@ impl Gateway {
                 launcher.clone(),
                 http.clone(),
                 closer.clone(),
+                config.log.user_ids.clone(),
             ));
             factories.push(factory.clone());
             let mut builder =

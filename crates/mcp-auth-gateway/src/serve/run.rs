@@ -36,6 +36,16 @@ pub enum ServeError {
 /// child is stopped, and only then does it return.
 pub fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
     let config = config::load(path, &overrides).map_err(ServeError::Config)?;
+    run_loaded(path, overrides, config)
+}
+
+/// [`run`] with the config already loaded from `path` with `overrides` (the binary reads it
+/// first: its `[log]` says how to log).
+pub fn run_loaded(
+    path: &Path,
+    overrides: Overrides,
+    config: config::GatewayConfig,
+) -> Result<(), ServeError> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = config.server.worker_threads {
         runtime.worker_threads(threads);

@@ -1,7 +1,8 @@
 //! Security events — refused authentications, `Host`/`Origin` refusals, rate-limit and cap
 //! refusals — logged at `info` and
 //! `warn` for operators, themselves rate-limited so that an attacker cannot fill the disk with
-//! them. Never the token; the user id only as a short hash.
+//! them. Never the token; the user as the server's [`UserIdLogging`] names them (a keyed tag
+//! unless raw ids were asked for).
 
 use std::{
     net::IpAddr,
@@ -11,6 +12,8 @@ use std::{
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use crate::log_ids::UserIdLogging;
+
 /// Events logged per second at most, with bursts of this many; the rest are counted and the
 /// count is reported with the next event that is logged.
 const EVENTS_PER_SECOND: u32 = 20;
@@ -19,19 +22,26 @@ const EVENTS_PER_SECOND: u32 = 20;
 pub(crate) struct SecurityLog {
     limiter: DefaultDirectRateLimiter,
     suppressed: AtomicU64,
+    user_ids: UserIdLogging,
 }
 
 impl Default for SecurityLog {
     fn default() -> Self {
-        let rate = NonZeroU32::new(EVENTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
-        Self {
-            limiter: RateLimiter::direct(Quota::per_second(rate)),
-            suppressed: AtomicU64::new(0),
-        }
+        Self::new(UserIdLogging::default())
     }
 }
 
 impl SecurityLog {
+    /// A log naming users as `user_ids` says.
+    pub(crate) fn new(user_ids: UserIdLogging) -> Self {
+        let rate = NonZeroU32::new(EVENTS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: RateLimiter::direct(Quota::per_second(rate)),
+            suppressed: AtomicU64::new(0),
+            user_ids,
+        }
+    }
+
     /// Whether to log now; when `Some`, the number of events suppressed since the last one.
     fn admit(&self) -> Option<u64> {
         if self.limiter.check().is_ok() {
@@ -63,7 +73,7 @@ impl SecurityLog {
                 target: "mcp_auth::security",
                 event = "refused",
                 what,
-                user = %user_hash(user_id),
+                user = %self.user_ids.tag(user_id),
                 peer = ?peer,
                 suppressed,
                 "request refused"
@@ -97,13 +107,4 @@ impl SecurityLog {
             );
         }
     }
-}
-
-/// A short, stable tag for a user id in logs: the first 8 bytes of its SHA-256, in hex. It
-/// correlates log lines across replicas and restarts without printing the id (which may be an
-/// e-mail address).
-pub(crate) fn user_hash(user_id: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(user_id.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,7 +9,9 @@ use http::{HeaderMap, HeaderName, header::AUTHORIZATION};
 
 use super::AuthError;
 
-/// The header a request id is read from when none is given explicitly.
+/// The header a request id is read from when none is given explicitly. Behind the
+/// [`wrap_server`](crate::wrap_server) router it always holds the request's id: the client's
+/// when sane, else one the router made (see [`crate::log_ids`]); the response carries it too.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The transport a request arrived on.
@@ -92,7 +94,8 @@ impl<'a> RequestContext<'a> {
         self.peer_addr
     }
 
-    /// The request id, for correlating logs.
+    /// The request id, for correlating logs: over HTTP through the library's router, the id
+    /// its response's `X-Request-ID` and log lines carry; `None` over stdio.
     pub fn request_id(&self) -> Option<&'a str> {
         self.request_id
     }

@@ -8,7 +8,9 @@
 //! | `GET {base}/health` | `{"status":"ok"}`, no auth |
 //! | `GET {base}` (no SSE `Accept`) | the info document, no auth |
 //!
-//! Every route passes the `Host`/`Origin` guard and CORS first; every MCP route authenticates.
+//! Every request gets an id first ([`RequestIdLayer`]: the `X-Request-ID` of the request, its
+//! response and its log lines; see [`crate::log_ids`]); every route passes the `Host`/`Origin` guard and CORS next;
+//! every MCP route authenticates.
 
 mod body;
 pub(crate) mod challenge;
@@ -22,6 +24,7 @@ mod message;
 mod options;
 mod progress;
 pub(crate) mod protected_resource;
+mod request_id;
 pub(crate) mod serve;
 mod sse;
 mod sse_events;
@@ -53,6 +56,8 @@ pub use self::layer::{
 pub use self::options::{AllowedHosts, HttpOptions};
 pub use self::protected_resource::ProtectedResource;
 pub(crate) use self::protected_resource::ResourceMetadata;
+#[doc(inline)]
+pub use self::request_id::{RequestIdFuture, RequestIdLayer, RequestIdService};
 pub(crate) use self::sse::SseSessions;
 pub(crate) use self::stateless::StatelessHandler;
 pub use self::stateless::{Stateless, StatelessFuture};
@@ -99,10 +104,11 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         Some(metadata) => router.merge(metadata_routes(&metadata, root_metadata, &http, &log)),
         None => router,
     };
-    match metrics {
+    let router = match metrics {
         Some(metrics) => router.layer(metrics.layer(&http.base_path)),
         None => router,
-    }
+    };
+    router.layer(RequestIdLayer)
 }
 
 /// The Protected Resource Metadata routes: no auth, readable from any origin (the document is

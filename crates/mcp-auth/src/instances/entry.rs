@@ -28,7 +28,7 @@ use super::{
     sessions::{EntryStore, Running, SessionBook},
     user::UserState,
 };
-use crate::{credentials::Credential, extras::Extras};
+use crate::{credentials::Credential, extras::Extras, log_ids::UserIdLogging};
 
 /// The inputs an instance is built from.
 #[derive(Clone)]
@@ -47,6 +47,8 @@ pub(crate) struct UserEntry<H> {
     pub(crate) activity: Arc<Activity>,
     shared: Option<Arc<H>>,
     factory: Arc<ServerFactory<H>>,
+    /// How the factory's panic names the user.
+    user_ids: UserIdLogging,
     pub(crate) http: StreamableHttpService<Arc<H>, LocalSessionManager>,
     pub(crate) sessions: Arc<LocalSessionManager>,
     /// The book's sessions that `sessions` may be running.
@@ -71,6 +73,7 @@ impl<H: ServerHandler> UserEntry<H> {
         epoch: Instant,
         book: &Arc<SessionBook>,
         hooked: (HookedSessions, Option<Arc<EndSession<H>>>),
+        user_ids: &UserIdLogging,
     ) -> Result<Arc<Self>, InstanceRefusal> {
         let (hooked, end_session) = hooked;
         let shutdown = parent_shutdown.child_token();
@@ -88,7 +91,7 @@ impl<H: ServerHandler> UserEntry<H> {
             running: running.clone(),
         };
         let shared = match mode {
-            InstanceMode::PerUser => Some(Arc::new(build(&*factory, &inputs)?)),
+            InstanceMode::PerUser => Some(Arc::new(build(&*factory, &inputs, user_ids)?)),
             _ => None,
         };
         let activity = Activity::new(epoch);
@@ -114,6 +117,7 @@ impl<H: ServerHandler> UserEntry<H> {
                 activity,
                 shared,
                 factory,
+                user_ids: user_ids.clone(),
                 http,
                 sessions,
                 running,
@@ -129,7 +133,7 @@ impl<H: ServerHandler> UserEntry<H> {
     pub(crate) fn instance(&self) -> Result<Arc<H>, InstanceRefusal> {
         match &self.shared {
             Some(shared) => Ok(shared.clone()),
-            None => build(&*self.factory, &self.inputs).map(Arc::new),
+            None => build(&*self.factory, &self.inputs, &self.user_ids).map(Arc::new),
         }
     }
 
@@ -202,7 +206,11 @@ impl<H: ServerHandler> UserEntry<H> {
 
 /// Calls the factory. A panic is caught: it fails this user's request, never the server or
 /// other users (the panic message is not logged: it may hold the credential).
-fn build<H>(factory: &ServerFactory<H>, inputs: &InstanceInputs) -> Result<H, InstanceRefusal> {
+fn build<H>(
+    factory: &ServerFactory<H>,
+    inputs: &InstanceInputs,
+    user_ids: &UserIdLogging,
+) -> Result<H, InstanceRefusal> {
     let call = || {
         factory(
             inputs.credential.secret().clone(),
@@ -211,7 +219,7 @@ fn build<H>(factory: &ServerFactory<H>, inputs: &InstanceInputs) -> Result<H, In
         )
     };
     std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|_| {
-        tracing::error!(user = %inputs.user_id, "the server factory panicked");
+        tracing::error!(user = %user_ids.tag(&inputs.user_id), "the server factory panicked");
         InstanceRefusal::FactoryFailed
     })
 }

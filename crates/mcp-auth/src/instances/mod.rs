@@ -41,7 +41,7 @@ pub(crate) use self::{
     sessions::{SessionBook, SessionUse},
     user::{UserState, Users},
 };
-use crate::{extras::Extras, limits::Limits, secret::Secret};
+use crate::{extras::Extras, limits::Limits, log_ids::UserIdLogging, secret::Secret};
 
 /// The server factory: `(access_token, user_id, extras) -> server`. In static mode (no token
 /// resolver) the access token is empty.
@@ -104,6 +104,8 @@ pub(crate) struct RegistryInner<H> {
     hibernate_after: std::time::Duration,
     end_session: Option<Arc<EndSession<H>>>,
     shutdown: CancellationToken,
+    /// How log lines name users.
+    user_ids: UserIdLogging,
     epoch: Instant,
     created: AtomicU64,
     /// Entries held now (moka's own count lags behind until its pending tasks run).
@@ -133,6 +135,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         http_config: StreamableHttpServerConfig,
         end_session: Option<Arc<EndSession<H>>>,
         shutdown: CancellationToken,
+        user_ids: UserIdLogging,
     ) -> Self {
         let max_sessions_per_user = limits.max_sessions_per_user;
         let book =
@@ -140,12 +143,15 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         let hibernate_after = limits.session_hibernate_after;
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<RegistryInner<H>>| {
             let weak = weak.clone();
+            let log_ids = user_ids.clone();
             let entries = Cache::builder()
                 .time_to_live(options.max_lifetime)
                 .async_eviction_listener(move |_key, entry: Arc<UserEntry<H>>, cause| {
                     let registry = weak.upgrade();
+                    let log_ids = log_ids.clone();
                     Box::pin(async move {
-                        tracing::debug!(user = %entry.inputs.user_id, ?cause, "instance dropped");
+                        let user = log_ids.tag(&entry.inputs.user_id);
+                        tracing::debug!(%user, ?cause, "instance dropped");
                         // A replacement keeps the counts: one entry out, one in.
                         if cause != RemovalCause::Replaced {
                             entry.user.instances.fetch_sub(1, Ordering::Relaxed);
@@ -179,6 +185,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                 hibernate_after,
                 end_session,
                 shutdown,
+                user_ids,
                 epoch: Instant::now(),
                 created: AtomicU64::new(0),
                 live: AtomicU64::new(0),
@@ -243,6 +250,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                             HookedSessions::new(inner.max_sessions_per_user, hooked::KEEP_ALIVE),
                             inner.end_session.clone(),
                         ),
+                        &inner.user_ids,
                     )
                     .map(moka::ops::compute::Op::Put),
                 };
@@ -252,12 +260,14 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         use moka::ops::compute::CompResult;
         match result {
             CompResult::Inserted(e) => {
+                tracing::debug!(user = %inner.user_ids.tag(&inputs.user_id), "instance created");
                 inner.created.fetch_add(1, Ordering::Relaxed);
                 inner.live.fetch_add(1, Ordering::Relaxed);
                 e.value().user.instances.fetch_add(1, Ordering::Relaxed);
                 Ok(e.into_value())
             }
             CompResult::ReplacedWith(e) => {
+                tracing::debug!(user = %inner.user_ids.tag(&inputs.user_id), "instance replaced");
                 inner.created.fetch_add(1, Ordering::Relaxed);
                 // moka holds the replaced entry until its pending tasks run, which without
                 // other traffic may be a sweep interval away; run them now, so that the old

@@ -1,7 +1,9 @@
 //! [`with_logging`]: one `tracing` span per tool call and one event when it ends.
 //!
 //! The span is `tool.call` with the fields `user` and `tool` (and `arguments`, when asked for),
-//! so everything the handler and the inner layers log carries them. The closing event has
+//! so everything the handler and the inner layers log carries them. `user` names the caller as
+//! the call's [`ToolContext::user_id_logging`](crate::tool::ToolContext::user_id_logging)
+//! says: a keyed tag unless raw ids were asked for ([`crate::log_ids`]). The closing event has
 //! `duration_ms` and `outcome`: `ok`, `tool_error` (the tool ran and reported a failure), or the
 //! kind of [`ToolError`] (`rate_limited`, `timed_out`, `cancelled`, `unauthenticated`,
 //! `credential_error`, `invalid_arguments`).
@@ -204,7 +206,7 @@ where
         // User ids are validated free of control characters, so they cannot forge log lines.
         let span = tracing::info_span!(
             "tool.call",
-            user = %call.context.user_id(),
+            user = %call.context.user_id_logging().tag(call.context.user_id()),
             tool = %call.name,
             arguments = tracing::field::Empty,
         );

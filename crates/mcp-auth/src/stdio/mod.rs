@@ -76,7 +76,7 @@ where
             StdioError::Session("the server could not be started".to_owned())
         }
     })?;
-    tracing::info!(user = admission.principal.user_id(), "serving over stdio");
+    tracing::info!(user = %shared.user_ids.tag(admission.principal.user_id()), "serving over stdio");
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.extensions.insert(admission.principal);
     let transport = LineTransport::new(read, write, parts, MAX_LINE_BYTES);

@@ -13,6 +13,7 @@ use super::ToolError;
 use crate::{
     auth::Principal,
     credentials::{Credential, TokenResolver},
+    log_ids::UserIdLogging,
 };
 
 /// One call of a tool, as tower services and layers see it. Cheap to clone (retries clone it).
@@ -63,10 +64,12 @@ pub struct ToolContext {
     progress: Option<(Peer<RoleServer>, ProgressToken)>,
     cancellation: CancellationToken,
     idempotent: bool,
+    user_ids: UserIdLogging,
 }
 
 impl ToolContext {
-    /// A context for `principal`, with no credential source, progress channel or idempotency.
+    /// A context for `principal`, with no credential source, progress channel or idempotency,
+    /// naming the user in logs by the default [`UserIdLogging`].
     pub fn new(principal: Principal) -> Self {
         Self {
             principal,
@@ -74,6 +77,7 @@ impl ToolContext {
             progress: None,
             cancellation: CancellationToken::new(),
             idempotent: false,
+            user_ids: UserIdLogging::default(),
         }
     }
 
@@ -103,6 +107,19 @@ impl ToolContext {
     pub fn with_idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
         self
+    }
+
+    /// Names the caller in logs as `user_ids` says (the [`with_logging`] layer's `user` field).
+    ///
+    /// [`with_logging`]: crate::middleware::with_logging
+    pub fn with_user_id_logging(mut self, user_ids: UserIdLogging) -> Self {
+        self.user_ids = user_ids;
+        self
+    }
+
+    /// How logs name the caller: see [`crate::log_ids`].
+    pub fn user_id_logging(&self) -> &UserIdLogging {
+        &self.user_ids
     }
 
     /// The caller.

@@ -24,6 +24,7 @@ use crate::{
     config::ConfigError,
     credentials::TokenResolver,
     http::HttpOptions,
+    log_ids::UserIdLogging,
     middleware::RateLimitConfig,
     secret::Secret,
     wrap::{WrappedServer, wrap_server},
@@ -49,6 +50,7 @@ pub struct AuthenticatedServerBuilder {
     layers: Vec<LayerFn>,
     http: HttpOptions,
     rate_limit: Option<RateLimitConfig>,
+    user_ids: UserIdLogging,
 }
 
 /// A server of registered tools behind per-request authentication.
@@ -86,6 +88,7 @@ impl AuthenticatedServer {
             layers: Vec::new(),
             http: HttpOptions::default(),
             rate_limit: None,
+            user_ids: UserIdLogging::default(),
         }
     }
 
@@ -154,6 +157,15 @@ impl AuthenticatedServerBuilder {
     /// a [`layer`](Self::layer): `with_rate_limit(..)`.
     pub fn rate_limit(mut self, config: RateLimitConfig) -> Self {
         self.rate_limit = Some(config);
+        self
+    }
+
+    /// How log lines name users: the transport's (see
+    /// [`WrapServerBuilder::user_id_logging`](crate::WrapServerBuilder::user_id_logging)) and
+    /// the tools' [`with_logging`](crate::middleware::with_logging) layers, through each call's
+    /// [`ToolContext`].
+    pub fn user_id_logging(mut self, user_ids: UserIdLogging) -> Self {
+        self.user_ids = user_ids;
         self
     }
 
@@ -235,14 +247,17 @@ impl AuthenticatedServerBuilder {
             resolver,
             resource_type: self.resource_type.as_str().into(),
         });
-        let registry = Arc::new(Registry { tools, listing, info, credentials });
+        let user_ids = self.user_ids;
+        let registry =
+            Arc::new(Registry { tools, listing, info, credentials, user_ids: user_ids.clone() });
         // Credentials are resolved per tool call (with_auth), not per HTTP request, so the
         // transport runs in static mode: a user without a credential can still list tools.
         let http = HttpOptions { name: self.name, version: self.version, ..self.http };
         let mut wrapped =
             wrap_server(move |_token, _user, _extras| ToolServer { registry: registry.clone() })
                 .auth_provider(auth)
-                .http(http);
+                .http(http)
+                .user_id_logging(user_ids);
         if let Some(rate_limit) = self.rate_limit {
             wrapped = wrapped.rate_limit(rate_limit);
         }
@@ -263,6 +278,7 @@ struct Registry {
     listing: Vec<Tool>,
     info: ServerConfig,
     credentials: Option<CredentialSource>,
+    user_ids: UserIdLogging,
 }
 
 /// The `ServerHandler` serving a registry of tools; one per user (it is two pointers).
@@ -304,7 +320,8 @@ impl ServerHandler for ToolServer {
         })?;
         let mut tool_context = ToolContext::new(principal)
             .with_cancellation(context.ct.clone())
-            .with_idempotent(registered.idempotent);
+            .with_idempotent(registered.idempotent)
+            .with_user_id_logging(self.registry.user_ids.clone());
         if let Some(source) = &self.registry.credentials {
             tool_context =
                 tool_context.with_resolver(source.resolver.clone(), source.resource_type.clone());

@@ -36,6 +36,7 @@ use crate::{
     },
     instances::{EndSession, InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
+    log_ids::UserIdLogging,
     metrics::{Metrics, ServerMetrics},
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
     progress::{ProgressMonitor, ProgressOptions},
@@ -69,6 +70,7 @@ where
         show_all_tools: false,
         metrics: None,
         progress: ProgressOptions::default(),
+        user_ids: UserIdLogging::default(),
     }
 }
 
@@ -92,6 +94,7 @@ pub struct WrapServerBuilder<H> {
     show_all_tools: bool,
     metrics: Option<Metrics>,
     progress: ProgressOptions,
+    user_ids: UserIdLogging,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -207,6 +210,13 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// How this server's log lines name users (security events, instances, stdio): a keyed
+    /// tag by default, under the process's random key. See [`crate::log_ids`].
+    pub fn user_id_logging(mut self, user_ids: UserIdLogging) -> Self {
+        self.user_ids = user_ids;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -242,6 +252,7 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             http.rmcp_config(),
             self.sessions.clone().map(end_through),
             shutdown.clone(),
+            self.user_ids.clone(),
         );
         let credential_headers = CredentialHeaders::new(&*auth);
         let server_metrics = self.metrics.as_ref().map(|m| m.for_server(&http.name));
@@ -256,7 +267,8 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 http,
                 rate_limit,
                 failed_auth,
-                security_log: Arc::default(),
+                security_log: Arc::new(SecurityLog::new(self.user_ids.clone())),
+                user_ids: self.user_ids,
                 limits,
                 sse: SseSessions::default(),
                 shutdown,
@@ -320,6 +332,8 @@ pub(crate) struct Shared<H> {
     /// Failed authentications per peer; `None` when disabled.
     pub(crate) failed_auth: Option<FailedAuthLimiter>,
     pub(crate) security_log: Arc<SecurityLog>,
+    /// How log lines name users.
+    pub(crate) user_ids: UserIdLogging,
     pub(crate) limits: Limits,
     pub(crate) sse: SseSessions,
     pub(crate) shutdown: CancellationToken,

@@ -1,8 +1,9 @@
 //! Config tests: defaults and mapping here, `check`'s messages in `messages.rs`, the shipped
-//! examples in `examples.rs`, the library builder in `wrap.rs`.
+//! examples in `examples.rs`, the library builder in `wrap.rs`, `[log]` in `logging.rs`.
 
 mod authorization;
 mod examples;
+mod logging;
 mod messages;
 mod wrap;
 

@@ -15,6 +15,7 @@ use super::{
 use crate::{
     config::{ConfigError, Environment},
     http_client::{build_client, check_endpoint_url},
+    log_ids::UserIdLogging,
     secret::Secret,
 };
 
@@ -53,6 +54,7 @@ pub struct ApiTokenResolverBuilder {
     headers: Vec<(String, Secret)>,
     allow_insecure_http: bool,
     environment: Option<Environment>,
+    user_ids: UserIdLogging,
 }
 
 impl ApiTokenResolverBuilder {
@@ -73,6 +75,7 @@ impl ApiTokenResolverBuilder {
             headers: Vec::new(),
             allow_insecure_http: false,
             environment: None,
+            user_ids: UserIdLogging::default(),
         }
     }
 
@@ -172,6 +175,15 @@ impl ApiTokenResolverBuilder {
         self
     }
 
+    /// How the resolver's log lines name users (default: a keyed tag under the process's random
+    /// key). Give it the same value as the server it resolves for
+    /// ([`WrapServerBuilder::user_id_logging`](crate::WrapServerBuilder::user_id_logging)), so
+    /// that a user has one tag on every line; see [`crate::log_ids`].
+    pub fn user_id_logging(mut self, user_ids: UserIdLogging) -> Self {
+        self.user_ids = user_ids;
+        self
+    }
+
     /// Validates the configuration and builds the resolver.
     pub fn build(self) -> Result<ApiTokenResolver, ConfigError> {
         let environment = self.environment.unwrap_or_else(Environment::from_env);
@@ -194,6 +206,7 @@ impl ApiTokenResolverBuilder {
             max_retries: self.max_retries,
             retry_base_delay: self.retry_base_delay,
             default_retry_after: self.default_retry_after,
+            user_ids: self.user_ids,
         };
         let cache = moka::future::Cache::builder()
             .name("mcp-auth.tenant_api")

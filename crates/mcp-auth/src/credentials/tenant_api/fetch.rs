@@ -32,6 +32,7 @@ use super::{
 use crate::{
     credentials::Credential,
     http_client::{BodyError, read_body_limited},
+    log_ids::UserIdLogging,
 };
 
 /// Longest wait between two attempts, whatever the base delay.
@@ -80,6 +81,8 @@ pub(super) struct Fetcher {
     pub(super) max_retries: u32,
     pub(super) retry_base_delay: Duration,
     pub(super) default_retry_after: Duration,
+    /// How log lines name users.
+    pub(super) user_ids: UserIdLogging,
 }
 
 /// A backoff session starting at `base` and doubling up to [`MAX_RETRY_DELAY`].
@@ -99,7 +102,7 @@ impl Fetcher {
     pub(super) async fn fetch(&self, user_id: &str, resource_type: &str) -> Fetched {
         let Some(path) = self.template.render(user_id, resource_type) else {
             tracing::warn!(
-                user_id,
+                user = %self.user_ids.tag(user_id),
                 resource_type,
                 "user id or resource type cannot be placed in the endpoint path (empty, `.` or \
                  `..`); treating the credential as not found"
@@ -119,7 +122,7 @@ impl Fetcher {
             };
             if attempt == attempts {
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     attempts,
                     "tenant manager unavailable after all attempts"
@@ -127,7 +130,7 @@ impl Fetcher {
                 return Fetched::Unavailable { retry_after };
             }
             tracing::debug!(
-                user_id,
+                user = %self.user_ids.tag(user_id),
                 resource_type,
                 attempt,
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -155,7 +158,7 @@ impl Fetcher {
             Ok(response) => response,
             Err(error) => {
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     attempt,
                     elapsed_ms,
@@ -172,13 +175,14 @@ impl Fetcher {
         match status {
             StatusCode::OK => self.read_credential(response, user_id, resource_type, attempt).await,
             StatusCode::NOT_FOUND | StatusCode::GONE => {
-                tracing::debug!(user_id, resource_type, status = code, "no credential upstream");
+                let user = self.user_ids.tag(user_id);
+                tracing::debug!(%user, resource_type, status = code, "no credential upstream");
                 Attempt::Done(Fetched::NotFound)
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 // Not the caller's fault: our service token is wrong, expired or revoked.
                 tracing::error!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     status = code,
                     "the tenant manager rejected the service token; check tenant_api.service_token"
@@ -187,7 +191,7 @@ impl Fetcher {
             }
             StatusCode::TOO_MANY_REQUESTS => {
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     status = code,
                     "tenant manager rate-limited us"
@@ -197,7 +201,7 @@ impl Fetcher {
             _ if status.is_server_error() => {
                 let asked = retry_after(response.headers());
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     attempt,
                     elapsed_ms,
@@ -213,7 +217,7 @@ impl Fetcher {
             _ => {
                 // Redirects land here too: the client does not follow them (see `build_client`).
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     status = code,
                     "unexpected status from the tenant manager"
@@ -235,7 +239,7 @@ impl Fetcher {
             Err(BodyError::Transport(error)) => {
                 // A timeout or a reset mid-body is as transient as one before the headers.
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     attempt,
                     timeout = error.is_timeout(),
@@ -244,18 +248,20 @@ impl Fetcher {
                 return Attempt::Retry { retry_after: self.default_retry_after };
             }
             Err(BodyError::TooLarge) => {
-                tracing::warn!(user_id, resource_type, "tenant manager response body too large");
+                let user = self.user_ids.tag(user_id);
+                tracing::warn!(%user, resource_type, "tenant manager response body too large");
                 return Attempt::Done(self.unavailable(None));
             }
         };
         match parse_body(&body) {
             Ok(credential) => {
-                tracing::debug!(user_id, resource_type, attempt, "credential fetched");
+                let user = self.user_ids.tag(user_id);
+                tracing::debug!(%user, resource_type, attempt, "credential fetched");
                 Attempt::Done(Fetched::Credential(credential))
             }
             Err(Unusable(why)) => {
                 tracing::warn!(
-                    user_id,
+                    user = %self.user_ids.tag(user_id),
                     resource_type,
                     reason = why,
                     "unusable tenant manager response"

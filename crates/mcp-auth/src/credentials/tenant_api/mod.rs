@@ -161,7 +161,7 @@ impl ApiTokenResolver {
         match fetched {
             Fetched::Credential(credential) if credential.is_expired() => {
                 tracing::info!(
-                    user_id,
+                    user = %self.inner.fetcher.user_ids.tag(user_id),
                     resource_type,
                     "the tenant manager's credential has expired"
                 );
@@ -180,7 +180,7 @@ impl ApiTokenResolver {
                 let failure = Failure::new(now, retry_after, inner.failure_cooldown);
                 if let Some(stale) = current.as_ref().and_then(|c| c.stale_fallback(now)).cloned() {
                     tracing::warn!(
-                        user_id,
+                        user = %self.inner.fetcher.user_ids.tag(user_id),
                         resource_type,
                         "tenant manager unavailable; serving the cached credential past its TTL"
                     );
@@ -213,7 +213,8 @@ impl TokenResolver for ApiTokenResolver {
     }
 
     async fn invalidate(&self, user_id: &str, resource_type: &str) {
-        tracing::debug!(user_id, resource_type, "credential invalidated");
+        let user = self.inner.fetcher.user_ids.tag(user_id);
+        tracing::debug!(%user, resource_type, "credential invalidated");
         self.inner.cache.invalidate(&(user_id.to_owned(), resource_type.to_owned())).await;
     }
 
