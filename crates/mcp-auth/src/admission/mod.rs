@@ -18,13 +18,41 @@ pub(crate) use self::{
     failed_auth::FailedAuthLimiter, identify::Identify, security_log::SecurityLog,
 };
 use crate::{
-    auth::{AuthError, Principal, RequestContext},
-    credentials::{Credential, CredentialError},
-    extras::Extras,
-    instances::{ActiveGuard, InstanceInputs, InstanceRefusal, SessionUse, UserEntry, UserState},
-    middleware::rate_limit::RateLimitExceeded,
-    wrap::Shared,
+    auth::{AuthError, AuthProvider, Principal, RequestContext},
+    credentials::{Credential, CredentialError, TokenResolver},
+    extras::{Extras, ExtrasAllowList},
+    instances::{
+        ActiveGuard, InstanceInputs, InstanceRefusal, InstanceRegistry, SessionUse, UserEntry,
+        UserState,
+    },
+    limits::Limits,
+    log_ids::UserIdLogging,
+    metrics::ServerMetrics,
+    middleware::rate_limit::{KeyedLimiter, RateLimitExceeded},
 };
+
+/// What admission runs on, for one wrapped server: who may call, how often, with which
+/// credential, on which instance. Below the transports: each of them holds one and reports
+/// its refusals in its own way.
+pub(crate) struct Admitter<H> {
+    pub(crate) auth: Arc<dyn AuthProvider>,
+    /// Failed authentications per peer; `None` when disabled.
+    pub(crate) failed_auth: Option<FailedAuthLimiter>,
+    /// Scopes every request's token must hold.
+    pub(crate) required_scopes: Vec<String>,
+    pub(crate) security_log: Arc<SecurityLog>,
+    /// How log lines name users.
+    pub(crate) user_ids: UserIdLogging,
+    /// Keyed by user id; `None` when disabled.
+    pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
+    pub(crate) resolver: Option<Arc<dyn TokenResolver>>,
+    pub(crate) resource_type: String,
+    pub(crate) extras: ExtrasAllowList,
+    pub(crate) registry: InstanceRegistry<H>,
+    pub(crate) limits: Limits,
+    /// Where this server's metrics go, when it has any.
+    pub(crate) metrics: Option<ServerMetrics>,
+}
 
 /// Why a request was not admitted.
 #[derive(Debug)]
@@ -169,7 +197,7 @@ impl Held {
     }
 }
 
-impl<H: ServerHandler> Shared<H> {
+impl<H: ServerHandler> Admitter<H> {
     /// Failed-auth budget → authenticate → required scopes → rate limit: who is calling, and
     /// their user id (one allocation, shared with the instance key).
     pub(crate) async fn authenticate(
@@ -179,7 +207,7 @@ impl<H: ServerHandler> Shared<H> {
         let principal = Identify {
             auth: &*self.auth,
             failed_auth: self.failed_auth.as_ref(),
-            required_scopes: &self.challenges.required_scopes,
+            required_scopes: &self.required_scopes,
             security_log: &self.security_log,
         }
         .run(ctx)

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::wrap::Shared;
+use super::Shared;
 
 /// `GET {base}/health`.
 pub(crate) async fn health() -> Response {

@@ -26,6 +26,7 @@ mod progress;
 pub(crate) mod protected_resource;
 mod request_id;
 pub(crate) mod serve;
+mod shared;
 mod sse;
 mod sse_events;
 mod sse_progress;
@@ -58,6 +59,7 @@ pub use self::protected_resource::ProtectedResource;
 pub(crate) use self::protected_resource::ResourceMetadata;
 #[doc(inline)]
 pub use self::request_id::{RequestIdFuture, RequestIdLayer, RequestIdService};
+pub(crate) use self::shared::Shared;
 pub(crate) use self::sse::SseSessions;
 pub(crate) use self::stateless::StatelessHandler;
 pub use self::stateless::{Stateless, StatelessFuture};
@@ -65,7 +67,6 @@ pub use self::stateless::{Stateless, StatelessFuture};
 use crate::{
     admission::{Admission, Refusal},
     auth::{RequestContext, TransportKind},
-    wrap::Shared,
 };
 
 /// The router of one wrapped server; `root_metadata`: also serve the Protected Resource
@@ -73,9 +74,9 @@ use crate::{
 pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bool) -> Router {
     let base = shared.http.base_path.clone();
     let metadata = shared.challenges.metadata.clone();
-    let metrics = shared.metrics.clone();
-    let (http, log) = (shared.http.clone(), shared.security_log.clone());
-    let guard = guard::Guard::new(&shared.http, shared.security_log.clone());
+    let metrics = shared.admission.metrics.clone();
+    let (http, log) = (shared.http.clone(), shared.admission.security_log.clone());
+    let guard = guard::Guard::new(&shared.http, shared.admission.security_log.clone());
     let cors = guard::cors(&shared.http);
     let body_limit = shared.http.max_request_body_bytes;
     let router = Router::new()
@@ -162,7 +163,7 @@ pub(crate) async fn admit<H: ServerHandler>(
         return Err(refused);
     }
     let ctx = request_context(parts, transport);
-    shared.admit(&ctx).await.map_err(|refusal| refused(shared, &refusal, parts))
+    shared.admission.admit(&ctx).await.map_err(|refusal| refused(shared, &refusal, parts))
 }
 
 /// Authenticates an HTTP request (scopes and rate limit included) without resolving a
@@ -176,7 +177,7 @@ pub(crate) async fn authenticate<H: ServerHandler>(
         return Err(refused);
     }
     let ctx = request_context(parts, transport);
-    match shared.authenticate(&ctx).await {
+    match shared.admission.authenticate(&ctx).await {
         Ok((principal, _)) => Ok(principal),
         Err(refusal) => Err(refused(shared, &refusal, parts)),
     }
@@ -187,7 +188,7 @@ fn query_token_refused<H>(shared: &Shared<H>, parts: &Parts) -> Option<axum::res
     if !challenge::has_query_token(parts.uri.query()) {
         return None;
     }
-    if let Some(metrics) = &shared.metrics {
+    if let Some(metrics) = &shared.admission.metrics {
         metrics.refused("query_token");
     }
     Some(shared.challenges.query_token(&parts.headers))
@@ -198,7 +199,7 @@ fn refused<H: ServerHandler>(
     refusal: &Refusal,
     parts: &Parts,
 ) -> axum::response::Response {
-    shared.count_refusal(refusal);
+    shared.admission.count_refusal(refusal);
     shared.challenges.refusal(refusal, &parts.headers)
 }
 
@@ -211,8 +212,8 @@ pub(crate) fn check_tools<H>(
     headers: &http::HeaderMap,
 ) -> Result<Option<list_filter::ListFilter>, Box<axum::response::Response>> {
     shared.challenges.check_tools(body, principal.scopes(), headers).inspect_err(|_| {
-        shared.security_log.refused("tool_scope", principal.user_id(), None);
-        if let Some(metrics) = &shared.metrics {
+        shared.admission.security_log.refused("tool_scope", principal.user_id(), None);
+        if let Some(metrics) = &shared.admission.metrics {
             metrics.refused("insufficient_scope");
         }
     })

@@ -15,11 +15,10 @@ use axum::{
 };
 use rmcp::ServerHandler;
 
-use super::sse_events;
+use super::{Shared, sse_events};
 use crate::{
     auth::Principal,
     progress::{ProgressMonitor, Tracked, progress_token},
-    wrap::Shared,
 };
 
 /// Starts monitoring the request `body` when it asks for progress.
@@ -78,8 +77,8 @@ pub(crate) async fn metrics<H: ServerHandler>(
         return StatusCode::NOT_FOUND.into_response();
     };
     if !principal.scopes().contains(&admin) {
-        shared.security_log.refused("progress_admin_scope", principal.user_id(), None);
-        shared.count_refusal(&crate::admission::Refusal::InsufficientScope(vec![]));
+        shared.admission.security_log.refused("progress_admin_scope", principal.user_id(), None);
+        shared.admission.count_refusal(&crate::admission::Refusal::InsufficientScope(vec![]));
         let needed = [admin];
         return shared.challenges.insufficient_scope(&needed, &needed, &headers);
     }

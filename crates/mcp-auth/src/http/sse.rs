@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
+    Shared,
     body::{GuardedBody, stream_end},
     errors,
     list_filter::ListFilter,
@@ -39,7 +40,6 @@ use crate::{
     auth::TransportKind,
     instances::UserState,
     progress::progress_token,
-    wrap::Shared,
 };
 
 /// Messages buffered per direction. Client to server, a POST waits for room; server to client,
@@ -143,10 +143,10 @@ pub(crate) async fn connect<H: ServerHandler>(
     };
     let (principal, entry, held) = admission.hold();
     let user = held.user.clone();
-    let limits = &shared.limits;
+    let limits = &shared.admission.limits;
     if user.sse_sessions.fetch_add(1, Ordering::Relaxed) >= limits.max_sse_sessions_per_user {
         user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
-        shared.security_log.refused("sse_sessions", principal.user_id(), None);
+        shared.admission.security_log.refused("sse_sessions", principal.user_id(), None);
         return errors::refusal(&Refusal::OverCap(Cap::SseSessions));
     }
     let guard_user = user.clone();

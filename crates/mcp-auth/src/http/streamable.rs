@@ -14,7 +14,7 @@ use axum::{
 use rmcp::ServerHandler;
 
 use super::{
-    Stateless,
+    Shared, Stateless,
     body::{GuardedBody, stream_end},
     errors, hooked, info,
     list_filter::ListFilter,
@@ -24,7 +24,6 @@ use crate::{
     admission::{Admission, Cap, Held, Refusal, ServerCap},
     auth::TransportKind,
     progress::Tracked,
-    wrap::Shared,
 };
 
 /// The first protocol version without sessions: its requests ignore `Mcp-Session-Id`.
@@ -64,7 +63,7 @@ pub(crate) async fn handle<H: ServerHandler>(
             }
             None => {
                 let user_id = admission.principal.user_id();
-                let record = shared.registry.inner.book.get(session_id, user_id);
+                let record = shared.admission.registry.inner.book.get(session_id, user_id);
                 session_use = record.map(|record| record.start_use());
                 session_use.is_some()
             }
@@ -76,8 +75,8 @@ pub(crate) async fn handle<H: ServerHandler>(
     // A legacy-era POST without a session opens one (it must be `initialize`).
     let opens_session = parts.method == Method::POST && session_id.is_none() && !stateless;
     if opens_session && let Err(refusal) = reserve_session(&shared, &admission) {
-        shared.security_log.refused("sessions", admission.principal.user_id(), None);
-        shared.count_refusal(&refusal);
+        shared.admission.security_log.refused("sessions", admission.principal.user_id(), None);
+        shared.admission.count_refusal(&refusal);
         return errors::refusal(&refusal);
     }
     // A POST is answered (perhaps as a stream) and takes an in-flight slot until it is; a GET
@@ -87,14 +86,15 @@ pub(crate) async fn handle<H: ServerHandler>(
         match admission.start_request() {
             Ok((principal, entry, held)) => (principal, entry, held.using(session_use), None),
             Err(refusal) => {
-                shared.security_log.refused("in_flight", &user_id, None);
-                shared.count_refusal(&refusal);
+                shared.admission.security_log.refused("in_flight", &user_id, None);
+                shared.admission.count_refusal(&refusal);
                 return errors::refusal(&refusal);
             }
         }
     } else {
         let (principal, entry, held) = admission.hold();
-        let ends_at = stream_end(principal.expires_at(), shared.limits.stream_expiry_leeway);
+        let ends_at =
+            stream_end(principal.expires_at(), shared.admission.limits.stream_expiry_leeway);
         (principal, entry, held.using(session_use), ends_at)
     };
     let is_delete = parts.method == Method::DELETE;
@@ -197,8 +197,8 @@ fn reserve_session<H: ServerHandler>(
     shared: &Shared<H>,
     admission: &Admission<H>,
 ) -> Result<(), Refusal> {
-    let limits = &shared.limits;
-    let book = &shared.registry.inner.book;
+    let limits = &shared.admission.limits;
+    let book = &shared.admission.registry.inner.book;
     let entry = &admission.entry;
     // Recorded sessions (running or hibernated), hooked ones, and any rmcp runs unrecorded.
     let held = || {
@@ -214,7 +214,7 @@ fn reserve_session<H: ServerHandler>(
         return Err(Refusal::OverCap(Cap::Sessions));
     }
     let room = limits.max_sessions_total.saturating_sub(shared.sse.len());
-    if !shared.registry.reserve_session(room) {
+    if !shared.admission.registry.reserve_session(room) {
         return Err(ServerCap::Sessions.refusal(limits.busy_retry_after));
     }
     Ok(())

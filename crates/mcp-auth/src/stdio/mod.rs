@@ -12,8 +12,6 @@
 
 mod lines;
 
-use std::sync::Arc;
-
 use http::HeaderMap;
 use rmcp::{ServerHandler, ServiceExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,10 +19,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use self::lines::{LineTransport, MAX_LINE_BYTES};
 
 use crate::{
-    admission::Refusal,
+    admission::{Admitter, Refusal},
     auth::{AuthError, RequestContext, TransportKind},
     credentials::CredentialError,
-    wrap::Shared,
 };
 
 /// Why a stdio server could not start or stopped abnormally.
@@ -42,14 +39,14 @@ pub enum StdioError {
     Session(String),
 }
 
-pub(crate) async fn serve<H: ServerHandler>(shared: &Arc<Shared<H>>) -> Result<(), StdioError> {
+pub(crate) async fn serve<H: ServerHandler>(admitter: &Admitter<H>) -> Result<(), StdioError> {
     let (stdin, stdout) = rmcp::transport::stdio();
-    serve_io(shared, stdin, stdout).await
+    serve_io(admitter, stdin, stdout).await
 }
 
 /// Serves one user over any byte stream pair (stdin/stdout, or a duplex in tests).
 pub(crate) async fn serve_io<H, R, W>(
-    shared: &Arc<Shared<H>>,
+    admitter: &Admitter<H>,
     read: R,
     write: W,
 ) -> Result<(), StdioError>
@@ -60,7 +57,7 @@ where
 {
     let headers = HeaderMap::new();
     let ctx = RequestContext::new(TransportKind::Stdio, &headers);
-    let admission = shared.admit(&ctx).await.map_err(|refusal| match refusal {
+    let admission = admitter.admit(&ctx).await.map_err(|refusal| match refusal {
         Refusal::Auth(err) => StdioError::Auth(err),
         Refusal::InsufficientScope(missing) => StdioError::Session(format!(
             "the identity lacks the required scope(s): {}",
@@ -76,7 +73,7 @@ where
             StdioError::Session("the server could not be started".to_owned())
         }
     })?;
-    tracing::info!(user = %shared.user_ids.tag(admission.principal.user_id()), "serving over stdio");
+    tracing::info!(user = %admitter.user_ids.tag(admission.principal.user_id()), "serving over stdio");
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.extensions.insert(admission.principal);
     let transport = LineTransport::new(read, write, parts, MAX_LINE_BYTES);

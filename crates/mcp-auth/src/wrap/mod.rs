@@ -25,14 +25,14 @@ use rmcp::ServerHandler;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    admission::{FailedAuthLimiter, SecurityLog},
+    admission::{Admitter, FailedAuthLimiter, SecurityLog},
     auth::AuthProvider,
     config::ConfigError,
     credentials::TokenResolver,
     extras::{Extras, ExtrasAllowList},
     http::{
         Challenges, CredentialHeaders, HttpOptions, ProtectedResource, SessionFuture,
-        SessionHandler, SseSessions, StatelessFuture, StatelessHandler,
+        SessionHandler, Shared, SseSessions, StatelessFuture, StatelessHandler,
     },
     instances::{EndSession, InstanceOptions, InstanceRegistry, InstanceStats},
     limits::Limits,
@@ -256,26 +256,30 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         );
         let credential_headers = CredentialHeaders::new(&*auth);
         let server_metrics = self.metrics.as_ref().map(|m| m.for_server(&http.name));
+        let admission = Admitter {
+            auth,
+            failed_auth,
+            required_scopes: challenges.required_scopes.clone(),
+            security_log: Arc::new(SecurityLog::new(self.user_ids.clone())),
+            user_ids: self.user_ids,
+            rate_limit,
+            resolver: self.resolver,
+            resource_type: self.resource_type,
+            extras: self.extras,
+            registry,
+            limits,
+            metrics: server_metrics.clone(),
+        };
         let server = WrappedServer {
             shared: Arc::new(Shared {
+                admission,
                 credential_headers,
-                auth,
-                resolver: self.resolver,
-                resource_type: self.resource_type,
-                registry,
-                extras: self.extras,
                 http,
-                rate_limit,
-                failed_auth,
-                security_log: Arc::new(SecurityLog::new(self.user_ids.clone())),
-                user_ids: self.user_ids,
-                limits,
                 sse: SseSessions::default(),
                 shutdown,
                 stateless: self.stateless,
                 sessions: self.sessions,
                 challenges,
-                metrics: server_metrics.clone(),
                 progress,
             }),
         };
@@ -297,7 +301,9 @@ fn refresh_instances<H: ServerHandler>(
         let (weak, handle) = (weak.clone(), handle.clone());
         async move {
             if let Some(shared) = weak.upgrade() {
-                if let Some(stats) = shared.resolver.as_ref().and_then(|r| r.cache_stats()) {
+                if let Some(stats) =
+                    shared.admission.resolver.as_ref().and_then(|r| r.cache_stats())
+                {
                     handle.set_resolver_cache(&stats);
                 }
                 handle.set_instances(&WrappedServer { shared }.stats().await);
@@ -316,37 +322,6 @@ impl<H> Clone for WrappedServer<H> {
     fn clone(&self) -> Self {
         Self { shared: self.shared.clone() }
     }
-}
-
-pub(crate) struct Shared<H> {
-    pub(crate) auth: Arc<dyn AuthProvider>,
-    /// Stripped from every admitted request before the wrapped server sees it.
-    pub(crate) credential_headers: CredentialHeaders,
-    pub(crate) resolver: Option<Arc<dyn TokenResolver>>,
-    pub(crate) resource_type: String,
-    pub(crate) registry: InstanceRegistry<H>,
-    pub(crate) extras: ExtrasAllowList,
-    pub(crate) http: HttpOptions,
-    /// Keyed by user id; `None` when disabled.
-    pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
-    /// Failed authentications per peer; `None` when disabled.
-    pub(crate) failed_auth: Option<FailedAuthLimiter>,
-    pub(crate) security_log: Arc<SecurityLog>,
-    /// How log lines name users.
-    pub(crate) user_ids: UserIdLogging,
-    pub(crate) limits: Limits,
-    pub(crate) sse: SseSessions,
-    pub(crate) shutdown: CancellationToken,
-    /// Answers stateless-era POSTs before rmcp does, when set.
-    pub(crate) stateless: Option<Arc<StatelessHandler<H>>>,
-    /// Serves session-era Streamable HTTP instead of rmcp, when set.
-    pub(crate) sessions: Option<Arc<SessionHandler<H>>>,
-    /// The required scopes, and what `401`/`403` challenges name.
-    pub(crate) challenges: Challenges,
-    /// Where this server's metrics go, when it has any.
-    pub(crate) metrics: Option<ServerMetrics>,
-    /// The progress streams, when monitored.
-    pub(crate) progress: Option<Arc<ProgressMonitor>>,
 }
 
 /// Ends a hooked session as its client would: a DELETE through the session handler.
@@ -389,7 +364,7 @@ impl<H: ServerHandler> WrappedServer<H> {
         let shutdown = self.shared.shutdown.clone();
         let result =
             crate::http::serve::serve(listener, self.router(), &self.shared.http, shutdown).await;
-        self.shared.registry.clear().await;
+        self.shared.admission.registry.clear().await;
         result
     }
 
@@ -435,7 +410,7 @@ impl<H: ServerHandler> WrappedServer<H> {
         stop.cancel();
         for server in servers {
             server.shutdown();
-            server.shared.registry.clear().await;
+            server.shared.admission.registry.clear().await;
         }
         result
     }
@@ -448,7 +423,7 @@ impl<H: ServerHandler> WrappedServer<H> {
     /// Serves one user over stdin/stdout: the identity comes from the auth provider (use
     /// [`EnvAuthProvider`](crate::auth::EnvAuthProvider)), stdout carries only JSON-RPC.
     pub async fn serve_stdio(&self) -> Result<(), crate::stdio::StdioError> {
-        crate::stdio::serve(&self.shared).await
+        crate::stdio::serve(&self.shared.admission).await
     }
 
     /// Like [`serve_stdio`](Self::serve_stdio), over any pair of byte streams (a pipe, a
@@ -458,12 +433,12 @@ impl<H: ServerHandler> WrappedServer<H> {
         R: tokio::io::AsyncRead + Send + Unpin + 'static,
         W: tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
-        crate::stdio::serve_io(&self.shared, read, write).await
+        crate::stdio::serve_io(&self.shared.admission, read, write).await
     }
 
     /// Instance counts.
     pub async fn stats(&self) -> InstanceStats {
-        let mut stats = self.shared.registry.stats().await;
+        let mut stats = self.shared.admission.registry.stats().await;
         stats.legacy_sse_sessions = self.shared.sse.len();
         stats
     }

@@ -22,10 +22,10 @@ use crate::{
     admission::{FailedAuthLimiter, Identify, SecurityLog},
     auth::{AuthProvider, Principal, TransportKind},
     config::ConfigError,
+    http::Shared,
     http::{Challenges, CredentialHeaders, HttpOptions, ResourceMetadata, challenge},
     limits::Limits,
     middleware::RateLimitConfig,
-    wrap::Shared,
 };
 
 type PassFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, Response>> + Send + 'a>>;
