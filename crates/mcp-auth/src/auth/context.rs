@@ -118,7 +118,10 @@ impl<'a> RequestContext<'a> {
             .ok_or(AuthError::MalformedHeader)?;
         let (scheme, token) = value.split_once(' ').ok_or(AuthError::MalformedHeader)?;
         let token = token.trim_start_matches(' ');
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        if !scheme.eq_ignore_ascii_case("bearer")
+            || token.is_empty()
+            || memchr::memchr(b' ', token.as_bytes()).is_some()
+        {
             return Err(AuthError::MalformedHeader);
         }
         Ok(token)

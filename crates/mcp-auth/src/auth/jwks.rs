@@ -99,7 +99,7 @@ struct Shared {
     background_refresh: AtomicBool,
     fetches: AtomicU64,
     /// The provider's verified-token cache, emptied when the key set changes.
-    verified: Option<moka::sync::Cache<String, crate::auth::Principal>>,
+    verified: Option<super::jwt::VerifiedCache>,
 }
 
 #[derive(Default)]
@@ -130,7 +130,7 @@ impl JwksCache {
         url: Url,
         template: Validation,
         options: JwksOptions,
-        verified: Option<moka::sync::Cache<String, crate::auth::Principal>>,
+        verified: Option<super::jwt::VerifiedCache>,
     ) -> Result<Self, ConfigError> {
         let client = build_client(options.timeout)?;
         Ok(Self {

@@ -44,6 +44,7 @@ use axum::{
     routing::{any, get, post},
 };
 use rmcp::ServerHandler;
+use tower::ServiceBuilder;
 
 pub use self::challenge::CREDENTIAL_REQUIRED_CODE;
 pub(crate) use self::challenge::Challenges;
@@ -95,21 +96,23 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         ),
         None => router,
     };
-    let router = router.with_state(shared).layer(DefaultBodyLimit::max(body_limit));
-    let router = match cors {
-        Some(cors) => router.layer(cors),
+    // One stack, applied once: each `Router::layer` call boxes every route again (a clone and
+    // a boxed future per request per call), so the layers every request passes are composed
+    // here first, outermost first.
+    let front = ServiceBuilder::new()
+        .layer(RequestIdLayer)
+        .option_layer(metrics.as_ref().map(|metrics| metrics.layer(&base)))
+        .layer(guard::GuardLayer(guard))
+        .option_layer(cors)
+        .layer(DefaultBodyLimit::max(body_limit));
+    let router = router.with_state(shared).layer(front);
+    match metadata {
+        Some(metadata) => {
+            let metrics = metrics.as_ref().map(|metrics| metrics.layer(&base));
+            router.merge(metadata_routes(&metadata, root_metadata, &http, &log, metrics))
+        }
         None => router,
-    };
-    let router = router.layer(guard::GuardLayer(guard));
-    let router = match metadata {
-        Some(metadata) => router.merge(metadata_routes(&metadata, root_metadata, &http, &log)),
-        None => router,
-    };
-    let router = match metrics {
-        Some(metrics) => router.layer(metrics.layer(&http.base_path)),
-        None => router,
-    };
-    router.layer(RequestIdLayer)
+    }
 }
 
 /// The Protected Resource Metadata routes: no auth, readable from any origin (the document is
@@ -119,12 +122,18 @@ fn metadata_routes(
     root: bool,
     http: &HttpOptions,
     log: &Arc<crate::admission::SecurityLog>,
+    metrics: Option<crate::metrics::MetricsLayer>,
 ) -> Router {
     let guard = guard::Guard::for_public_documents(http, log.clone());
     let cors = tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([http::Method::GET]);
-    metadata.routes(root).layer(cors).layer(guard::GuardLayer(guard))
+    let front = ServiceBuilder::new()
+        .layer(RequestIdLayer)
+        .option_layer(metrics)
+        .layer(guard::GuardLayer(guard))
+        .layer(cors);
+    metadata.routes(root).layer(front)
 }
 
 /// The headers that carry a caller's credentials. They are removed once the request is admitted,

@@ -92,7 +92,8 @@ pub(crate) struct InstanceRegistry<H> {
 }
 
 pub(crate) struct RegistryInner<H> {
-    entries: Cache<InstanceKey, Arc<UserEntry<H>>>,
+    /// foldhash: looked up on every request (see `VerifiedCache` in `auth::jwt`).
+    entries: Cache<InstanceKey, Arc<UserEntry<H>>, foldhash::quality::RandomState>,
     pub(crate) users: Users,
     factory: Arc<ServerFactory<H>>,
     options: InstanceOptions,
@@ -173,7 +174,7 @@ impl<H: ServerHandler> InstanceRegistry<H> {
                         entry.close().await;
                     })
                 })
-                .build();
+                .build_with_hasher(foldhash::quality::RandomState::default());
             RegistryInner {
                 entries,
                 users: Users::new(limits, options.max_instances),

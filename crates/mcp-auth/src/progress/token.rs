@@ -1,6 +1,9 @@
 //! Finding a request's progress token (`params._meta.progressToken`, MCP basic/utilities
 //! progress) — the original looked at `body._meta` and so never found a standard client's.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -34,7 +37,9 @@ struct Meta<'a> {
 /// or an integer, per the spec; anything else is not a token). Bodies that cannot hold one are
 /// not parsed: this runs on every POST.
 pub(crate) fn progress_token(body: &[u8]) -> Option<String> {
-    memchr::memmem::find(body, b"\"progressToken\"")?;
+    // Built once: `memmem::find` would build its searcher on every call, most of its cost here.
+    static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"progressToken\""));
+    FINDER.find(body)?;
     // Not an untagged enum: serde buffers those, and a borrowed raw value cannot be buffered.
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     let messages = if batch {

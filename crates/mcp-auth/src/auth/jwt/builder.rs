@@ -213,7 +213,7 @@ impl JwtAuthProviderBuilder {
             moka::sync::Cache::builder()
                 .max_capacity(self.verified_cache_capacity)
                 .expire_after(UntilTokenExpiry)
-                .build()
+                .build_with_hasher(foldhash::quality::RandomState::default())
         });
         let mut keys = self.key.into_iter();
         let key = match (keys.next(), keys.next()) {

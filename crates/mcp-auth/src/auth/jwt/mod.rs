@@ -69,7 +69,10 @@ struct Inner {
 }
 
 /// Verified tokens → their principals, each kept until the token's `exp`.
-type VerifiedCache = moka::sync::Cache<String, Principal>;
+// foldhash, not SipHash: the key is a whole token (~200 bytes), hashed on every request. Only
+// verified tokens are inserted, so a caller cannot flood the table with chosen keys anyway.
+pub(super) type VerifiedCache =
+    moka::sync::Cache<String, Principal, foldhash::quality::RandomState>;
 
 /// Expires a cached principal when its token does.
 struct UntilTokenExpiry;
