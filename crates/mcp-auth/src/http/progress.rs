@@ -32,27 +32,25 @@ pub(crate) fn start(
     monitor.start(principal.user_id(), &token)
 }
 
-/// `response`, counting its progress events into `tracked`, which ends when the response does.
+/// `response`, counting its progress events into `tracked`, which ends when the response does
+/// (at once for a JSON answer).
 pub(crate) fn count(response: Response, tracked: Tracked) -> Response {
     let is_sse =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(
             |v| v.get(..17).is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream")),
         );
+    if !is_sse {
+        // A JSON answer is the whole answer: no progress can follow it, so the stream ends here.
+        drop(tracked);
+        return response;
+    }
     let (parts, body) = response.into_parts();
-    let body = if is_sse {
-        Body::from_stream(sse_events::map(body.into_data_stream(), move |event| {
-            if crate::progress::is_progress_notification(&event) {
-                tracked.record(event.len());
-            }
-            event
-        }))
-    } else {
-        // No stream, no progress: the stream still lasts as long as the answer.
-        Body::from_stream(futures::StreamExt::map(body.into_data_stream(), move |chunk| {
-            let _tracked = &tracked;
-            chunk
-        }))
-    };
+    let body = Body::from_stream(sse_events::map(body.into_data_stream(), move |event| {
+        if crate::progress::is_progress_notification(&event) {
+            tracked.record(event.len());
+        }
+        event
+    }));
     Response::from_parts(parts, body)
 }
 
