@@ -4,23 +4,32 @@
 //! [mcp-auth](mcp_auth), and the HTTP API the original TypeScript package's tenant manager
 //! served.
 //!
-//! The in-process resolver and the HTTP API are the next steps.
+//! Where it sits in the request path: after authentication, mcp-auth asks a
+//! [`TokenResolver`](mcp_auth::TokenResolver) for the caller's upstream credential. That
+//! resolver is either
+//!
+//! - [`StoreTokenResolver`], reading this store in-process, or
+//! - [`mcp_auth::ApiTokenResolver`], calling a tenant manager's
+//!   `GET /api/credentials/{user}/{resource}` (this crate's HTTP API is the next step).
 //!
 //! | module | what |
 //! |---|---|
 //! | [`keys`] | the [`Keyring`]: AES-256 keys by key id, one current; its text format |
 //! | `seal` | AES-256-GCM sealing of a credential's secrets, bound to user, resource and key id |
 //! | [`store`] | the [`CredentialStore`]: SQLite, migrations, audit log, key rotation |
+//! | [`resolver`] | [`StoreTokenResolver`] and the [`Refresher`] seam |
 //!
 //! The database file never holds a secret in the clear; see [`store`] for the layout.
 
 pub mod keys;
+pub mod resolver;
 mod seal;
 pub mod store;
 
 #[doc(inline)]
 pub use self::{
     keys::{KeyError, Keyring},
+    resolver::{Refresher, StoreTokenResolver},
     store::{
         CredentialInfo, CredentialStatus, CredentialStore, Lookup, NewCredential, RotationReport,
         StoreError, StoredCredential,
