@@ -122,3 +122,29 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn is_named(path: &Path, name: &str) -> bool {
     path.file_name().is_some_and(|n| n == name)
 }
+
+/// The service token of the test servers.
+pub const SERVICE_TOKEN: &str = "svc-token-5f1e9a-store";
+/// The admin token of the test servers.
+pub const ADMIN_TOKEN: &str = "adm-token-c07d2b-store";
+
+/// The tenant-manager API over `store`, served on `127.0.0.1:0`; returns its base URL. The
+/// server runs until the test's runtime ends.
+pub async fn serve(store: &CredentialStore) -> String {
+    let router = mcp_auth_store::TenantManagerService::new(store.clone())
+        .with_service_token(SERVICE_TOKEN)
+        .with_admin_token(ADMIN_TOKEN)
+        .with_body_limit(4096)
+        .with_rotation_batch(3)
+        .router()
+        .unwrap();
+    serve_router(router).await
+}
+
+/// Serves `router` on `127.0.0.1:0`; returns its base URL.
+pub async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
