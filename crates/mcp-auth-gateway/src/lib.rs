@@ -21,5 +21,7 @@ pub mod memory;
 pub mod proxy;
 pub mod redact;
 pub mod serve;
+pub mod store_cli;
 pub mod template;
+pub mod tenant_manager;
 pub mod token;

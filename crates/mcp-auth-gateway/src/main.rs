@@ -1,8 +1,10 @@
 //! `mcp-auth`: the gateway binary. It wraps any MCP server with per-user authentication.
 //!
 //! Commands: `serve --config FILE` runs the gateway a config file describes; `check --config
-//! FILE` validates that file without starting anything; `demo` serves the demo MCP server behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway
-//! configured with the same secret accepts. The work is done in the `mcp_auth_gateway` library;
+//! FILE` validates that file without starting anything; `demo` serves the demo MCP server
+//! behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway configured with
+//! the same secret accepts; `credentials …` manages the built-in credential store and
+//! `tenant-manager --config FILE` serves it over HTTP. The work is done in the `mcp_auth_gateway` library;
 //! this file is the command line only.
 
 use std::{process, time::Duration};
@@ -12,7 +14,7 @@ use mcp_auth::Secret;
 use mcp_auth_gateway::{
     child,
     config::{self, LogFormat, Overrides},
-    demo, logging, memory, serve,
+    demo, logging, memory, serve, store_cli, tenant_manager,
     token::{self, SECRET_ENV_VAR, TokenError},
 };
 
@@ -34,6 +36,14 @@ enum Command {
     Demo(DemoArgs),
     /// Mint an HS256 JWT for a user and print it, alone, on stdout.
     Token(TokenArgs),
+    /// Manage the built-in credential store: gen-key, put, list, delete, revoke, rotate-key.
+    Credentials {
+        #[command(subcommand)]
+        command: store_cli::CredentialsCommand,
+    },
+    /// Serve the credential store as a tenant manager (the API `[credentials] mode = "api"`
+    /// and `ApiTokenResolver` consume, plus an admin API).
+    TenantManager(TenantManagerArgs),
     /// Internal: run a server under the supervisor that ends its whole process tree with it
     /// (started by the gateway itself; see `child::supervisor`).
     #[command(name = "__supervise", hide = true)]
@@ -60,6 +70,17 @@ struct ServeArgs {
     /// The public URL clients reach the gateway at, instead of the config's `server.public_url`.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+}
+
+/// Arguments of `mcp-auth tenant-manager`.
+#[derive(Args)]
+struct TenantManagerArgs {
+    /// The tenant manager's config file (TOML; see docs/config.md).
+    #[arg(long, value_name = "FILE")]
+    config: std::path::PathBuf,
+    /// Listen on ADDR:PORT instead of the config's `listen` (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `mcp-auth check`.
@@ -146,6 +167,19 @@ fn main() {
         Command::Token(args) => {
             if let Err(code) = token_command(args) {
                 process::exit(code);
+            }
+        }
+        Command::Credentials { command } => {
+            if let Err(message) = store_cli::run_blocking(command) {
+                eprintln!("mcp-auth credentials: {message}");
+                process::exit(EXIT_FAILURE);
+            }
+        }
+        Command::TenantManager(args) => {
+            logging::init(LogFormat::Pretty);
+            if let Err(message) = tenant_manager::run(&args.config, args.listen) {
+                eprintln!("mcp-auth tenant-manager: {message}");
+                process::exit(EXIT_FAILURE);
             }
         }
         // Synchronous, with no runtime and no thread: it blocks signals and waits for them.

@@ -11,6 +11,7 @@ use super::{
     env::{EnvSource, non_empty, valid_var_name},
     raw::{RawCredentials, RawCredentialsMode},
     server::Basics,
+    store::{RawStore, StoreSection, validate_store},
     urls::{self, UrlRule},
 };
 
@@ -28,6 +29,8 @@ pub enum CredentialsSection {
     Jwt,
     /// `mode = "api"`: `ApiTokenResolver`, a tenant manager.
     Api(ApiCredentials),
+    /// `mode = "store"`: `StoreTokenResolver`, the built-in credential store, in-process.
+    Store(StoreSection),
 }
 
 /// `[credentials]` with `mode = "api"`.
@@ -63,6 +66,9 @@ pub(super) fn validate_credentials(
         ("endpoint", raw.endpoint.is_some(), RawCredentialsMode::Api),
         ("cache_ttl", raw.cache_ttl.is_some(), RawCredentialsMode::Api),
         ("allow_insecure_http", raw.allow_insecure_http, RawCredentialsMode::Api),
+        ("store", raw.store.is_some(), RawCredentialsMode::Store),
+        ("key_env", raw.key_env.is_some(), RawCredentialsMode::Store),
+        ("key_file", raw.key_file.is_some(), RawCredentialsMode::Store),
     ];
     for (key, _, used_by) in keys.iter().filter(|(_, given, used_by)| *given && *used_by != mode) {
         let used_by = format!("{used_by:?}").to_ascii_lowercase();
@@ -98,6 +104,14 @@ pub(super) fn validate_credentials(
             Some(CredentialsSection::Jwt)
         }
         RawCredentialsMode::Api => api(raw, server, env, report).map(CredentialsSection::Api),
+        RawCredentialsMode::Store => {
+            let raw = RawStore {
+                store: raw.store.as_deref(),
+                key_env: raw.key_env.as_deref(),
+                key_file: raw.key_file.as_deref(),
+            };
+            validate_store(raw, "credentials", env, report).map(CredentialsSection::Store)
+        }
     };
     section.filter(|_| report.problems.len() == problems)
 }

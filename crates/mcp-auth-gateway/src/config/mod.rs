@@ -15,6 +15,7 @@
 //! | `auth.rs` | `[auth]`: the mode, the JWT key source and its secret |
 //! | `authorization.rs` | the OAuth resource-server keys: authorization servers, scopes, links |
 //! | `credentials.rs` | `[credentials]`: the resolver mode, the tenant manager and its token |
+//! | `store.rs` | the built-in credential store's file and keys (`mode = "store"`) |
 //! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
 //! | `log.rs` | `[log]`: the format, and how log lines name users (the tags' key) |
 //! | `upstream.rs` | a server's stdio command or http URL, its templates and their rules |
@@ -38,6 +39,7 @@ mod progress;
 mod raw;
 mod report;
 mod server;
+mod store;
 mod upstream;
 mod urls;
 mod wrap;
@@ -57,9 +59,12 @@ pub use self::{
     log::{LogFormat, LogSection, MIN_USER_HASH_KEY_BYTES},
     report::{ConfigProblem, ConfigReport, did_you_mean},
     server::{DEFAULT_LISTEN, MetricsAt, ServerSection},
+    store::{DEFAULT_KEY_ENV, DEFAULT_STORE_FILE, StoreKeys, StoreSection},
     upstream::{HttpUpstream, StdioUpstream, Upstream},
-    wrap::wrap_builder,
+    wrap::{wrap_builder, wrap_builder_with_store},
 };
+
+pub(crate) use self::store::{RawStore, validate_store};
 
 /// Command-line values that win over the file's.
 #[derive(Debug, Clone, Default)]
@@ -106,7 +111,16 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigR
         ConfigReport::single("(file)", None, format!("cannot read the config file: {error}"))
             .with_origin(&origin)
     })?;
-    parse(&text, &origin, overrides)
+    let config = parse(&text, &origin, overrides)?;
+    // The store's files are next to the config file, not wherever the gateway was started.
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(GatewayConfig {
+        credentials: match config.credentials {
+            CredentialsSection::Store(store) => CredentialsSection::Store(store.relative_to(dir)),
+            other => other,
+        },
+        ..config
+    })
 }
 
 /// Checks config `text` (from `origin`, a path or label used in the report) with the process

@@ -159,7 +159,7 @@ pub(crate) enum RawAuthMode {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawCredentials {
-    /// `none` (default), `env`, `jwt` or `api`.
+    /// `none` (default), `env`, `jwt`, `api` or `store`.
     pub mode: RawCredentialsMode,
     /// env: the variable holding the token (default `{RESOURCE_TYPE}_ACCESS_TOKEN`).
     pub var: Option<String>,
@@ -173,6 +173,12 @@ pub(crate) struct RawCredentials {
     pub cache_ttl: Option<ConfigDuration>,
     /// api: allow a plain-http tenant manager on a non-loopback host (default false).
     pub allow_insecure_http: bool,
+    /// store: the SQLite file (default `credentials.db` next to the config file).
+    pub store: Option<std::path::PathBuf>,
+    /// store: the environment variable holding the keyring (default `MCP_AUTH_STORE_KEYS`).
+    pub key_env: Option<String>,
+    /// store: a file holding the keyring, instead of `key_env`.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// `credentials.mode`.
@@ -188,6 +194,8 @@ pub(crate) enum RawCredentialsMode {
     Jwt,
     /// From a tenant manager over HTTP.
     Api,
+    /// From the built-in credential store, in-process.
+    Store,
 }
 
 /// `[log]`.

@@ -30,11 +30,23 @@ pub const ANONYMOUS_USER: &str = "anonymous";
 ///   body size and connection cap;
 /// - how log lines name users (`[log]`), for the mount and its token resolver.
 ///
-/// Fails only where the library refuses what the config check could not foresee.
+/// Fails only where the library refuses what the config check could not foresee, or with
+/// `credentials.mode = "store"`, which needs the opened store: [`wrap_builder_with_store`].
 pub fn wrap_builder<H: ServerHandler>(
     builder: WrapServerBuilder<H>,
     entry: &ServerEntry,
     config: &GatewayConfig,
+) -> Result<WrapServerBuilder<H>, ConfigReport> {
+    wrap_builder_with_store(builder, entry, config, None)
+}
+
+/// [`wrap_builder`] with the credential store `credentials.mode = "store"` resolves from,
+/// opened once for every mount ([`StoreSection::open`](super::StoreSection::open)).
+pub fn wrap_builder_with_store<H: ServerHandler>(
+    builder: WrapServerBuilder<H>,
+    entry: &ServerEntry,
+    config: &GatewayConfig,
+    store: Option<&mcp_auth_store::CredentialStore>,
 ) -> Result<WrapServerBuilder<H>, ConfigReport> {
     let server = &config.server;
     let environment = server.environment;
@@ -76,6 +88,16 @@ pub fn wrap_builder<H: ServerHandler>(
         CredentialsSection::Jwt => builder.token_resolver(JwtTokenResolver::new()),
         CredentialsSection::Api(api) => {
             builder.token_resolver(api_resolver(api, environment, &config.log.user_ids)?)
+        }
+        CredentialsSection::Store(_) => {
+            let Some(store) = store else {
+                return Err(ConfigReport::single(
+                    "credentials.mode",
+                    None,
+                    "mode = \"store\" needs the store opened first (wrap_builder_with_store)",
+                ));
+            };
+            builder.token_resolver(mcp_auth_store::StoreTokenResolver::new(store.clone()))
         }
     };
     let extras =

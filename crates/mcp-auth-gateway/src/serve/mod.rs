@@ -11,6 +11,7 @@
 mod factory;
 mod run;
 
+pub(crate) use self::run::stop_signal;
 pub use self::run::{ServeError, check, run, run_loaded};
 
 use std::{sync::Arc, time::Duration};
@@ -44,8 +45,19 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds every mount of `config`; children are started through `launcher`.
+    /// Builds every mount of `config`; children are started through `launcher`. With
+    /// `credentials.mode = "store"`, use [`build_with_store`](Self::build_with_store).
     pub fn build(config: &GatewayConfig, launcher: Launcher) -> Result<Self, ConfigReport> {
+        Self::build_with_store(config, launcher, None)
+    }
+
+    /// [`build`](Self::build) with the credential store every mount resolves from, opened
+    /// once ([`StoreSection::open`](config::StoreSection::open)).
+    pub fn build_with_store(
+        config: &GatewayConfig,
+        launcher: Launcher,
+        store: Option<mcp_auth_store::CredentialStore>,
+    ) -> Result<Self, ConfigReport> {
         let launcher = Arc::new(launcher);
         let closer = TaskTracker::new();
         // One client for every HTTP upstream: connection pools are shared, headers are not
@@ -78,7 +90,8 @@ impl Gateway {
             if matches!(entry.upstream, Upstream::Http(_)) {
                 builder = builder.session_handler(ProxyServer::answer_session);
             }
-            let mut builder = config::wrap_builder(builder, &entry, config)?;
+            let mut builder =
+                config::wrap_builder_with_store(builder, &entry, config, store.as_ref())?;
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);
             }

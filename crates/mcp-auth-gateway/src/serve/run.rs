@@ -72,8 +72,18 @@ async fn serve(
         let overrides = Overrides { listen: Some(bound), ..overrides };
         config::load(path, &overrides).map_err(ServeError::Config)?
     };
-    let gateway = Gateway::build(&config, Launcher::current_exe().map_err(ServeError::Launcher)?)
-        .map_err(ServeError::Config)?;
+    let store = match &config.credentials {
+        config::CredentialsSection::Store(section) => {
+            let opened = section.open(config.log.user_ids.clone()).await;
+            Some(opened.map_err(|message| {
+                ServeError::Config(ConfigReport::single("credentials.store", None, message))
+            })?)
+        }
+        _ => None,
+    };
+    let launcher = Launcher::current_exe().map_err(ServeError::Launcher)?;
+    let gateway =
+        Gateway::build_with_store(&config, launcher, store).map_err(ServeError::Config)?;
     let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
     tracing::info!(worker_threads, "serving on {bound}");
     for (name, url) in gateway.mounts() {
@@ -125,7 +135,7 @@ async fn serve_metrics(
 }
 
 /// Resolves on SIGTERM (what service managers and `docker stop` send) or Ctrl-C.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

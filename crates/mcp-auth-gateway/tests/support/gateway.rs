@@ -66,9 +66,19 @@ impl Gateway {
         let dir = tempdir::Dir::new("gateway");
         let path = dir.0.join("mcp-auth.toml");
         std::fs::File::create(&path).and_then(|mut f| f.write_all(config.as_bytes())).unwrap();
+        Self::start_file(&path, env, dir).await
+    }
+
+    /// [`start_with_env`](Self::start_with_env) on a config file already written, in `dir`
+    /// (removed when the gateway is dropped).
+    pub async fn start_file(
+        path: &std::path::Path,
+        env: &[(&str, &str)],
+        dir: tempdir::Dir,
+    ) -> Self {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
             .args(["serve", "--config"])
-            .arg(&path)
+            .arg(path)
             .args(["--listen", "127.0.0.1:0"])
             .env("MCP_AUTH_JWT_SECRET", SECRET)
             .env("RUST_LOG", "info")

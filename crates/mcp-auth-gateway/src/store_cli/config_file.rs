@@ -1,0 +1,53 @@
+//! Finding the credential store a config file names, without checking the rest of the file: an
+//! operator putting a credential needs the store's path and keys, not the JWT secret or the
+//! servers' commands in their environment.
+
+use std::path::Path;
+
+use crate::config::{ConfigReport, ProcessEnv, StoreSection};
+
+/// The store of the config at `path`: its `[store]` table (a tenant manager's config), or its
+/// `[credentials]` table with `mode = "store"` (a gateway's). Relative paths are relative to the
+/// config file's folder.
+pub fn store_of_config(path: &Path) -> Result<StoreSection, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+    let (section, key_for_path, table) = match (table.get("store"), table.get("credentials")) {
+        (Some(toml::Value::Table(store)), _) => ("store", "path", store),
+        (None, Some(toml::Value::Table(credentials)))
+            if credentials.get("mode").and_then(toml::Value::as_str) == Some("store") =>
+        {
+            ("credentials", "store", credentials)
+        }
+        _ => {
+            return Err(format!(
+                "{} names no credential store: expected [credentials] with mode = \"store\" \
+                 (a gateway config) or [store] (a tenant manager's)",
+                path.display()
+            ));
+        }
+    };
+    let text_of = |key: &str| -> Result<Option<&str>, String> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(format!("{}: {section}.{key}: expected a string", path.display())),
+        }
+    };
+    let raw = crate::config::RawStore {
+        store: text_of(key_for_path)?.map(Path::new),
+        key_env: text_of("key_env")?,
+        key_file: text_of("key_file")?.map(Path::new),
+    };
+    let mut report = ConfigReport::new(path.display().to_string());
+    let checked = crate::config::validate_store(raw, section, &ProcessEnv, &mut report);
+    match checked {
+        Some(store) if report.is_empty() => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Ok(store.relative_to(dir))
+        }
+        _ => Err(report.to_string()),
+    }
+}
