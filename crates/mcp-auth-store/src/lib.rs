@@ -18,10 +18,12 @@
 //! | `seal` | AES-256-GCM sealing of a credential's secrets, bound to user, resource and key id |
 //! | [`store`] | the [`CredentialStore`]: SQLite, migrations, audit log, key rotation |
 //! | [`resolver`] | [`StoreTokenResolver`] and the [`Refresher`] seam |
+//! | [`oauth`] | OAuth 2.1 "connect" ([`OAuthConnector`](oauth::OAuthConnector)) and refresh ([`OAuthRefresher`](oauth::OAuthRefresher)) of upstream credentials |
 //!
 //! The database file never holds a secret in the clear; see [`store`] for the layout.
 
 pub mod keys;
+pub mod oauth;
 pub mod resolver;
 mod seal;
 pub mod store;
