@@ -7,7 +7,7 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use mcp_auth::{Principal, TokenResolver};
-use mcp_auth_store::{CredentialStatus, StoreTokenResolver, oauth::OAuthConnector};
+use mcp_auth_store::{CredentialStatus, Refresher, StoreTokenResolver, oauth::OAuthConnector};
 use support::{
     TestStore,
     provider::{RESOURCE, TestProvider, connect},
@@ -41,4 +41,23 @@ async fn fifty_concurrent_resolves_of_an_expiring_credential_refresh_once() {
         assert_eq!(credential.secret(), &new.access_token);
     }
     assert_eq!(provider.counters().await.refresh_grants, 1);
+}
+
+#[tokio::test]
+async fn a_caller_that_read_before_a_finished_refresh_gets_its_token_without_refreshing_again() {
+    let provider = TestProvider::start(30).await;
+    let t = TestStore::new().await;
+    let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
+    connect(&connector, &provider, "alice").await;
+    let stale = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
+    let refresher = connector.refresher();
+    let first = refresher.refresh(&t.store, &stale).await.unwrap().unwrap();
+
+    // Read before the first refresh finished: its refresh token has been rotated away.
+    let second = refresher.refresh(&t.store, &stale).await.unwrap().unwrap();
+
+    assert_eq!(second, first);
+    assert_eq!(provider.counters().await.refresh_grants, 1);
+    let stored = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
+    assert_eq!(stored.info.status, CredentialStatus::Active);
 }

@@ -20,9 +20,12 @@ use futures::{
     future::{BoxFuture, Shared},
 };
 
+/// A running flight, as every caller awaits it: `None` if its task panicked.
+type Flight<T> = Shared<BoxFuture<'static, Option<T>>>;
+
 /// One task in flight per key.
 pub(crate) struct Flights<K, T: Clone> {
-    map: Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Option<T>>>>>>,
+    map: Arc<Mutex<HashMap<K, Flight<T>>>>,
 }
 
 impl<K, T: Clone> Clone for Flights<K, T> {
