@@ -130,3 +130,48 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Backoff<K> {
         self.failures.entry_count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_max_and_resets_on_success() {
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
+        let waits: Vec<_> = (0..5).map(|_| backoff.failed(&"k").as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+        assert!(backoff.waiting(&"k").is_some());
+        assert!(backoff.waiting(&"other").is_none());
+        backoff.succeeded(&"k");
+        assert!(backoff.waiting(&"k").is_none());
+        assert_eq!(backoff.failed(&"k"), Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn concurrent_runs_of_one_key_share_one_task_and_the_entry_goes_with_it() {
+        let flights: Flights<&str, usize> = Flights::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = futures::FutureExt::shared(released);
+        let runs: Vec<_> = (0..10)
+            .map(|_| {
+                let (started, released) = (started.clone(), released.clone());
+                flights.run("k", async move {
+                    let n = started.fetch_add(1, Ordering::SeqCst);
+                    let _ = released.await;
+                    n
+                })
+            })
+            .collect();
+        let all = futures::future::join_all(runs);
+        tokio::pin!(all);
+        assert!(futures::poll!(&mut all).is_pending());
+        assert_eq!(flights.len(), 1);
+        release.send(()).unwrap();
+        assert_eq!(all.await, vec![Some(0); 10]);
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+        assert_eq!(flights.len(), 0);
+    }
+}
