@@ -12,15 +12,15 @@ use mcp_auth_store::{
 };
 use support::{
     TestStore,
-    provider::{RESOURCE, TestProvider, connect},
+    provider::{RESOURCE, TestProvider, connect, connect_expiring},
 };
 
 #[tokio::test]
 async fn a_revoked_grant_needs_reconnect_and_the_provider_is_not_asked_again() {
-    let provider = TestProvider::start(30).await;
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
-    connect(&connector, &provider, "alice").await;
+    connect_expiring(&connector, &provider, &t.store, "alice").await;
     let stored = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
     let refresher = Arc::new(connector.refresher());
     let resolver = StoreTokenResolver::new(t.store.clone())
@@ -50,10 +50,10 @@ async fn a_revoked_grant_needs_reconnect_and_the_provider_is_not_asked_again() {
 
 #[tokio::test]
 async fn reconnecting_after_invalid_grant_works_again() {
-    let provider = TestProvider::start(30).await;
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
-    connect(&connector, &provider, "alice").await;
+    connect_expiring(&connector, &provider, &t.store, "alice").await;
     let resolver = StoreTokenResolver::new(t.store.clone())
         .with_refresher(Arc::new(connector.refresher()))
         .with_refresh_margin(Duration::from_secs(60));
@@ -67,5 +67,5 @@ async fn reconnecting_after_invalid_grant_works_again() {
     let stored = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
     assert_eq!(credential.secret(), &stored.access_token);
     assert_eq!(stored.info.status, CredentialStatus::Active);
-    assert_eq!(provider.counters().await.refresh_grants, 1);
+    assert_eq!(provider.counters().await.refresh_grants, 0);
 }

@@ -17,7 +17,7 @@ use mcp_auth::{Principal, TokenResolver};
 use mcp_auth_store::{Refresher, StoreTokenResolver, oauth::OAuthConnector};
 use support::{
     TestStore,
-    provider::{CLIENT_SECRET, RESOURCE, TestProvider},
+    provider::{CLIENT_SECRET, RESOURCE, TestProvider, shorten},
 };
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -53,7 +53,7 @@ async fn no_token_code_or_client_secret_is_logged_or_in_an_error() {
         .with_ansi(false)
         .finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let provider = TestProvider::start(30).await;
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
     let refresher = Arc::new(connector.refresher());
@@ -72,6 +72,7 @@ async fn no_token_code_or_client_secret_is_logged_or_in_an_error() {
     let callback = provider.login(&request.url, "alice").await;
     secrets.push(callback.code.clone());
     connector.complete("alice", &callback.state, &callback.code).await.unwrap();
+    shorten(&t.store, "alice", Duration::from_secs(30)).await;
     errors
         .push(format!("{:?}", connector.complete("alice", &callback.state, &callback.code).await));
     let stored = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();

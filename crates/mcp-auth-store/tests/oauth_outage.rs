@@ -14,15 +14,15 @@ use mcp_auth::{CredentialError, Principal, TokenResolver};
 use mcp_auth_store::{NewCredential, StoreTokenResolver, oauth::OAuthConnector};
 use support::{
     TestStore,
-    provider::{RESOURCE, TestProvider, connect, eventually},
+    provider::{RESOURCE, TestProvider, connect_expiring, eventually},
 };
 
 #[tokio::test]
 async fn an_outage_serves_the_still_valid_token_and_recovers_after() {
-    let provider = TestProvider::start(30).await;
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
-    connect(&connector, &provider, "alice").await;
+    connect_expiring(&connector, &provider, &t.store, "alice").await;
     let old = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
     let refresher =
         connector.refresher().with_backoff(Duration::from_millis(300), Duration::from_secs(1));
@@ -58,10 +58,10 @@ async fn an_outage_serves_the_still_valid_token_and_recovers_after() {
 
 #[tokio::test]
 async fn an_outage_with_an_expired_token_is_unavailable_not_expired() {
-    let provider = TestProvider::start(30).await;
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
-    connect(&connector, &provider, "alice").await;
+    connect_expiring(&connector, &provider, &t.store, "alice").await;
     let stored = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
     let expired = NewCredential::new(stored.access_token.clone())
         .with_refresh_token(stored.refresh_token.clone().unwrap())

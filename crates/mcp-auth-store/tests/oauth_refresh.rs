@@ -10,16 +10,16 @@ use mcp_auth::{Principal, TokenResolver};
 use mcp_auth_store::{StoreTokenResolver, oauth::OAuthConnector};
 use support::{
     TestStore,
-    provider::{RESOURCE, TestProvider, connect},
+    provider::{RESOURCE, TestProvider, connect, connect_expiring},
 };
 
 #[tokio::test]
 async fn an_expiring_credential_is_refreshed_and_the_rotated_refresh_token_stored() {
-    // Access tokens of 30 s, refreshed within 60 s of expiry: due as soon as connected.
-    let provider = TestProvider::start(30).await;
+    // Due: 30 s left, refreshed within 60 s of expiry.
+    let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
     let connector = OAuthConnector::new(t.store.clone(), [provider.config()]).unwrap();
-    connect(&connector, &provider, "alice").await;
+    connect_expiring(&connector, &provider, &t.store, "alice").await;
     let old = t.store.get("alice", RESOURCE, "test").await.unwrap().unwrap();
     let resolver = StoreTokenResolver::new(t.store.clone())
         .with_refresher(Arc::new(connector.refresher()))

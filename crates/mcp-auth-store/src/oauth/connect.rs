@@ -16,7 +16,13 @@ use std::{
 use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
 use url::Url;
 
-use super::{OAuthError, OAuthProvider, OAuthRefresher, client::Providers, state::PendingStates};
+use super::{
+    OAuthError, OAuthProvider, OAuthRefresher,
+    client::Providers,
+    flight::Flights,
+    refresh::{Key, Outcome},
+    state::PendingStates,
+};
 use crate::store::{CredentialInfo, CredentialStore};
 
 /// The actor named in the audit log for what the OAuth flows store, unless told otherwise.
@@ -51,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) providers: Providers,
     pub(crate) store: CredentialStore,
     pub(crate) actor: String,
+    /// The refreshes in flight, shared by every refresher of this connector.
+    pub(crate) flights: Flights<Key, Outcome>,
     states: PendingStates,
 }
 
@@ -159,6 +167,7 @@ impl OAuthConnector {
             providers: Providers::new(providers, http)?,
             store,
             actor: options.actor,
+            flights: Flights::default(),
             states: PendingStates::new(options.state_ttl, options.max_pending),
         };
         Ok(Self { shared: Arc::new(shared) })

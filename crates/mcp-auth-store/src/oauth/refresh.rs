@@ -7,7 +7,7 @@
 //!
 //! - **single flight** per (user, resource): one refresh runs (as its own task, so a caller
 //!   that goes away cannot drop a rotated refresh token on the floor); every concurrent caller
-//!   awaits its outcome (see `flight.rs`);
+//!   awaits its outcome (see `flight.rs`), shared by every refresher of one connector;
 //! - **re-reading the row first**: a caller that read the credential before another refresh
 //!   finished gets the row that refresh stored, not a second refresh with a spent token;
 //! - **one `put`** storing the new access token together with the rotated refresh token (one
@@ -23,12 +23,7 @@ use std::{sync::Arc, time::Duration};
 use mcp_auth::{Credential, CredentialError};
 use sha2::{Digest, Sha256};
 
-use super::{
-    OAuthConnector,
-    client::TokenFailure,
-    connect::Shared,
-    flight::{Backoff, Flights},
-};
+use super::{OAuthConnector, client::TokenFailure, connect::Shared, flight::Backoff};
 use crate::{
     Refresher,
     store::{CredentialStatus, CredentialStore, StoredCredential},
@@ -42,7 +37,7 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 pub const DEFAULT_REFUSED_TTL: Duration = Duration::from_secs(3600);
 
 /// The (user, resource type) a refresh is for.
-type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 /// What one refresh came to, shared by every caller that awaited it.
 #[derive(Debug, Clone)]
@@ -60,7 +55,13 @@ pub(crate) enum Outcome {
 /// Refreshes OAuth credentials stored by an [`OAuthConnector`]; give it to
 /// [`StoreTokenResolver::with_refresher`](crate::StoreTokenResolver::with_refresher).
 ///
-/// Credentials of resource types without a provider are declined (`Ok(None)`).
+/// Credentials of resource types without a provider are declined (`Ok(None)`). Every refresher
+/// of one connector shares its flights (one refresh per user and resource at a time, whichever
+/// refresher asks); each has its own backoff and memory of refused refresh tokens.
+///
+/// Keep the resolver's refresh margin shorter than the provider's access-token lifetime: a
+/// freshly refreshed token is otherwise due again at once, and every resolve refreshes (one at
+/// a time, but each a round trip to the provider).
 ///
 /// ```no_run
 /// # fn demo(store: mcp_auth_store::CredentialStore, connector: mcp_auth_store::oauth::OAuthConnector) {
@@ -74,7 +75,6 @@ pub(crate) enum Outcome {
 #[derive(Clone)]
 pub struct OAuthRefresher {
     shared: Arc<Shared>,
-    flights: Flights<Key, Outcome>,
     backoff: Backoff<Key>,
     refused: moka::sync::Cache<Key, [u8; 32]>,
 }
@@ -82,7 +82,7 @@ pub struct OAuthRefresher {
 impl std::fmt::Debug for OAuthRefresher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthRefresher")
-            .field("in_flight", &self.flights.len())
+            .field("in_flight", &self.shared.flights.len())
             .field("backing_off", &self.backoff.len())
             .finish_non_exhaustive()
     }
@@ -95,7 +95,6 @@ impl OAuthRefresher {
     pub fn new(connector: &OAuthConnector) -> Self {
         Self {
             shared: connector.shared.clone(),
-            flights: Flights::default(),
             backoff: Backoff::new(DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF),
             refused: refused_cache(DEFAULT_REFUSED_TTL),
         }
@@ -226,7 +225,7 @@ impl Refresher for OAuthRefresher {
                     stored.clone(),
                 );
                 // A panicked flight: as if the store had failed.
-                self.flights.run(key, run).await.unwrap_or(Outcome::StoreFailed)
+                self.shared.flights.run(key, run).await.unwrap_or(Outcome::StoreFailed)
             }
         };
         match outcome {

@@ -11,11 +11,14 @@ use std::{
     path::PathBuf,
     process::Stdio,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use mcp_auth::Secret;
-use mcp_auth_store::oauth::{OAuthConnector, OAuthProvider};
+use mcp_auth_store::{
+    CredentialStore, NewCredential,
+    oauth::{OAuthConnector, OAuthProvider},
+};
 use reqwest::{StatusCode, header};
 use serde::Deserialize;
 use tokio::{
@@ -269,6 +272,31 @@ pub async fn connect(connector: &OAuthConnector, provider: &TestProvider, user: 
     let callback = provider.login(&request.url, user).await;
     assert_eq!(callback.state, request.state);
     connector.complete(user, &callback.state, &callback.code).await.unwrap();
+}
+
+/// Connects `user` as [`connect`] does, then shortens the stored access token's life to 30 s:
+/// due for refresh under a 60 s margin, while the provider's own tokens (an hour) are not, so
+/// a refreshed credential is not due again.
+pub async fn connect_expiring(
+    connector: &OAuthConnector,
+    provider: &TestProvider,
+    store: &CredentialStore,
+    user: &str,
+) {
+    connect(connector, provider, user).await;
+    shorten(store, user, Duration::from_secs(30)).await;
+}
+
+/// Re-stores `user`'s credential with the same tokens and scopes, expiring in `expires_in`.
+pub async fn shorten(store: &CredentialStore, user: &str, expires_in: Duration) {
+    let stored = store.get(user, RESOURCE, "test").await.unwrap().unwrap();
+    let mut credential = NewCredential::new(stored.access_token.clone())
+        .with_expiry(SystemTime::now() + expires_in)
+        .with_scopes(stored.info.scopes.clone());
+    if let Some(refresh) = stored.refresh_token {
+        credential = credential.with_refresh_token(refresh);
+    }
+    store.put(user, RESOURCE, credential, "test").await.unwrap();
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
