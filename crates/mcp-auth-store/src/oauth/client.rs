@@ -210,3 +210,46 @@ fn credential(
     };
     Ok(credential)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(json: &str) -> BasicTokenResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one_and_the_scopes() {
+        let old = Secret::new("old-refresh");
+        let answer = response(r#"{"access_token":"a2","token_type":"Bearer","expires_in":60}"#);
+
+        let credential = credential(answer, Some(&old), &["repo".to_owned()]).unwrap();
+
+        assert_eq!(credential.access_token.expose(), "a2");
+        assert_eq!(credential.refresh_token, Some(old));
+        assert_eq!(credential.scopes, ["repo"]);
+        let expires_at = credential.expires_at.unwrap();
+        assert!(expires_at > SystemTime::now() + Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_and_granted_scopes_replace_the_old_ones() {
+        let old = Secret::new("old-refresh");
+        let answer = response(
+            r#"{"access_token":"a2","token_type":"Bearer","refresh_token":"r2","scope":"read write"}"#,
+        );
+
+        let credential = credential(answer, Some(&old), &["repo".to_owned()]).unwrap();
+
+        assert_eq!(credential.refresh_token.unwrap().expose(), "r2");
+        assert_eq!(credential.scopes, ["read", "write"]);
+        assert_eq!(credential.expires_at, None);
+    }
+
+    #[test]
+    fn an_empty_access_token_is_not_stored() {
+        let answer = response(r#"{"access_token":"","token_type":"Bearer"}"#);
+        assert!(matches!(credential(answer, None, &[]), Err(TokenFailure::Transient(_))));
+    }
+}
