@@ -168,6 +168,20 @@ impl OAuthRefresher {
                     "the provider refused the refresh token (invalid_grant); the user must \
                      connect again"
                 );
+                // The user may have connected again while the provider was answering: mark the
+                // row only if it still holds the refused token. (A reconnect between this read
+                // and the mark is still lost to `needs_reconnect`; the store has no conditional
+                // update yet.)
+                match store.get(user_id, resource_type, &shared.actor).await {
+                    Ok(Some(now))
+                        if now.refresh_token.as_ref() != Some(refresh_token)
+                            && now.info.status == CredentialStatus::Active
+                            && !now.is_expired() =>
+                    {
+                        return Outcome::Fresh(credential(&now));
+                    }
+                    _ => {}
+                }
                 if let Err(error) =
                     store.mark_needs_reconnect(user_id, resource_type, &shared.actor).await
                 {
