@@ -15,6 +15,13 @@ cargo fmt --all -- --check
 section "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# mcp-auth-store's OAuth tests run a real provider (oidc-provider, pinned) as a child process:
+# install it (pinned Node 22 + npm ci, skipped when already there) and tell the tests where.
+section "OAuth test provider (tests/oauth-provider)"
+MCP_AUTH_TEST_NODE="$(tests/oauth-provider/install.sh)"
+MCP_AUTH_TEST_OIDC_PROVIDER="$PWD/tests/oauth-provider/provider.mjs"
+export MCP_AUTH_TEST_NODE MCP_AUTH_TEST_OIDC_PROVIDER
+
 section "cargo test"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked

@@ -19,10 +19,12 @@
 //! | [`store`] | the [`CredentialStore`]: SQLite, migrations, audit log, key rotation |
 //! | [`resolver`] | [`StoreTokenResolver`] and the [`Refresher`] seam |
 //! | [`service`] | the tenant-manager and admin HTTP API, as an axum `Router` |
+//! | [`oauth`] | OAuth 2.1 "connect" ([`OAuthConnector`](oauth::OAuthConnector)) and refresh ([`OAuthRefresher`](oauth::OAuthRefresher)) of upstream credentials |
 //!
 //! The database file never holds a secret in the clear; see [`store`] for the layout.
 
 pub mod keys;
+pub mod oauth;
 pub mod resolver;
 mod seal;
 pub mod service;

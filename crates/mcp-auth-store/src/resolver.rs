@@ -11,7 +11,7 @@
 //! | expired (and no [`Refresher`], or it declined) | [`CredentialError::Expired`] | `403` |
 //! | SQLite failure, undecryptable row | [`CredentialError::TenantManagerUnavailable`] | `503` + `Retry-After` |
 //!
-//! Token refresh is a seam, not built here: a [`Refresher`] given with
+//! Token refresh is a seam, built in [`oauth`](crate::oauth): a [`Refresher`] given with
 //! [`StoreTokenResolver::with_refresher`] is asked for a new credential when the stored one
 //! has a refresh token and expires within the refresh margin.
 
@@ -27,10 +27,11 @@ use crate::store::{CredentialStatus, CredentialStore, Lookup, StoredCredential};
 /// The actor the resolver's reads are audited under, unless told otherwise.
 pub const DEFAULT_ACTOR: &str = "gateway";
 
-/// Refreshes a stored credential that is about to expire. The OAuth refresh (single-flight per
-/// user and resource, rotated refresh tokens stored atomically, `invalid_grant` marking the
-/// credential [`NeedsReconnect`](CredentialStatus::NeedsReconnect)) implements this in a later
-/// step; [`StoreTokenResolver`] only decides when to ask.
+/// Refreshes a stored credential that is about to expire. The OAuth refresh
+/// ([`OAuthRefresher`](crate::oauth::OAuthRefresher): single-flight per user and resource,
+/// rotated refresh tokens stored atomically, `invalid_grant` marking the credential
+/// [`NeedsReconnect`](CredentialStatus::NeedsReconnect)) implements it; [`StoreTokenResolver`]
+/// only decides when to ask.
 #[async_trait::async_trait]
 pub trait Refresher: Send + Sync + 'static {
     /// Returns a fresh credential for `stored` (and stores it), or an error the resolver passes

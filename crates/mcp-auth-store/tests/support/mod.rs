@@ -7,6 +7,8 @@ use std::{
     time::Duration,
 };
 
+pub mod provider;
+
 use mcp_auth_store::{CredentialStore, Keyring};
 use rusqlite::Connection;
 use tempfile::TempDir;
