@@ -67,6 +67,9 @@ pub enum CredentialsCommand {
     RotateKey {
         #[command(flatten)]
         store: StoreArg,
+        /// Rows per transaction (0: the store's default, 100).
+        #[arg(long, default_value_t = 0)]
+        batch_size: u32,
     },
 }
 
@@ -152,9 +155,9 @@ pub async fn run(command: CredentialsCommand) -> Result<(), String> {
             eprintln!("revoked {user}: {deleted} credential(s) deleted");
             Ok(())
         }
-        CredentialsCommand::RotateKey { store } => {
+        CredentialsCommand::RotateKey { store, batch_size } => {
             let store = open(&store).await?;
-            let report = store.rotate_key(0, ACTOR).await.map_err(|e| e.to_string())?;
+            let report = store.rotate_key(batch_size, ACTOR).await.map_err(|e| e.to_string())?;
             eprintln!(
                 "rotated {} credential(s) to key {} in {} batch(es); {} could not be opened",
                 report.rotated, report.key_id, report.batches, report.failed
