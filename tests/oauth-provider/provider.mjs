@@ -6,6 +6,9 @@
 // Env:   CLIENT_ID, CLIENT_SECRET      the one confidential client (default: mcp-auth / mcp-auth-secret)
 //        REDIRECT_URIS                 space-separated (default: http://127.0.0.1/callback)
 //        ACCESS_TOKEN_TTL              seconds (default: 3600)
+//        APPLICATION_TYPE              web (default) or native: a native client's loopback http
+//                                      redirect URIs match on any port (RFC 8252 §7.3), for a
+//                                      client whose port is 0 until it runs
 //
 // It listens on 127.0.0.1, port 0, and prints one JSON line on stdout:
 //   {"issuer", "authorization_endpoint", "token_endpoint", "control"}
@@ -26,6 +29,7 @@ const clientId = env.CLIENT_ID || 'mcp-auth';
 const clientSecret = env.CLIENT_SECRET || 'mcp-auth-secret';
 const redirectUris = (env.REDIRECT_URIS || 'http://127.0.0.1/callback').split(/\s+/).filter(Boolean);
 const accessTokenTtl = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
+const applicationType = env.APPLICATION_TYPE || 'web';
 
 const state = { outage: false, refreshGrants: 0, tokenRequests: 0 };
 const grantsByAccount = new Map(); // accountId -> Set of grant ids
@@ -44,6 +48,7 @@ const issuer = `http://127.0.0.1:${port}`;
 const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
+    application_type: applicationType,
     client_secret: clientSecret,
     redirect_uris: redirectUris,
     grant_types: ['authorization_code', 'refresh_token'],

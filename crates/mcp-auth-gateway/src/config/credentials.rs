@@ -8,6 +8,7 @@ use url::Url;
 
 use super::{
     AuthSection, ConfigProblem, ConfigReport,
+    connect::{ConnectProvider, validate_providers},
     env::{EnvSource, non_empty, valid_var_name},
     raw::{RawCredentials, RawCredentialsMode},
     server::Basics,
@@ -30,7 +31,16 @@ pub enum CredentialsSection {
     /// `mode = "api"`: `ApiTokenResolver`, a tenant manager.
     Api(ApiCredentials),
     /// `mode = "store"`: `StoreTokenResolver`, the built-in credential store, in-process.
-    Store(StoreSection),
+    Store(StoreCredentials),
+}
+
+/// `[credentials]` with `mode = "store"`.
+#[derive(Debug, Clone)]
+pub struct StoreCredentials {
+    /// The store's file and keys.
+    pub store: StoreSection,
+    /// `[credentials.providers.*]`: where users connect their accounts (may be empty).
+    pub providers: Vec<ConnectProvider>,
 }
 
 /// `[credentials]` with `mode = "api"`.
@@ -50,7 +60,7 @@ pub struct ApiCredentials {
 
 /// Checks `[credentials]`; `auth` and `server` are given when they were valid.
 pub(super) fn validate_credentials(
-    raw: RawCredentials,
+    mut raw: RawCredentials,
     auth: Option<&AuthSection>,
     server: Option<Basics>,
     env: &dyn EnvSource,
@@ -69,6 +79,7 @@ pub(super) fn validate_credentials(
         ("store", raw.store.is_some(), RawCredentialsMode::Store),
         ("key_env", raw.key_env.is_some(), RawCredentialsMode::Store),
         ("key_file", raw.key_file.is_some(), RawCredentialsMode::Store),
+        ("providers", !raw.providers.is_empty(), RawCredentialsMode::Store),
     ];
     for (key, _, used_by) in keys.iter().filter(|(_, given, used_by)| *given && *used_by != mode) {
         let used_by = format!("{used_by:?}").to_ascii_lowercase();
@@ -105,12 +116,18 @@ pub(super) fn validate_credentials(
         }
         RawCredentialsMode::Api => api(raw, server, env, report).map(CredentialsSection::Api),
         RawCredentialsMode::Store => {
+            let raw_providers = std::mem::take(&mut raw.providers);
             let raw = RawStore {
                 store: raw.store.as_deref(),
                 key_env: raw.key_env.as_deref(),
                 key_file: raw.key_file.as_deref(),
             };
-            validate_store(raw, "credentials", env, report).map(CredentialsSection::Store)
+            let providers = validate_providers(raw_providers, server, env, report);
+            let store = validate_store(raw, "credentials", env, report);
+            Some(CredentialsSection::Store(StoreCredentials {
+                store: store?,
+                providers: providers?,
+            }))
         }
     };
     section.filter(|_| report.problems.len() == problems)

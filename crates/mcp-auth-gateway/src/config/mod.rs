@@ -15,6 +15,7 @@
 //! | `auth.rs` | `[auth]`: the mode, the JWT key source and its secret |
 //! | `authorization.rs` | the OAuth resource-server keys: authorization servers, scopes, links |
 //! | `credentials.rs` | `[credentials]`: the resolver mode, the tenant manager and its token |
+//! | `connect.rs` | `[credentials.providers.*]`: the OAuth providers users connect accounts with |
 //! | `store.rs` | the built-in credential store's file and keys (`mode = "store"`) |
 //! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
 //! | `log.rs` | `[log]`: the format, and how log lines name users (the tags' key) |
@@ -29,6 +30,7 @@
 mod auth;
 mod authorization;
 mod command;
+mod connect;
 mod credentials;
 mod document;
 mod duration;
@@ -53,7 +55,8 @@ use std::{net::SocketAddr, path::Path};
 pub use self::{
     auth::{AuthSection, JwtAuth, JwtKey},
     authorization::{Metadata, MountAuthorization},
-    credentials::{ApiCredentials, CredentialsSection},
+    connect::{CALLBACK_PATH, ConnectProvider},
+    credentials::{ApiCredentials, CredentialsSection, StoreCredentials},
     entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
     env::{EnvSource, ProcessEnv},
     log::{LogFormat, LogSection, MIN_USER_HASH_KEY_BYTES},
@@ -116,7 +119,10 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigR
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     Ok(GatewayConfig {
         credentials: match config.credentials {
-            CredentialsSection::Store(store) => CredentialsSection::Store(store.relative_to(dir)),
+            CredentialsSection::Store(section) => CredentialsSection::Store(StoreCredentials {
+                store: section.store.relative_to(dir),
+                ..section
+            }),
             other => other,
         },
         ..config

@@ -40,13 +40,13 @@ pub fn wrap_builder<H: ServerHandler>(
     wrap_builder_with_store(builder, entry, config, None)
 }
 
-/// [`wrap_builder`] with the credential store `credentials.mode = "store"` resolves from,
-/// opened once for every mount ([`StoreSection::open`](super::StoreSection::open)).
+/// [`wrap_builder`] with the resolver of the credential store `credentials.mode = "store"`
+/// uses, opened once for every mount (`serve::OpenedStore`).
 pub fn wrap_builder_with_store<H: ServerHandler>(
     builder: WrapServerBuilder<H>,
     entry: &ServerEntry,
     config: &GatewayConfig,
-    store: Option<&mcp_auth_store::CredentialStore>,
+    store: Option<&mcp_auth_store::StoreTokenResolver>,
 ) -> Result<WrapServerBuilder<H>, ConfigReport> {
     let server = &config.server;
     let environment = server.environment;
@@ -57,7 +57,18 @@ pub fn wrap_builder_with_store<H: ServerHandler>(
         .iter()
         .fold(builder, |builder, (tool, scopes)| builder.tool_scopes(tool, scopes.iter().cloned()))
         .show_all_tools(mount.show_all_tools);
-    let builder = match &mount.connect_url {
+    // Where a user without a credential connects one: the mount's own `connect_url`, else
+    // the gateway's connect route when a provider issues this mount's resource type.
+    let connect_url = mount.connect_url.clone().or_else(|| match &config.credentials {
+        CredentialsSection::Store(section)
+            if section.providers.iter().any(|p| p.resource_type == entry.resource_type) =>
+        {
+            let base = config.server.public_url.as_str().trim_end_matches('/');
+            Some(format!("{base}/connect/{}", entry.resource_type))
+        }
+        _ => None,
+    });
+    let builder = match &connect_url {
         Some(url) => builder.credential_connect_url(url),
         None => builder,
     };
@@ -97,7 +108,7 @@ pub fn wrap_builder_with_store<H: ServerHandler>(
                     "mode = \"store\" needs the store opened first (wrap_builder_with_store)",
                 ));
             };
-            builder.token_resolver(mcp_auth_store::StoreTokenResolver::new(store.clone()))
+            builder.token_resolver(store.clone())
         }
     };
     let extras =

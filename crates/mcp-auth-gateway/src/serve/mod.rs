@@ -8,9 +8,11 @@
 //! [`TaskTracker`] that [`Gateway::serve`] waits for before it returns, so no child outlives
 //! the gateway's exit (and the supervisor kills any that would, even on `kill -9`).
 
+mod connect;
 mod factory;
 mod run;
 
+pub use self::connect::OpenedStore;
 pub(crate) use self::run::stop_signal;
 pub use self::run::{ServeError, check, run, run_loaded};
 
@@ -39,6 +41,8 @@ pub struct Gateway {
     /// Cancelled by [`shutdown`](Self::shutdown): ends what serves beside the mounts.
     stop: CancellationToken,
     mounts: Vec<(String, String)>,
+    /// Each mount's resource type, in mount order.
+    resource_types: Vec<String>,
     /// Each mount's factory, kept for its warm pool (closed at shutdown).
     factories: Vec<Arc<Factory>>,
     closer: TaskTracker,
@@ -52,11 +56,11 @@ impl Gateway {
     }
 
     /// [`build`](Self::build) with the credential store every mount resolves from, opened
-    /// once ([`StoreSection::open`](config::StoreSection::open)).
+    /// once ([`OpenedStore::open`]).
     pub fn build_with_store(
         config: &GatewayConfig,
         launcher: Launcher,
-        store: Option<mcp_auth_store::CredentialStore>,
+        store: Option<&OpenedStore>,
     ) -> Result<Self, ConfigReport> {
         let launcher = Arc::new(launcher);
         let closer = TaskTracker::new();
@@ -72,6 +76,7 @@ impl Gateway {
         let mut servers = Vec::with_capacity(config.servers.len());
         let mut mounts = Vec::with_capacity(config.servers.len());
         let mut factories = Vec::with_capacity(config.servers.len());
+        let mut resource_types = Vec::with_capacity(config.servers.len());
         for entry in &config.servers {
             let entry = Arc::new(entry.clone());
             let factory = Arc::new(Factory::new(
@@ -90,17 +95,22 @@ impl Gateway {
             if matches!(entry.upstream, Upstream::Http(_)) {
                 builder = builder.session_handler(ProxyServer::answer_session);
             }
-            let mut builder =
-                config::wrap_builder_with_store(builder, &entry, config, store.as_ref())?;
+            let mut builder = config::wrap_builder_with_store(
+                builder,
+                &entry,
+                config,
+                store.map(|s| &s.resolver),
+            )?;
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);
             }
             let server = builder.build().map_err(ConfigReport::from_library)?;
             mounts.push((entry.name.clone(), config.mount_url(&entry)));
+            resource_types.push(entry.resource_type.clone());
             servers.push(server);
         }
         let stop = CancellationToken::new();
-        Ok(Self { servers, metrics, stop, mounts, factories, closer })
+        Ok(Self { servers, metrics, stop, mounts, resource_types, factories, closer })
     }
 
     /// Resolves once [`shutdown`](Self::shutdown) is called.
@@ -111,6 +121,13 @@ impl Gateway {
     /// The metrics every mount reports to, when `server.metrics` is not off.
     pub fn metrics(&self) -> Option<&Metrics> {
         self.metrics.as_ref()
+    }
+
+    /// An auth layer checking requests as the first mount serving `resource_type` does (its
+    /// provider, audience, scopes and rate limit), for routes of the gateway's own.
+    pub fn auth_layer_for(&self, resource_type: &str) -> Option<mcp_auth::http::AuthLayer> {
+        let index = self.resource_types.iter().position(|r| r == resource_type)?;
+        Some(self.servers[index].auth_layer())
     }
 
     /// `(name, URL)` of every mount, for the startup banner.

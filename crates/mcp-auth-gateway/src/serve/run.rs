@@ -74,7 +74,7 @@ async fn serve(
     };
     let store = match &config.credentials {
         config::CredentialsSection::Store(section) => {
-            let opened = section.open(config.log.user_ids.clone()).await;
+            let opened = super::OpenedStore::open(section, &config).await;
             Some(opened.map_err(|message| {
                 ServeError::Config(ConfigReport::single("credentials.store", None, message))
             })?)
@@ -83,7 +83,13 @@ async fn serve(
     };
     let launcher = Launcher::current_exe().map_err(ServeError::Launcher)?;
     let gateway =
-        Gateway::build_with_store(&config, launcher, store).map_err(ServeError::Config)?;
+        Gateway::build_with_store(&config, launcher, store.as_ref()).map_err(ServeError::Config)?;
+    let connect = match (&config.credentials, &store) {
+        (config::CredentialsSection::Store(section), Some(store)) => {
+            store.routes(section, &gateway)
+        }
+        _ => axum::Router::new(),
+    };
     let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
     tracing::info!(worker_threads, "serving on {bound}");
     for (name, url) in gateway.mounts() {
@@ -96,14 +102,14 @@ async fn serve(
         tracing::info!("stopping: draining connections and stopping upstream servers");
         stopper.shutdown();
     });
-    let extra = match (config.server.metrics, gateway.metrics()) {
+    let extra = connect.merge(match (config.server.metrics, gateway.metrics()) {
         (MetricsAt::Public, Some(metrics)) => metrics.router(METRICS_PATH),
         (MetricsAt::Listen(addr), Some(metrics)) => {
             serve_metrics(addr, metrics.router(METRICS_PATH), &gateway).await?;
             axum::Router::new()
         }
         _ => axum::Router::new(),
-    };
+    });
     gateway
         .serve_with(listener, extra)
         .await

@@ -213,10 +213,7 @@ impl OAuthConnector {
         state: &str,
         code: &str,
     ) -> Result<CredentialInfo, OAuthError> {
-        let pending = self.shared.states.take(state).ok_or(OAuthError::UnknownState)?;
-        if pending.expires_at <= Instant::now() {
-            return Err(OAuthError::ExpiredState);
-        }
+        let pending = self.take_live(state)?;
         if pending.user_id != user_id {
             tracing::warn!(
                 resource_type = pending.resource_type,
@@ -224,6 +221,38 @@ impl OAuthConnector {
             );
             return Err(OAuthError::StateMismatch);
         }
+        self.redeem(&pending, code).await
+    }
+
+    /// Completes the connection `state` names for the user who started it: for a callback that
+    /// arrives with no credential of its own (a browser redirected by the provider). The state
+    /// is the proof: 128 random bits, issued to that user alone by [`authorize`](Self::authorize),
+    /// single use and expiring. Spent whatever the outcome.
+    pub async fn complete_callback(
+        &self,
+        state: &str,
+        code: &str,
+    ) -> Result<CredentialInfo, OAuthError> {
+        let pending = self.take_live(state)?;
+        self.redeem(&pending, code).await
+    }
+
+    /// The pending connection of `state`, removed; refused when unknown or expired.
+    fn take_live(&self, state: &str) -> Result<std::sync::Arc<super::state::Pending>, OAuthError> {
+        let pending = self.shared.states.take(state).ok_or(OAuthError::UnknownState)?;
+        if pending.expires_at <= Instant::now() {
+            return Err(OAuthError::ExpiredState);
+        }
+        Ok(pending)
+    }
+
+    /// Redeems `code` for `pending`'s user and resource, and stores the tokens.
+    async fn redeem(
+        &self,
+        pending: &super::state::Pending,
+        code: &str,
+    ) -> Result<CredentialInfo, OAuthError> {
+        let user_id = pending.user_id.as_str();
         let verifier = PkceCodeVerifier::new(pending.verifier.secret().clone());
         let resource_type = &pending.resource_type;
         let credential = self.shared.providers.exchange_code(resource_type, code, verifier).await?;

@@ -89,6 +89,17 @@ fn found(var: &str, default: PathBuf) -> PathBuf {
 impl TestProvider {
     /// A provider whose access tokens live `access_token_ttl` seconds.
     pub async fn start(access_token_ttl: u64) -> Self {
+        Self::start_with(access_token_ttl, REDIRECT_URI, "web").await
+    }
+
+    /// [`start`](Self::start) with the client's one redirect URI and its application type:
+    /// `native` lets a loopback http redirect URI match on any port (RFC 8252 §7.3), for a
+    /// client that learns its port only once it runs.
+    pub async fn start_with(
+        access_token_ttl: u64,
+        redirect_uri: &str,
+        application_type: &str,
+    ) -> Self {
         let dir = repo_root().join("tests/oauth-provider");
         let node = found(
             "MCP_AUTH_TEST_NODE",
@@ -99,7 +110,8 @@ impl TestProvider {
             .arg(&script)
             .env("CLIENT_ID", CLIENT_ID)
             .env("CLIENT_SECRET", CLIENT_SECRET)
-            .env("REDIRECT_URIS", REDIRECT_URI)
+            .env("REDIRECT_URIS", redirect_uri)
+            .env("APPLICATION_TYPE", application_type)
             .env("ACCESS_TOKEN_TTL", access_token_ttl.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -167,6 +179,11 @@ impl TestProvider {
     /// browser would (cookies kept, redirects followed by hand); returns what the provider sent
     /// to the redirect URI.
     pub async fn login(&self, authorize_url: &Url, user: &str) -> Callback {
+        self.login_to(authorize_url, user, REDIRECT_URI).await
+    }
+
+    /// [`login`](Self::login), stopping at the redirect to a URI that starts with `redirect`.
+    pub async fn login_to(&self, authorize_url: &Url, user: &str, redirect: &str) -> Callback {
         let mut cookies: HashMap<String, String> = HashMap::new();
         let mut url = authorize_url.clone();
         let mut form: Option<String> = None;
@@ -195,7 +212,7 @@ impl TestProvider {
             if status.is_redirection() {
                 let location = response.headers()[header::LOCATION].to_str().unwrap();
                 let next = url.join(location).unwrap();
-                if next.as_str().starts_with(REDIRECT_URI) {
+                if next.as_str().starts_with(redirect) {
                     let query: HashMap<_, _> = next.query_pairs().into_owned().collect();
                     let code = query.get("code").unwrap_or_else(|| {
                         panic!("the provider redirected back without a code: {query:?}")
