@@ -432,10 +432,13 @@ fn serve_refuses_a_broken_config_with_the_same_message_and_starts_nothing() {
 
 /// The environment variables the shipped examples read; a new example that needs another one
 /// fails here until it is added (and documented in the example's header).
-const EXAMPLE_ENV: [(&str, &str); 3] = [
+const EXAMPLE_ENV: [(&str, &str); 5] = [
     ("MCP_AUTH_JWT_SECRET", SECRET),
     ("MCP_AUTH_TENANT_TOKEN", "tenant-service-token"),
     ("MCP_USER_ID", "local-user"),
+    // A keyring (`mcp-auth credentials gen-key`): one all-zero test key, never a real one.
+    ("MCP_AUTH_STORE_KEYS", "*k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+    ("GITHUB_OAUTH_CLIENT_SECRET", "oauth-app-client-secret"),
 ];
 
 /// The programs the shipped examples run, as stubs: the check looks each one up on `PATH`, and

@@ -71,9 +71,12 @@ fn every_example_config_checks_clean() {
     let examples = examples_dir();
     let stubs = stub_path().display().to_string();
     // Every variable an example names is set (to a value long enough for any secret).
+    let keyring = mcp_auth_store::Keyring::generate().export().expose().to_owned();
     let env = move |name: &str| match name {
         "PATH" => Some(stubs.clone()),
         "MCP_AUTH_ENV" => None,
+        // A keyring has a format of its own.
+        crate::config::DEFAULT_KEY_ENV => Some(keyring.clone()),
         _ => Some("an-example-value-long-enough-for-any-hmac-secret!".to_owned()),
     };
     let mut checked = 0;
