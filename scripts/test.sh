@@ -25,6 +25,10 @@ export MCP_AUTH_TEST_NODE MCP_AUTH_TEST_OIDC_PROVIDER
 section "cargo test"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+# The ApiTokenResolver tests again, pointed at the built-in tenant manager (mcp-auth-store's
+# TenantManagerService over a real encrypted store) instead of their test double.
+MCP_AUTH_TEST_TENANT_MANAGER=store cargo test -p mcp-auth --locked --test tenant_api_requests \
+  --test tenant_api_caching --test tenant_api_outages --test fault_tenant_manager_restart --test metrics
 
 section "e2e"
 tests/e2e/run.sh

@@ -98,11 +98,10 @@ async fn access_token_with_an_rfc3339_expires_at_parses() {
 #[tokio::test]
 async fn token_with_an_epoch_millis_expires_at_parses() {
     let manager = Manager::start().await;
-    manager.grant(
-        "alice",
-        "github",
-        json!({ "token": "ghp_bare", "expiresAt": 4_102_444_800_250u64 }),
-    );
+    // The original example manager's wire format, canned: the built-in tenant manager answers
+    // in RFC 3339 (the test above), so this body is the double's even when store-backed.
+    let body = json!({ "token": "ghp_bare", "expiresAt": 4_102_444_800_250u64 });
+    manager.reply("/api/credentials/alice/github", Reply::ok(body));
     let resolver = manager.resolver().build().unwrap();
 
     let credential = resolver.resolve(&alice(), "github").await.unwrap();

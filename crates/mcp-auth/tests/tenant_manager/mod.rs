@@ -1,5 +1,12 @@
 //! The in-test tenant manager shared by the `ApiTokenResolver` tests: an axum server on
 //! `127.0.0.1:0` whose answers, failures and delay are switched at runtime, counting every call.
+//!
+//! With `MCP_AUTH_TEST_TENANT_MANAGER=store` (`scripts/test.sh` runs these tests a second time
+//! so), every manager is backed by the real one, `mcp_auth_store::TenantManagerService` over a
+//! real encrypted store: [`Manager::grant`] puts the credential into the store and the request is
+//! answered by the service; only the failures this double injects (outages, `500`s, delays,
+//! dropped connections) and the canned [`Manager::reply`] answers (bodies no store would hold,
+//! custom endpoint paths) stay the double's.
 #![allow(dead_code)]
 
 use std::{
@@ -30,6 +37,71 @@ use tokio::{
 };
 
 pub const SERVICE_TOKEN: &str = "svc-token-5f1e9a";
+
+/// Set to `store` to back every manager with the real tenant manager (module docs).
+pub const BACKEND_VAR: &str = "MCP_AUTH_TEST_TENANT_MANAGER";
+
+/// The real tenant manager behind a store-backed double.
+#[derive(Debug)]
+pub struct StoreBackend {
+    pub store: mcp_auth_store::CredentialStore,
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+impl StoreBackend {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = mcp_auth_store::Keyring::generate();
+        let store =
+            mcp_auth_store::CredentialStore::open(dir.path().join("credentials.db"), keyring)
+                .await
+                .unwrap();
+        let router = mcp_auth_store::TenantManagerService::new(store.clone())
+            .with_service_token(SERVICE_TOKEN)
+            .router()
+            .unwrap();
+        Self { store, router, _dir: dir }
+    }
+
+    /// `body` (in any of the shapes the resolver reads) as a stored credential; `false` when
+    /// no store would hold it (no usable token, a garbage expiry).
+    fn put(&self, user: &str, resource: &str, body: &Value) -> bool {
+        let token = ["accessToken", "access_token", "token"]
+            .iter()
+            .find_map(|field| body.get(*field).and_then(Value::as_str).filter(|t| !t.is_empty()));
+        let Some(token) = token else { return false };
+        let mut credential = mcp_auth_store::NewCredential::new(token);
+        match ["expiresAt", "expires_at"].iter().find_map(|field| body.get(*field)) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) => {
+                let Some(raw) = n.as_f64().filter(|n| *n >= 0.0) else { return false };
+                // The store keeps expiries in whole seconds (what OAuth's `expires_in` and a
+                // JWT's `exp` carry): rounded up, so that "not before its expiry" still holds.
+                let seconds = if raw > 1e11 { raw / 1000.0 } else { raw };
+                let seconds = Duration::from_secs(seconds.ceil() as u64);
+                credential = credential.with_expiry(UNIX_EPOCH + seconds);
+            }
+            Some(Value::String(text)) => {
+                use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+                let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else { return false };
+                credential = credential.with_expiry(at.into());
+            }
+            Some(_) => return false,
+        }
+        let store = self.store.clone();
+        let (user, resource) = (user.to_owned(), resource.to_owned());
+        // `grant` is synchronous and tests run on a current-thread runtime: the put gets a
+        // runtime of its own, on a thread of its own.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(store.put(&user, &resource, credential, "test")).unwrap();
+        })
+        .join()
+        .unwrap();
+        true
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The in-test tenant manager
@@ -76,6 +148,8 @@ pub struct ManagerState {
     pub calls: AtomicUsize,
     /// Headers and raw path of every request that reached the handler.
     pub requests: Mutex<Vec<(HeaderMap, String)>>,
+    /// The real tenant manager, when [`BACKEND_VAR`] says so.
+    pub backend: Option<StoreBackend>,
 }
 
 pub struct Manager {
@@ -116,7 +190,7 @@ pub async fn handle(
     headers: HeaderMap,
 ) -> Response {
     state.calls.fetch_add(1, Ordering::SeqCst);
-    state.requests.lock().unwrap().push((headers, uri.path().to_owned()));
+    state.requests.lock().unwrap().push((headers.clone(), uri.path().to_owned()));
     let delay = *state.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
 
@@ -128,8 +202,12 @@ pub async fn handle(
         .is_ok()
     {
         Reply::status(500)
+    } else if let Some(reply) = state.replies.lock().unwrap().get(uri.path()).cloned() {
+        reply
+    } else if let Some(backend) = &state.backend {
+        return forward(backend, uri, headers).await;
     } else {
-        state.replies.lock().unwrap().get(uri.path()).cloned().unwrap_or(Reply::status(404))
+        Reply::status(404)
     };
     // `Connection: close` keeps the client from pooling connections, so that a shut-down manager
     // is truly unreachable rather than still answering on a kept-alive socket.
@@ -138,6 +216,17 @@ pub async fn handle(
     if let Some(seconds) = reply.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, seconds.parse().unwrap());
     }
+    response
+}
+
+/// The request, answered by the real tenant manager (with `Connection: close`, as below).
+async fn forward(backend: &StoreBackend, uri: Uri, headers: HeaderMap) -> Response {
+    use tower::ServiceExt as _;
+    let mut request =
+        axum::extract::Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+    *request.headers_mut() = headers;
+    let mut response = backend.router.clone().oneshot(request).await.unwrap();
+    response.headers_mut().insert(header::CONNECTION, "close".parse().unwrap());
     response
 }
 
@@ -156,6 +245,10 @@ impl Manager {
             delay: Mutex::new(Duration::ZERO),
             calls: AtomicUsize::new(0),
             requests: Mutex::default(),
+            backend: match std::env::var(BACKEND_VAR).as_deref() {
+                Ok("store") => Some(StoreBackend::start().await),
+                _ => None,
+            },
         });
         let inner = bind(addr).await;
         let addr = inner.local_addr().unwrap();
@@ -180,9 +273,18 @@ impl Manager {
         self.state.replies.lock().unwrap().insert(path.to_owned(), reply);
     }
 
-    /// Grants a credential at the default endpoint (ids here need no encoding).
+    /// Grants a credential at the default endpoint (ids here need no encoding): in the store
+    /// when store-backed and the body is one a store would hold, else as a canned answer.
     pub fn grant(&self, user: &str, resource: &str, body: Value) {
-        self.reply(&format!("/api/credentials/{user}/{resource}"), Reply::ok(body));
+        let path = format!("/api/credentials/{user}/{resource}");
+        if let Some(backend) = &self.state.backend
+            && backend.put(user, resource, &body)
+        {
+            // A later grant replaces an earlier canned answer for the same path.
+            self.state.replies.lock().unwrap().remove(&path);
+            return;
+        }
+        self.reply(&path, Reply::ok(body));
     }
 
     pub fn set_mode(&self, mode: Mode) {
