@@ -18,6 +18,8 @@
 //   POST /outage/on | /outage/off   the token endpoint answers 503 (or not)
 //   POST /revoke/{accountId}        destroys the account's grants: its refresh tokens then get
 //                                   invalid_grant
+//   POST /stagger/{ms}              from now on the n-th token request waits n × ms before it is
+//                                   answered (0: none): answers spread out in arrival order
 //   GET  /counters                  {"refresh_grants": served refresh_token grants,
 //                                    "token_requests": requests to the token endpoint, 503s too}
 import http from 'node:http';
@@ -31,7 +33,7 @@ const redirectUris = (env.REDIRECT_URIS || 'http://127.0.0.1/callback').split(/\
 const accessTokenTtl = Number.parseInt(env.ACCESS_TOKEN_TTL || '3600', 10);
 const applicationType = env.APPLICATION_TYPE || 'web';
 
-const state = { outage: false, refreshGrants: 0, tokenRequests: 0 };
+const state = { outage: false, refreshGrants: 0, tokenRequests: 0, staggerMs: 0, staggered: 0 };
 const grantsByAccount = new Map(); // accountId -> Set of grant ids
 
 function listen(server) {
@@ -89,6 +91,11 @@ provider.on('server_error', (_ctx, error) => console.error('provider: server_err
 provider.use(async (ctx, next) => {
   if (ctx.path === '/token') {
     state.tokenRequests += 1;
+    if (state.staggerMs > 0) {
+      state.staggered += 1;
+      const wait = state.staggered * state.staggerMs;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     if (state.outage) {
       ctx.status = 503;
       ctx.set('Retry-After', '1');
@@ -127,6 +134,11 @@ const control = http.createServer(async (req, res) => {
     if (req.method === 'POST' && path === '/outage/off') {
       state.outage = false;
       return reply(200, { outage: false });
+    }
+    if (req.method === 'POST' && path.startsWith('/stagger/')) {
+      state.staggerMs = Number.parseInt(path.slice('/stagger/'.length), 10) || 0;
+      state.staggered = 0;
+      return reply(200, { stagger_ms: state.staggerMs });
     }
     if (req.method === 'POST' && path.startsWith('/revoke/')) {
       const revoked = await revoke(decodeURIComponent(path.slice('/revoke/'.length)));

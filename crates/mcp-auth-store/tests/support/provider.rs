@@ -239,6 +239,12 @@ impl TestProvider {
         panic!("the login at {authorize_url} did not come back to the redirect URI");
     }
 
+    /// From now on the n-th token request waits n × `step` before it is answered (zero: no
+    /// wait): answers spread out in the order requests arrived.
+    pub async fn stagger(&self, step: Duration) {
+        self.control_post(&format!("stagger/{}", step.as_millis())).await;
+    }
+
     /// The token endpoint's outage switch.
     pub async fn outage(&self, on: bool) {
         let path = if on { "outage/on" } else { "outage/off" };
