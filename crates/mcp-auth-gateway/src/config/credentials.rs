@@ -41,6 +41,8 @@ pub struct StoreCredentials {
     pub store: StoreSection,
     /// `[credentials.providers.*]`: where users connect their accounts (may be empty).
     pub providers: Vec<ConnectProvider>,
+    /// `credentials.refresh_margin`; `None`: the store's default (60 s).
+    pub refresh_margin: Option<std::time::Duration>,
 }
 
 /// `[credentials]` with `mode = "api"`.
@@ -80,6 +82,7 @@ pub(super) fn validate_credentials(
         ("key_env", raw.key_env.is_some(), RawCredentialsMode::Store),
         ("key_file", raw.key_file.is_some(), RawCredentialsMode::Store),
         ("providers", !raw.providers.is_empty(), RawCredentialsMode::Store),
+        ("refresh_margin", raw.refresh_margin.is_some(), RawCredentialsMode::Store),
     ];
     for (key, _, used_by) in keys.iter().filter(|(_, given, used_by)| *given && *used_by != mode) {
         let used_by = format!("{used_by:?}").to_ascii_lowercase();
@@ -117,6 +120,7 @@ pub(super) fn validate_credentials(
         RawCredentialsMode::Api => api(raw, server, env, report).map(CredentialsSection::Api),
         RawCredentialsMode::Store => {
             let raw_providers = std::mem::take(&mut raw.providers);
+            let refresh_margin = raw.refresh_margin.map(|d| d.0);
             let raw = RawStore {
                 store: raw.store.as_deref(),
                 key_env: raw.key_env.as_deref(),
@@ -127,6 +131,7 @@ pub(super) fn validate_credentials(
             Some(CredentialsSection::Store(StoreCredentials {
                 store: store?,
                 providers: providers?,
+                refresh_margin,
             }))
         }
     };

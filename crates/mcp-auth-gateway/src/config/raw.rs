@@ -179,6 +179,8 @@ pub(crate) struct RawCredentials {
     pub key_env: Option<String>,
     /// store: a file holding the keyring, instead of `key_env`.
     pub key_file: Option<std::path::PathBuf>,
+    /// store: how long before its expiry a token is refreshed (default 60s).
+    pub refresh_margin: Option<ConfigDuration>,
     /// store: OAuth providers users connect their accounts with, by resource type.
     pub providers: std::collections::BTreeMap<String, super::connect::RawConnectProvider>,
 }

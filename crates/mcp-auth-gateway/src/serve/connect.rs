@@ -48,7 +48,10 @@ impl OpenedStore {
     /// public URL + `/connect/callback`.
     pub async fn open(section: &StoreCredentials, config: &GatewayConfig) -> Result<Self, String> {
         let store = section.store.open(config.log.user_ids.clone()).await?;
-        let resolver = StoreTokenResolver::new(store.clone());
+        let mut resolver = StoreTokenResolver::new(store.clone());
+        if let Some(margin) = section.refresh_margin {
+            resolver = resolver.with_refresh_margin(margin);
+        }
         if section.providers.is_empty() {
             return Ok(Self { resolver, connector: None });
         }

@@ -5,6 +5,7 @@ mod authorization;
 mod examples;
 mod logging;
 mod messages;
+mod store;
 mod wrap;
 
 use std::{net::SocketAddr, time::Duration};
