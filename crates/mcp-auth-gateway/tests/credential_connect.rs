@@ -14,45 +14,14 @@ mod provider;
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 use mcp_auth_store::{CredentialStore, Keyring};
-use provider::{CLIENT_ID, CLIENT_SECRET, TestProvider};
+use provider::{CLIENT_SECRET, RESOURCE, TestProvider};
 use reqwest::{StatusCode, header};
 use support::{
     gateway::{Gateway, stateless_call, tempdir::Dir, text},
-    upstream::{Upstream, assert_each_request_carries_its_users_credential, echo},
+    upstream::{
+        Upstream, assert_each_request_carries_its_users_credential, config_with_credentials, echo,
+    },
 };
-
-const RESOURCE: &str = "upstream";
-
-fn config(upstream: &str, provider: &TestProvider) -> String {
-    format!(
-        r#"
-[auth]
-mode = "jwt"
-secret_env = "MCP_AUTH_JWT_SECRET"
-
-[credentials]
-mode = "store"
-key_file = "store.keys"
-
-[credentials.providers.{RESOURCE}]
-authorize_url = "{authorize}"
-token_url = "{token}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "CONNECT_CLIENT_SECRET"
-scopes = ["openid", "offline_access"]
-authorize_params = {{ prompt = "consent" }}
-
-[[servers]]
-name = "remote"
-path = "/mcp"
-url = "{upstream}"
-resource_type = "{RESOURCE}"
-headers = {{ Authorization = "Bearer {{access_token}}", X-User = "{{user_id}}" }}
-"#,
-        authorize = provider.authorization_endpoint,
-        token = provider.token_endpoint,
-    )
-}
 
 /// Connects `user` through the gateway as a platform and a browser would: the connect URL from
 /// the `403`, followed with the user's bearer token to the provider, the provider's pages, and
@@ -103,7 +72,8 @@ async fn alice_and_bob_connect_through_the_flow_and_each_server_gets_its_own_use
     let keys = Keyring::generate();
     std::fs::write(dir.0.join("store.keys"), keys.export().expose()).unwrap();
     let path = dir.0.join("gateway.toml");
-    std::fs::write(&path, config(&upstream.url, &provider)).unwrap();
+    let credentials = provider.gateway_credentials("CONNECT_CLIENT_SECRET");
+    std::fs::write(&path, config_with_credentials(&upstream.url, RESOURCE, &credentials)).unwrap();
     let env = [("CONNECT_CLIENT_SECRET", CLIENT_SECRET)];
     let gateway = Gateway::start_file(&path, &env, Dir::new("connect-gateway")).await;
 

@@ -15,7 +15,9 @@ use std::{
 use support::{
     gateway::tempdir::Dir,
     gateway::{Gateway, stateless_call, text},
-    upstream::{Upstream, assert_each_request_carries_its_users_credential, echo},
+    upstream::{
+        Upstream, assert_each_request_carries_its_users_credential, config_with_credentials, echo,
+    },
 };
 use tokio::io::AsyncBufReadExt as _;
 
@@ -49,25 +51,9 @@ fn new_keys() -> String {
 }
 
 /// A gateway config mounting `upstream`, each user's `github` credential templated into
-/// `Authorization`, with `credentials`.
+/// `Authorization`, with `credentials` (the body of `[credentials]`).
 fn gateway_config(upstream: &str, credentials: &str) -> String {
-    format!(
-        r#"
-[auth]
-mode = "jwt"
-secret_env = "MCP_AUTH_JWT_SECRET"
-
-[credentials]
-{credentials}
-
-[[servers]]
-name = "github"
-path = "/mcp"
-url = "{upstream}"
-resource_type = "github"
-headers = {{ Authorization = "Bearer {{access_token}}", X-User = "{{user_id}}" }}
-"#
-    )
+    config_with_credentials(upstream, "github", credentials)
 }
 
 /// Every file of the store (the database and its WAL) holds none of `secrets`.

@@ -18,44 +18,14 @@ mod provider;
 use std::{collections::HashMap, time::Duration};
 
 use mcp_auth_store::{CredentialStore, Keyring, oauth::OAuthConnector};
-use provider::{CLIENT_ID, CLIENT_SECRET, RESOURCE, TestProvider, connect_expiring, eventually};
+use provider::{CLIENT_SECRET, RESOURCE, TestProvider, connect_expiring, eventually};
 use support::{
     gateway::{Gateway, stateless_call, tempdir::Dir},
-    upstream::Upstream,
+    upstream::{Upstream, config_with_credentials},
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const USERS: usize = 20;
-
-fn config(upstream: &str, provider: &TestProvider) -> String {
-    format!(
-        r#"
-[auth]
-mode = "jwt"
-secret_env = "MCP_AUTH_JWT_SECRET"
-
-[credentials]
-mode = "store"
-key_file = "store.keys"
-
-[credentials.providers.{RESOURCE}]
-authorize_url = "{authorize}"
-token_url = "{token}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "CONNECT_CLIENT_SECRET"
-scopes = ["openid", "offline_access"]
-
-[[servers]]
-name = "remote"
-path = "/mcp"
-url = "{upstream}"
-resource_type = "{RESOURCE}"
-headers = {{ Authorization = "Bearer {{access_token}}" }}
-"#,
-        authorize = provider.authorization_endpoint,
-        token = provider.token_endpoint,
-    )
-}
 
 #[tokio::test]
 async fn a_gateway_killed_mid_refresh_leaves_every_credential_whole_and_sealed() {
@@ -81,7 +51,8 @@ async fn a_gateway_killed_mid_refresh_leaves_every_credential_whole_and_sealed()
 
     let upstream = Upstream::start().await;
     let path = dir.0.join("gateway.toml");
-    std::fs::write(&path, config(&upstream.url, &provider)).unwrap();
+    let credentials = provider.gateway_credentials("CONNECT_CLIENT_SECRET");
+    std::fs::write(&path, config_with_credentials(&upstream.url, RESOURCE, &credentials)).unwrap();
     let env = [("CONNECT_CLIENT_SECRET", CLIENT_SECRET)];
     let mut gateway = Gateway::start_file(&path, &env, Dir::new("refresh-kill-gateway")).await;
 

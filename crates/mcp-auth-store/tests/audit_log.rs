@@ -4,11 +4,7 @@
 
 mod support;
 
-use mcp_auth_store::NewCredential;
-use support::{AuditRow, TestStore};
-
-const SECRETS: [&str; 3] =
-    ["gho_audit_access_91c2", "ghr_audit_refresh_44d0", "gho_audit_second_7e1b"];
+use support::{AUDITED_SECRETS as SECRETS, AuditRow, TestStore, exercise_every_operation};
 
 fn row(
     actor: &str,
@@ -26,26 +22,11 @@ fn row(
     }
 }
 
-/// One of each operation, in a fixed order.
-async fn exercise(t: &TestStore) {
-    let s = &t.store;
-    let credential = NewCredential::new(SECRETS[0]).with_refresh_token(SECRETS[1]);
-    s.put("alice", "github", credential, "admin-api").await.unwrap();
-    s.put("alice", "github", NewCredential::new(SECRETS[2]), "admin-api").await.unwrap();
-    s.get("alice", "github", "gateway").await.unwrap().unwrap();
-    s.get("bob", "github", "gateway").await.unwrap();
-    s.list(Some("alice"), "cli").await.unwrap();
-    s.mark_needs_reconnect("alice", "github", "refresher").await.unwrap();
-    s.delete("alice", "github", "cli").await.unwrap();
-    s.revoke_user("alice", "admin-api").await.unwrap();
-    s.get("alice", "github", "gateway").await.unwrap();
-}
-
 #[tokio::test]
 async fn every_read_and_change_leaves_an_audit_row_without_secrets() {
     let t = TestStore::new().await;
 
-    exercise(&t).await;
+    exercise_every_operation(&t).await;
 
     let a = Some("alice");
     let gh = Some("github");

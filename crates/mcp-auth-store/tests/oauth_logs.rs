@@ -7,51 +7,20 @@
 
 mod support;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use mcp_auth::{Principal, TokenResolver};
 use mcp_auth_store::{Refresher, StoreTokenResolver, oauth::OAuthConnector};
 use support::{
     TestStore,
+    captured::Captured,
     provider::{CLIENT_SECRET, RESOURCE, TestProvider, shorten},
 };
-use tracing_subscriber::fmt::MakeWriter;
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn no_token_code_or_client_secret_is_logged_or_in_an_error() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber();
     tracing::subscriber::set_global_default(subscriber).unwrap();
     let provider = TestProvider::start(3600).await;
     let t = TestStore::new().await;
@@ -93,7 +62,7 @@ async fn no_token_code_or_client_secret_is_logged_or_in_an_error() {
     errors.push(format!("{refused:?} {}", refused.as_ref().unwrap_err()));
     errors.push(format!("{:?}", provider.config()));
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("invalid_grant"), "the refusal was not logged:\n{logs}");
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret in the logs:\n{logs}");

@@ -132,6 +132,13 @@ impl Upstream {
 /// A gateway mounting `upstream` at `/mcp`, each user's credential from their JWT's embedded
 /// `tokens.default`, templated into `Authorization`, and their id into `X-User`.
 pub fn config(upstream: &str) -> String {
+    config_with_credentials(upstream, "default", "mode = \"jwt\"")
+}
+
+/// A gateway mounting `upstream` at `/mcp` for `resource_type`, each user's credential templated
+/// into `Authorization` and their id into `X-User`; `credentials` is the body of
+/// `[credentials]`, sub-tables included.
+pub fn config_with_credentials(upstream: &str, resource_type: &str, credentials: &str) -> String {
     format!(
         r#"
 [auth]
@@ -139,12 +146,13 @@ mode = "jwt"
 secret_env = "MCP_AUTH_JWT_SECRET"
 
 [credentials]
-mode = "jwt"
+{credentials}
 
 [[servers]]
 name = "remote"
 path = "/mcp"
 url = "{upstream}"
+resource_type = "{resource_type}"
 headers = {{ Authorization = "Bearer {{access_token}}", X-User = "{{user_id}}" }}
 "#
     )

@@ -7,6 +7,7 @@ use std::{
     time::Duration,
 };
 
+pub mod captured;
 pub mod provider;
 
 use mcp_auth_store::{CredentialStore, Keyring};
@@ -149,4 +150,24 @@ pub async fn serve_router(router: axum::Router) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// The secrets [`exercise_every_operation`] stores.
+pub const AUDITED_SECRETS: [&str; 3] =
+    ["gho_audit_access_91c2", "ghr_audit_refresh_44d0", "gho_audit_second_7e1b"];
+
+/// One of each store operation, in a fixed order: what the audit tests read back.
+pub async fn exercise_every_operation(t: &TestStore) {
+    use mcp_auth_store::NewCredential;
+    let s = &t.store;
+    let credential = NewCredential::new(AUDITED_SECRETS[0]).with_refresh_token(AUDITED_SECRETS[1]);
+    s.put("alice", "github", credential, "admin-api").await.unwrap();
+    s.put("alice", "github", NewCredential::new(AUDITED_SECRETS[2]), "admin-api").await.unwrap();
+    s.get("alice", "github", "gateway").await.unwrap().unwrap();
+    s.get("bob", "github", "gateway").await.unwrap();
+    s.list(Some("alice"), "cli").await.unwrap();
+    s.mark_needs_reconnect("alice", "github", "refresher").await.unwrap();
+    s.delete("alice", "github", "cli").await.unwrap();
+    s.revoke_user("alice", "admin-api").await.unwrap();
+    s.get("alice", "github", "gateway").await.unwrap();
 }

@@ -175,6 +175,20 @@ impl TestProvider {
         .with_authorize_param("prompt", "consent")
     }
 
+    /// This provider as the gateway's `[credentials.providers.RESOURCE]` table (store mode, its
+    /// keyring in `store.keys` next to the config), the client secret read from
+    /// `secret_env`.
+    pub fn gateway_credentials(&self, secret_env: &str) -> String {
+        format!(
+            "mode = \"store\"\nkey_file = \"store.keys\"\n\n\
+             [credentials.providers.{RESOURCE}]\n\
+             authorize_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             client_secret_env = \"{secret_env}\"\nscopes = [\"openid\", \"offline_access\"]\n\
+             authorize_params = {{ prompt = \"consent\" }}\n",
+            self.authorization_endpoint, self.token_endpoint,
+        )
+    }
+
     /// Logs `user` in at `authorize_url` and consents, through the provider's own pages, like a
     /// browser would (cookies kept, redirects followed by hand); returns what the provider sent
     /// to the redirect URI.
