@@ -15,6 +15,8 @@
 //! [store]
 //! path = "credentials.db"                 # default, next to this file
 //! key_env = "MCP_AUTH_STORE_KEYS"         # default; or key_file = "…"
+//! audit_max_age = "90d"                   # default
+//! audit_max_rows = 1000000                # default
 //! ```
 
 use std::{net::SocketAddr, path::Path};
@@ -23,7 +25,7 @@ use mcp_auth::Secret;
 use mcp_auth_store::TenantManagerService;
 use serde::Deserialize;
 
-use crate::{config::StoreSection, store_cli::store_of_config};
+use crate::{config::StoreSection, store_cli::store_of_table};
 
 /// Where the tenant manager listens by default: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8090";
@@ -47,7 +49,7 @@ struct RawTenantManager {
     listen: Option<String>,
     service_token_env: Option<String>,
     admin_token_env: Option<String>,
-    // Read by `store_of_config`; named here so that unknown keys are still refused.
+    // Read by `store_of_table`; named here so that unknown keys are still refused.
     #[allow(dead_code)]
     store: Option<toml::Table>,
 }
@@ -57,8 +59,10 @@ impl TenantManagerConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let raw: RawTenantManager =
+        let table: toml::Table =
             toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+        let raw: RawTenantManager =
+            table.clone().try_into().map_err(|error| format!("{}: {error}", path.display()))?;
         let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen.parse().map_err(|_| {
             format!("{}: listen: expected ADDRESS:PORT, such as {DEFAULT_LISTEN}", path.display())
@@ -81,7 +85,7 @@ impl TenantManagerConfig {
             None => None,
         };
         let store = if raw.store.is_some() {
-            store_of_config(path)?
+            store_of_table(path, &table)?
         } else {
             return Err(format!(
                 "{}: [store]: required (path, key_env or key_file)",

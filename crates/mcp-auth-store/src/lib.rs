@@ -36,7 +36,7 @@ pub use self::{
     resolver::{Refresher, StoreTokenResolver},
     service::TenantManagerService,
     store::{
-        CredentialInfo, CredentialStatus, CredentialStore, Lookup, NewCredential, RotationReport,
-        StoreError, StoredCredential,
+        AuditRetention, CredentialInfo, CredentialStatus, CredentialStore, Lookup, NewCredential,
+        RotationReport, StoreError, StoredCredential,
     },
 };

@@ -211,5 +211,5 @@ async fn a_database_with_a_newer_schema_is_refused() {
 
     let err = CredentialStore::open(t.path(), t.keyring.clone()).await.unwrap_err();
 
-    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: 1 }), "{err:?}");
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: 2 }), "{err:?}");
 }

@@ -42,7 +42,9 @@ pub struct StoreCredentials {
     /// `[credentials.providers.*]`: where users connect their accounts (may be empty).
     pub providers: Vec<ConnectProvider>,
     /// `credentials.refresh_margin`; `None`: the store's default (60 s).
-    pub refresh_margin: Option<std::time::Duration>,
+    pub refresh_margin: Option<Duration>,
+    /// `credentials.cache_ttl`; `None`: the store resolver's default (30 s).
+    pub cache_ttl: Option<Duration>,
 }
 
 /// `[credentials]` with `mode = "api"`.
@@ -71,24 +73,32 @@ pub(super) fn validate_credentials(
     let problems = report.problems.len();
     let mode = raw.mode;
     let mode_name = format!("{mode:?}").to_ascii_lowercase();
-    let keys = [
-        ("var", raw.var.is_some(), RawCredentialsMode::Env),
-        ("url", raw.url.is_some(), RawCredentialsMode::Api),
-        ("service_token_env", raw.service_token_env.is_some(), RawCredentialsMode::Api),
-        ("endpoint", raw.endpoint.is_some(), RawCredentialsMode::Api),
-        ("cache_ttl", raw.cache_ttl.is_some(), RawCredentialsMode::Api),
-        ("allow_insecure_http", raw.allow_insecure_http, RawCredentialsMode::Api),
-        ("store", raw.store.is_some(), RawCredentialsMode::Store),
-        ("key_env", raw.key_env.is_some(), RawCredentialsMode::Store),
-        ("key_file", raw.key_file.is_some(), RawCredentialsMode::Store),
-        ("providers", !raw.providers.is_empty(), RawCredentialsMode::Store),
-        ("refresh_margin", raw.refresh_margin.is_some(), RawCredentialsMode::Store),
+    use RawCredentialsMode::{Api, Env, Store};
+    let keys: [(&str, bool, &[RawCredentialsMode]); 13] = [
+        ("var", raw.var.is_some(), &[Env]),
+        ("url", raw.url.is_some(), &[Api]),
+        ("service_token_env", raw.service_token_env.is_some(), &[Api]),
+        ("endpoint", raw.endpoint.is_some(), &[Api]),
+        ("cache_ttl", raw.cache_ttl.is_some(), &[Api, Store]),
+        ("allow_insecure_http", raw.allow_insecure_http, &[Api]),
+        ("store", raw.store.is_some(), &[Store]),
+        ("key_env", raw.key_env.is_some(), &[Store]),
+        ("key_file", raw.key_file.is_some(), &[Store]),
+        ("providers", !raw.providers.is_empty(), &[Store]),
+        ("refresh_margin", raw.refresh_margin.is_some(), &[Store]),
+        ("audit_max_age", raw.audit_max_age.is_some(), &[Store]),
+        ("audit_max_rows", raw.audit_max_rows.is_some(), &[Store]),
     ];
-    for (key, _, used_by) in keys.iter().filter(|(_, given, used_by)| *given && *used_by != mode) {
-        let used_by = format!("{used_by:?}").to_ascii_lowercase();
+    for (key, _, used_by) in
+        keys.iter().filter(|(_, given, used_by)| *given && !used_by.contains(&mode))
+    {
+        let used_by: Vec<_> = used_by
+            .iter()
+            .map(|m| format!("\"{}\"", format!("{m:?}").to_ascii_lowercase()))
+            .collect();
         report.push(ConfigProblem::new(
             format!("credentials.{key}"),
-            format!("only used with mode = \"{used_by}\" (mode is \"{mode_name}\")"),
+            format!("only used with mode = {} (mode is \"{mode_name}\")", used_by.join(" or ")),
         ));
     }
     let section = match mode {
@@ -121,10 +131,13 @@ pub(super) fn validate_credentials(
         RawCredentialsMode::Store => {
             let raw_providers = std::mem::take(&mut raw.providers);
             let refresh_margin = raw.refresh_margin.map(|d| d.0);
+            let cache_ttl = raw.cache_ttl.map(|d| d.0);
             let raw = RawStore {
                 store: raw.store.as_deref(),
                 key_env: raw.key_env.as_deref(),
                 key_file: raw.key_file.as_deref(),
+                audit_max_age: raw.audit_max_age.map(|d| d.0),
+                audit_max_rows: raw.audit_max_rows,
             };
             let providers = validate_providers(raw_providers, server, env, report);
             let store = validate_store(raw, "credentials", env, report);
@@ -132,6 +145,7 @@ pub(super) fn validate_credentials(
                 store: store?,
                 providers: providers?,
                 refresh_margin,
+                cache_ttl,
             }))
         }
     };

@@ -67,7 +67,10 @@ pub use self::{
     wrap::{wrap_builder, wrap_builder_with_store},
 };
 
-pub(crate) use self::store::{RawStore, validate_store};
+pub(crate) use self::{
+    duration::ConfigDuration,
+    store::{RawStore, validate_store},
+};
 
 /// Command-line values that win over the file's.
 #[derive(Debug, Clone, Default)]
@@ -100,10 +103,15 @@ impl GatewayConfig {
         self.server.public_url.clone()
     }
 
+    /// The public URL without its trailing `/`: what mount paths and `/connect/…` follow.
+    pub fn public_base(&self) -> &str {
+        self.server.public_url.as_str().trim_end_matches('/')
+    }
+
     /// The URL of one mount: the public URL followed by the mount path, e.g.
     /// `http://127.0.0.1:8080/mcp`. It is also the default JWT audience of that mount.
     pub fn mount_url(&self, entry: &ServerEntry) -> String {
-        format!("{}{}", self.server.public_url.as_str().trim_end_matches('/'), entry.path)
+        format!("{}{}", self.public_base(), entry.path)
     }
 }
 

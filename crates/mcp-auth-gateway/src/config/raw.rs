@@ -169,7 +169,8 @@ pub(crate) struct RawCredentials {
     pub service_token_env: Option<String>,
     /// api: the endpoint path (default `/api/credentials/:userId/:resourceType`).
     pub endpoint: Option<String>,
-    /// api: how long a fetched credential is reused (default 5m; 0 disables caching).
+    /// api, store: how long a fetched credential is reused (default 5m with api, 30s with
+    /// store; 0 disables caching).
     pub cache_ttl: Option<ConfigDuration>,
     /// api: allow a plain-http tenant manager on a non-loopback host (default false).
     pub allow_insecure_http: bool,
@@ -181,6 +182,10 @@ pub(crate) struct RawCredentials {
     pub key_file: Option<std::path::PathBuf>,
     /// store: how long before its expiry a token is refreshed (default 60s).
     pub refresh_margin: Option<ConfigDuration>,
+    /// store: the oldest audit row the store keeps (default 90d).
+    pub audit_max_age: Option<ConfigDuration>,
+    /// store: the most audit rows the store keeps (default 1,000,000).
+    pub audit_max_rows: Option<u64>,
     /// store: OAuth providers users connect their accounts with, by resource type.
     pub providers: std::collections::BTreeMap<String, super::connect::RawConnectProvider>,
 }

@@ -10,10 +10,16 @@
 //!   entry per line or comma-separated, `*` marking the current one
 //!   (`mcp-auth credentials gen-key` prints one). The keys are checked when the config is,
 //!   so a missing or malformed keyring is a config problem, not a failure at the first request.
+//! - `audit_max_age` (default 90 days) and `audit_max_rows` (default 1,000,000): how much of the
+//!   audit trail the store's table keeps ([`AuditRetention`]); the `mcp_auth::audit` log events
+//!   are there for keeping it longer.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use mcp_auth_store::{KeyError, Keyring};
+use mcp_auth_store::{AuditRetention, KeyError, Keyring};
 
 use super::{
     ConfigProblem, ConfigReport,
@@ -41,6 +47,8 @@ pub struct StoreSection {
     pub path: PathBuf,
     /// Its keyring.
     pub keys: StoreKeys,
+    /// How much of the audit trail its table keeps.
+    pub audit: AuditRetention,
 }
 
 impl StoreSection {
@@ -74,15 +82,18 @@ impl StoreSection {
         let store = mcp_auth_store::CredentialStore::open(&self.path, keyring)
             .await
             .map_err(|error| format!("cannot open {}: {error}", self.path.display()))?;
-        Ok(store.with_user_id_logging(user_ids))
+        Ok(store.with_user_id_logging(user_ids).with_audit_retention(self.audit))
     }
 }
 
-/// The raw settings: `store`, `key_env`, `key_file`, as given.
+/// The raw settings: `store`, `key_env`, `key_file`, `audit_max_age`, `audit_max_rows`, as
+/// given.
 pub(crate) struct RawStore<'a> {
     pub store: Option<&'a Path>,
     pub key_env: Option<&'a str>,
     pub key_file: Option<&'a Path>,
+    pub audit_max_age: Option<Duration>,
+    pub audit_max_rows: Option<u64>,
 }
 
 /// Checks the settings under `section` (`credentials` or `store`): both key sources given is a
@@ -130,7 +141,22 @@ pub(crate) fn validate_store(
         report.push(ConfigProblem::new(key, message));
         return None;
     }
-    Some(StoreSection { path, keys })
+    let default = AuditRetention::DEFAULT;
+    let audit = AuditRetention {
+        max_age: raw.audit_max_age.unwrap_or(default.max_age),
+        max_rows: raw.audit_max_rows.unwrap_or(default.max_rows),
+    };
+    if audit.max_age < Duration::from_secs(1) {
+        let problem = "expected at least 1s: the audit trail keeps every read and change";
+        report.push(ConfigProblem::new(format!("{section}.audit_max_age"), problem));
+        return None;
+    }
+    if audit.max_rows == 0 {
+        let problem = "expected at least 1: the audit trail keeps every read and change";
+        report.push(ConfigProblem::new(format!("{section}.audit_max_rows"), problem));
+        return None;
+    }
+    Some(StoreSection { path, keys, audit })
 }
 
 #[cfg(test)]
@@ -148,7 +174,13 @@ mod tests {
         }
     }
 
-    const NONE: RawStore<'static> = RawStore { store: None, key_env: None, key_file: None };
+    const NONE: RawStore<'static> = RawStore {
+        store: None,
+        key_env: None,
+        key_file: None,
+        audit_max_age: None,
+        audit_max_rows: None,
+    };
 
     #[test]
     fn defaults_are_a_file_next_to_the_config_and_the_default_key_variable() {
@@ -156,11 +188,13 @@ mod tests {
         let section = check(NONE, &[(DEFAULT_KEY_ENV, keys.expose())]).unwrap();
         assert_eq!(section.path, PathBuf::from(DEFAULT_STORE_FILE));
         assert_eq!(section.keys, StoreKeys::Env(DEFAULT_KEY_ENV.to_owned()));
+        assert_eq!(section.audit, AuditRetention::DEFAULT);
         let moved = section.relative_to(Path::new("/etc/mcp-auth"));
         assert_eq!(moved.path, PathBuf::from("/etc/mcp-auth/credentials.db"));
         let absolute = StoreSection {
             path: PathBuf::from("/var/lib/store.db"),
             keys: StoreKeys::File(PathBuf::from("keys")),
+            audit: AuditRetention::DEFAULT,
         }
         .relative_to(Path::new("/etc/mcp-auth"));
         assert_eq!(absolute.path, PathBuf::from("/var/lib/store.db"));
@@ -179,5 +213,25 @@ mod tests {
         assert!(!shown.contains("secret-looking"), "the keyring is quoted: {shown}");
         let both = RawStore { key_env: Some("K"), key_file: Some(Path::new("f")), ..NONE };
         assert!(check(both, &[("K", "x")]).is_err());
+    }
+
+    #[test]
+    fn audit_retention_is_read_and_an_empty_trail_refused() {
+        let keys = Keyring::generate().export();
+        let env = [(DEFAULT_KEY_ENV, keys.expose())];
+        let given = RawStore {
+            audit_max_age: Some(Duration::from_secs(7 * 86_400)),
+            audit_max_rows: Some(5_000),
+            ..NONE
+        };
+        let section = check(given, &env).unwrap();
+        let expected = AuditRetention { max_age: Duration::from_secs(7 * 86_400), max_rows: 5_000 };
+        assert_eq!(section.audit, expected);
+        let no_rows = RawStore { audit_max_rows: Some(0), ..NONE };
+        let report = check(no_rows, &env).unwrap_err();
+        assert!(report.at("credentials.audit_max_rows").is_some(), "{report}");
+        let no_age = RawStore { audit_max_age: Some(Duration::ZERO), ..NONE };
+        let report = check(no_age, &env).unwrap_err();
+        assert!(report.at("credentials.audit_max_age").is_some(), "{report}");
     }
 }

@@ -63,8 +63,7 @@ pub fn wrap_builder_with_store<H: ServerHandler>(
         CredentialsSection::Store(section)
             if section.providers.iter().any(|p| p.resource_type == entry.resource_type) =>
         {
-            let base = config.server.public_url.as_str().trim_end_matches('/');
-            Some(format!("{base}/connect/{}", entry.resource_type))
+            Some(format!("{}/connect/{}", config.public_base(), entry.resource_type))
         }
         _ => None,
     });

@@ -52,10 +52,13 @@ impl OpenedStore {
         if let Some(margin) = section.refresh_margin {
             resolver = resolver.with_refresh_margin(margin);
         }
+        if let Some(ttl) = section.cache_ttl {
+            resolver = resolver.with_cache_ttl(ttl);
+        }
         if section.providers.is_empty() {
             return Ok(Self { resolver, connector: None });
         }
-        let callback = format!("{}{CALLBACK_PATH}", public_base(config));
+        let callback = format!("{}{CALLBACK_PATH}", config.public_base());
         let providers = section
             .providers
             .iter()
@@ -90,11 +93,6 @@ impl OpenedStore {
         }
         router
     }
-}
-
-/// The gateway's public URL without a trailing `/`: where `/connect/…` is reached.
-pub fn public_base(config: &GatewayConfig) -> String {
-    config.server.public_url.as_str().trim_end_matches('/').to_owned()
 }
 
 #[derive(Clone)]

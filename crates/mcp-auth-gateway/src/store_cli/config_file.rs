@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::config::{ConfigReport, ProcessEnv, StoreSection};
+use crate::config::{ConfigDuration, ConfigReport, ProcessEnv, StoreSection};
 
 /// The store of the config at `path`: its `[store]` table (a tenant manager's config), or its
 /// `[credentials]` table with `mode = "store"` (a gateway's). Relative paths are relative to the
@@ -14,6 +14,11 @@ pub fn store_of_config(path: &Path) -> Result<StoreSection, String> {
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+    store_of_table(path, &table)
+}
+
+/// [`store_of_config`] for the config file at `path`, already parsed into `table`.
+pub fn store_of_table(path: &Path, table: &toml::Table) -> Result<StoreSection, String> {
     let (section, key_for_path, table) = match (table.get("store"), table.get("credentials")) {
         (Some(toml::Value::Table(store)), _) => ("store", "path", store),
         (None, Some(toml::Value::Table(credentials)))
@@ -36,10 +41,24 @@ pub fn store_of_config(path: &Path) -> Result<StoreSection, String> {
             Some(_) => Err(format!("{}: {section}.{key}: expected a string", path.display())),
         }
     };
+    let audit_max_age = table
+        .get("audit_max_age")
+        .cloned()
+        .map(|value| value.try_into::<ConfigDuration>().map(|d| d.0))
+        .transpose()
+        .map_err(|error| format!("{}: {section}.audit_max_age: {error}", path.display()))?;
+    let audit_max_rows = table
+        .get("audit_max_rows")
+        .cloned()
+        .map(|value| value.try_into::<u64>())
+        .transpose()
+        .map_err(|error| format!("{}: {section}.audit_max_rows: {error}", path.display()))?;
     let raw = crate::config::RawStore {
         store: text_of(key_for_path)?.map(Path::new),
         key_env: text_of("key_env")?,
         key_file: text_of("key_file")?.map(Path::new),
+        audit_max_age,
+        audit_max_rows,
     };
     let mut report = ConfigReport::new(path.display().to_string());
     let checked = crate::config::validate_store(raw, section, &ProcessEnv, &mut report);

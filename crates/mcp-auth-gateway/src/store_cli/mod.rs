@@ -23,7 +23,7 @@ use clap::{Args, Subcommand};
 use mcp_auth::Secret;
 use mcp_auth_store::{CredentialInfo, CredentialStore, Keyring, NewCredential};
 
-pub use self::config_file::store_of_config;
+pub use self::config_file::{store_of_config, store_of_table};
 
 /// The actor the audit log names for these commands.
 const ACTOR: &str = "cli";

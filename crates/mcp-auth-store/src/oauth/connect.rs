@@ -173,6 +173,11 @@ impl OAuthConnector {
         Ok(Self { shared: Arc::new(shared) })
     }
 
+    /// How many connections are pending (started, not yet called back, not yet forgotten).
+    pub fn pending_connections(&self) -> u64 {
+        self.shared.states.len()
+    }
+
     /// A [`Refresher`](crate::Refresher) for the credentials this connector stores, with its
     /// default settings.
     pub fn refresher(&self) -> OAuthRefresher {

@@ -94,12 +94,16 @@ pub(crate) struct Backoff<K: Eq + Hash + Send + Sync + 'static> {
 }
 
 impl<K: Eq + Hash + Clone + Send + Sync + 'static> Backoff<K> {
-    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
+    /// At most `capacity` keys are remembered, the least recently failed forgotten first (LRU:
+    /// TinyLFU could refuse to remember a new failure when full, and that key would then be
+    /// retried at once).
+    pub(crate) fn new(initial: Duration, max: Duration, capacity: u64) -> Self {
         // An entry outlives its wait so that the next failure doubles it; after twice the
         // longest wait without a failure, a key starts again from `initial`.
         let failures = moka::sync::Cache::builder()
-            .max_capacity(100_000)
+            .max_capacity(capacity)
             .time_to_live(max.saturating_mul(2).max(Duration::from_secs(1)))
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .build();
         Self { failures, initial, max }
     }
@@ -127,6 +131,7 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Backoff<K> {
 
     /// How many keys have recent failures.
     pub(crate) fn len(&self) -> u64 {
+        self.failures.run_pending_tasks();
         self.failures.entry_count()
     }
 }
@@ -139,7 +144,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_its_max_and_resets_on_success() {
-        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5), 10);
         let waits: Vec<_> = (0..5).map(|_| backoff.failed(&"k").as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
         assert!(backoff.waiting(&"k").is_some());
@@ -147,6 +152,17 @@ mod tests {
         backoff.succeeded(&"k");
         assert!(backoff.waiting(&"k").is_none());
         assert_eq!(backoff.failed(&"k"), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn backoff_remembers_at_most_its_capacity_and_always_the_newest_failure() {
+        let backoff = Backoff::new(Duration::from_secs(60), Duration::from_secs(60), 100);
+        for n in 0..10_000 {
+            backoff.failed(&n);
+            assert!(backoff.waiting(&n).is_some(), "failure {n} was not remembered");
+        }
+        let remembered = backoff.len();
+        assert!((1..=100).contains(&remembered), "{remembered} keys remembered");
     }
 
     #[tokio::test]

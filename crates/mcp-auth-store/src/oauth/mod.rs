@@ -29,5 +29,9 @@ pub use self::{
         DEFAULT_STATE_TTL, DEFAULT_TOKEN_TIMEOUT, OAuthConnector,
     },
     error::OAuthError,
-    refresh::{DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_REFUSED_TTL, OAuthRefresher},
+    refresh::{
+        DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_TRACKED, DEFAULT_REFUSED_TTL,
+        OAuthRefresher,
+    },
+    state::MAX_PENDING_PER_USER,
 };

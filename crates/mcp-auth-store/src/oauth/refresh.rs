@@ -35,6 +35,9 @@ pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How long a refused refresh token is remembered, by default.
 pub const DEFAULT_REFUSED_TTL: Duration = Duration::from_secs(3600);
+/// The most (user, resource) keys the backoff table and the refused-token table each remember,
+/// by default (least recently used forgotten first).
+pub const DEFAULT_MAX_TRACKED: u64 = 100_000;
 
 /// The (user, resource type) a refresh is for.
 pub(crate) type Key = (String, String);
@@ -77,6 +80,23 @@ pub struct OAuthRefresher {
     shared: Arc<Shared>,
     backoff: Backoff<Key>,
     refused: moka::sync::Cache<Key, [u8; 32]>,
+    settings: Settings,
+}
+
+/// What the two tables are built from, kept to rebuild them when one setting changes.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    refused_ttl: Duration,
+    max_tracked: u64,
+}
+
+impl Settings {
+    fn tables(&self) -> (Backoff<Key>, moka::sync::Cache<Key, [u8; 32]>) {
+        let backoff = Backoff::new(self.initial_backoff, self.max_backoff, self.max_tracked);
+        (backoff, refused_cache(self.refused_ttl, self.max_tracked))
+    }
 }
 
 impl std::fmt::Debug for OAuthRefresher {
@@ -93,23 +113,47 @@ impl OAuthRefresher {
     /// ([`DEFAULT_INITIAL_BACKOFF`] doubling up to [`DEFAULT_MAX_BACKOFF`]) and
     /// [`DEFAULT_REFUSED_TTL`].
     pub fn new(connector: &OAuthConnector) -> Self {
-        Self {
-            shared: connector.shared.clone(),
-            backoff: Backoff::new(DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF),
-            refused: refused_cache(DEFAULT_REFUSED_TTL),
-        }
+        let settings = Settings {
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            refused_ttl: DEFAULT_REFUSED_TTL,
+            max_tracked: DEFAULT_MAX_TRACKED,
+        };
+        let (backoff, refused) = settings.tables();
+        Self { shared: connector.shared.clone(), backoff, refused, settings }
     }
 
     /// Sets the wait after the first failed refresh of a credential (it doubles per failure)
     /// and the longest wait.
-    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.backoff = Backoff::new(initial, max.max(initial));
-        self
+    pub fn with_backoff(self, initial: Duration, max: Duration) -> Self {
+        let max_backoff = max.max(initial);
+        let settings = Settings { initial_backoff: initial, max_backoff, ..self.settings };
+        self.rebuilt(settings)
     }
 
     /// Sets how long a refresh token the provider refused is remembered (and not sent again).
-    pub fn with_refused_ttl(mut self, ttl: Duration) -> Self {
-        self.refused = refused_cache(ttl);
+    pub fn with_refused_ttl(self, ttl: Duration) -> Self {
+        let settings = Settings { refused_ttl: ttl, ..self.settings };
+        self.rebuilt(settings)
+    }
+
+    /// Sets how many (user, resource) keys the backoff table and the refused-token table each
+    /// remember (default [`DEFAULT_MAX_TRACKED`]).
+    pub fn with_max_tracked(self, keys: u64) -> Self {
+        let settings = Settings { max_tracked: keys, ..self.settings };
+        self.rebuilt(settings)
+    }
+
+    /// How many (user, resource) keys are backing off after a failed refresh, and how many
+    /// refused refresh tokens are remembered.
+    pub fn tracked(&self) -> (u64, u64) {
+        self.refused.run_pending_tasks();
+        (self.backoff.len(), self.refused.entry_count())
+    }
+
+    fn rebuilt(mut self, settings: Settings) -> Self {
+        (self.backoff, self.refused) = settings.tables();
+        self.settings = settings;
         self
     }
 
@@ -257,8 +301,13 @@ impl Refresher for OAuthRefresher {
     }
 }
 
-fn refused_cache(ttl: Duration) -> moka::sync::Cache<Key, [u8; 32]> {
-    moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build()
+fn refused_cache(ttl: Duration, capacity: u64) -> moka::sync::Cache<Key, [u8; 32]> {
+    moka::sync::Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        // LRU: a token refused just now is always remembered (see `Backoff::new`).
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .build()
 }
 
 /// A refresh token's SHA-256: what the negative cache keeps instead of the token.

@@ -8,13 +8,25 @@
 //! nothing). The table is in memory and bounded (`max_pending`, least recently used evicted
 //! first); an entry lives its TTL plus a grace period, so that a late callback is told "expired"
 //! rather than "unknown". A restart forgets every pending connection: the user connects again.
+//!
+//! One user holds at most [`MAX_PENDING_PER_USER`] states: starting another forgets that user's
+//! oldest, so one user following `/connect/…` in a loop cannot push other users' pending
+//! connections out of the table.
+//!
+//! Eviction is plain LRU, not moka's default TinyLFU: TinyLFU may refuse a *new* entry when the
+//! table is full, and a state refused at issue would fail its user's callback.
 
 use std::{
-    sync::Arc,
+    collections::VecDeque,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
+use moka::policy::EvictionPolicy;
 use oauth2::PkceCodeVerifier;
+
+/// The most connections one user may have pending; their oldest goes first.
+pub const MAX_PENDING_PER_USER: usize = 5;
 
 /// How long an expired entry is kept to say "expired" instead of "unknown".
 const EXPIRED_GRACE: Duration = Duration::from_secs(300);
@@ -34,16 +46,31 @@ pub(crate) struct Pending {
 /// The pending connections by `state`.
 pub(crate) struct PendingStates {
     table: moka::sync::Cache<String, Arc<Pending>>,
+    /// Each user's states, oldest first (spent ones included until they age out of the queue).
+    by_user: moka::sync::Cache<String, Arc<Mutex<VecDeque<String>>>>,
     ttl: Duration,
 }
 
 impl PendingStates {
     pub(crate) fn new(ttl: Duration, max_pending: u64) -> Self {
+        let lifetime = ttl.saturating_add(EXPIRED_GRACE);
         let table = moka::sync::Cache::builder()
             .max_capacity(max_pending)
-            .time_to_live(ttl.saturating_add(EXPIRED_GRACE))
+            .time_to_live(lifetime)
+            .eviction_policy(EvictionPolicy::lru())
             .build();
-        Self { table, ttl }
+        let by_user = moka::sync::Cache::builder()
+            .max_capacity(max_pending)
+            .time_to_live(lifetime)
+            .eviction_policy(EvictionPolicy::lru())
+            .build();
+        Self { table, by_user, ttl }
+    }
+
+    /// How many connections are pending (expired ones within their grace included).
+    pub(crate) fn len(&self) -> u64 {
+        self.table.run_pending_tasks();
+        self.table.entry_count()
     }
 
     /// Records a pending connection under `state`; returns when it expires.
@@ -61,6 +88,15 @@ impl PendingStates {
             verifier,
             expires_at,
         };
+        let queue = self.by_user.get_with_by_ref(user_id, Arc::default);
+        let forgotten = {
+            let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.push_back(state.clone());
+            (queue.len() > MAX_PENDING_PER_USER).then(|| queue.pop_front()).flatten()
+        };
+        if let Some(forgotten) = forgotten {
+            self.table.invalidate(&forgotten);
+        }
         self.table.insert(state, Arc::new(pending));
         expires_at
     }

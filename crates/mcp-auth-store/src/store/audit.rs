@@ -5,6 +5,8 @@
 //! The row of a change is written in the change's own transaction, so the trail and the data
 //! cannot disagree; the `tracing` event follows the commit.
 
+use std::time::Duration;
+
 use mcp_auth::UserIdLogging;
 use rusqlite::{Connection, params};
 
@@ -12,6 +14,48 @@ use super::now_secs;
 
 /// The `tracing` target of audit events.
 pub const AUDIT_TARGET: &str = "mcp_auth::audit";
+
+/// Audited operations between two prunes of the audit table: the table holds at most
+/// [`AuditRetention::max_rows`] plus this many rows.
+pub const AUDIT_PRUNE_EVERY: u64 = 64;
+
+/// How much of the audit trail the table keeps: rows older than `max_age` go, and so do the
+/// oldest rows beyond `max_rows`. Every audit event is also a `tracing` event at
+/// [`AUDIT_TARGET`], so a log pipeline can keep the trail for longer than the database does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    /// The oldest row kept (by its `at`).
+    pub max_age: Duration,
+    /// The most rows kept (the newest).
+    pub max_rows: u64,
+}
+
+impl AuditRetention {
+    /// 90 days, and at most a million rows (about 100 MB).
+    pub const DEFAULT: Self =
+        Self { max_age: Duration::from_secs(90 * 86_400), max_rows: 1_000_000 };
+}
+
+impl Default for AuditRetention {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Deletes what `retention` no longer keeps; returns how many rows went. Both deletes walk an
+/// index (`id` is the rowid; `at` has `audit_by_time`), so a prune with nothing to do is two
+/// B-tree seeks.
+pub(crate) fn prune(conn: &Connection, retention: AuditRetention) -> rusqlite::Result<usize> {
+    let max_rows = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
+    let by_count = conn.execute(
+        "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
+        params![max_rows],
+    )?;
+    let max_age = i64::try_from(retention.max_age.as_secs()).unwrap_or(i64::MAX);
+    let by_age = conn
+        .execute("DELETE FROM audit WHERE at < ?1", params![now_secs().saturating_sub(max_age)])?;
+    Ok(by_count + by_age)
+}
 
 /// One audited operation.
 #[derive(Debug, Clone)]
@@ -42,6 +86,11 @@ impl Event {
     pub(crate) fn resource(mut self, resource_type: Option<&str>) -> Self {
         self.resource_type = resource_type.map(str::to_owned);
         self
+    }
+
+    /// True for a change (put, delete, revocation, status), false for a read.
+    pub(crate) fn is_change(&self) -> bool {
+        !matches!(self.action, "get" | "list")
     }
 
     /// Writes the row (inside the caller's transaction, if any).

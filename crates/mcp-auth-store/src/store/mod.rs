@@ -9,6 +9,9 @@
 //! | `revocations` | revoked user | revoked_at |
 //! | `audit` | read or change | at, actor, action, user_id, resource_type, outcome — never a secret |
 //!
+//! The audit table is bounded by an [`AuditRetention`] (age and row count), pruned every
+//! [`AUDIT_PRUNE_EVERY`] audited operations.
+//!
 //! The file is created `0600` (unix), in WAL mode with `secure_delete` on; the schema is
 //! migrated on open (`PRAGMA user_version`, see `schema.rs`).
 //!
@@ -22,6 +25,7 @@
 //! the busy timeout.
 
 mod audit;
+mod changes;
 mod error;
 mod rotate;
 mod schema;
@@ -30,22 +34,26 @@ mod types;
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use mcp_auth::{Principal, Secret, UserIdLogging};
 use rusqlite::Connection;
 
+pub(crate) use self::changes::{ChangeFeed, ChangeListener};
+use self::{audit::Event, schema::SCHEMA_VERSION};
 #[doc(inline)]
 pub use self::{
-    audit::AUDIT_TARGET,
+    audit::{AUDIT_PRUNE_EVERY, AUDIT_TARGET, AuditRetention},
     error::StoreError,
     types::{
         CredentialInfo, CredentialStatus, Lookup, NewCredential, RotationReport, StoredCredential,
     },
 };
-use self::{audit::Event, schema::SCHEMA_VERSION};
 use crate::{
     keys::Keyring,
     seal::{self, Secrets},
@@ -75,12 +83,33 @@ pub const DEFAULT_ROTATION_BATCH: u32 = 100;
 pub struct CredentialStore {
     inner: Arc<Inner>,
     user_ids: UserIdLogging,
+    retention: AuditRetention,
 }
 
 struct Inner {
     conn: Mutex<Connection>,
     keyring: Keyring,
     path: PathBuf,
+    /// Audited operations so far, to prune the audit table every [`AUDIT_PRUNE_EVERY`].
+    audited: AtomicU64,
+    changes: ChangeFeed,
+}
+
+impl Inner {
+    /// Counts `events` audited operations on `conn` and prunes the audit table when a multiple
+    /// of [`AUDIT_PRUNE_EVERY`] is crossed. A failed prune is logged, not returned: the
+    /// operation it follows has succeeded, and the next prune tries again.
+    fn audited(&self, conn: &Connection, events: u64, retention: AuditRetention) {
+        let before = self.audited.fetch_add(events, Ordering::Relaxed);
+        if (before + events) / AUDIT_PRUNE_EVERY == before / AUDIT_PRUNE_EVERY {
+            return;
+        }
+        match audit::prune(conn, retention) {
+            Ok(0) => {}
+            Ok(rows) => tracing::debug!(rows, "audit rows past their retention deleted"),
+            Err(error) => tracing::warn!(%error, "cannot prune the audit table"),
+        }
+    }
 }
 
 impl std::fmt::Debug for CredentialStore {
@@ -103,8 +132,15 @@ impl CredentialStore {
             .await
             .map_err(|_| StoreError::Worker)??;
         let store = Self {
-            inner: Arc::new(Inner { conn: Mutex::new(conn), keyring, path }),
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                keyring,
+                path,
+                audited: AtomicU64::new(0),
+                changes: ChangeFeed::default(),
+            }),
             user_ids: UserIdLogging::default(),
+            retention: AuditRetention::DEFAULT,
         };
         for (key_id, rows) in store.key_usage().await? {
             if !store.inner.keyring.contains(&key_id) {
@@ -129,6 +165,18 @@ impl CredentialStore {
     pub fn with_user_id_logging(mut self, user_ids: UserIdLogging) -> Self {
         self.user_ids = user_ids;
         self
+    }
+
+    /// How much of the audit trail the table keeps (default [`AuditRetention::DEFAULT`]).
+    /// Applied from the next prune on; give every store opened on one file the same setting.
+    pub fn with_audit_retention(mut self, retention: AuditRetention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The changes made through this store (and its clones), for the caches in front of it.
+    pub(crate) fn changes(&self) -> &ChangeFeed {
+        &self.inner.changes
     }
 
     /// The database file.
@@ -287,9 +335,20 @@ impl CredentialStore {
         loop {
             let actor = actor.to_owned();
             let inner = self.inner.clone();
+            let retention = self.retention;
             let batch = tokio::task::spawn_blocking(move || {
                 let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
-                rotate::rotate_batch(&mut conn, &inner.keyring, after_rowid, batch_size, &actor)
+                let batch = rotate::rotate_batch(
+                    &mut conn,
+                    &inner.keyring,
+                    after_rowid,
+                    batch_size,
+                    &actor,
+                );
+                if let Ok(Some(batch)) = &batch {
+                    inner.audited(&conn, batch.events.len() as u64, retention);
+                }
+                batch
             })
             .await
             .map_err(|_| StoreError::Worker)??;
@@ -324,15 +383,24 @@ impl CredentialStore {
         work: impl FnOnce(&mut Connection, &Keyring) -> Result<(T, Event), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
+        let retention = self.retention;
         let (value, event) = tokio::task::spawn_blocking(move || {
             // A panic mid-operation rolled its transaction back (`Transaction` drops roll back),
             // so the connection is still consistent: poisoning is ignored.
             let mut conn = inner.conn.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut conn, &inner.keyring)
+            let done = work(&mut conn, &inner.keyring);
+            // Counted whatever the outcome: a failed read (an undecryptable row) is audited too.
+            inner.audited(&conn, 1, retention);
+            done
         })
         .await
         .map_err(|_| StoreError::Worker)??;
         event.emit(&self.user_ids);
+        if event.is_change()
+            && let Some(user_id) = &event.user_id
+        {
+            self.inner.changes.changed(user_id, event.resource_type.as_deref()).await;
+        }
         Ok(value)
     }
 

@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
         outcome       TEXT    NOT NULL
     ) STRICT;
     CREATE INDEX audit_by_user ON audit (user_id, at);",
+    // 2: the audit table's age-based retention (`audit::prune`) deletes by time.
+    "CREATE INDEX audit_by_time ON audit (at);",
 ];
 
 /// The schema version this crate writes.

@@ -46,6 +46,30 @@ fn providers_and_the_refresh_margin_are_read_with_mode_store_only() {
 }
 
 #[test]
+fn the_cache_ttl_and_the_audit_retention_are_read_with_mode_store() {
+    let text = store_config("cache_ttl = \"10s\"\naudit_max_age = \"7d\"\naudit_max_rows = 5000");
+    let config = parse_with_env(&text, ORIGIN, &Overrides::default(), &store_env()).unwrap();
+    let CredentialsSection::Store(section) = &config.credentials else { panic!("store") };
+    assert_eq!(section.cache_ttl, Some(Duration::from_secs(10)));
+    let audit = section.store.audit;
+    assert_eq!((audit.max_age, audit.max_rows), (Duration::from_secs(7 * 86_400), 5_000));
+
+    let env = env_with(&[("MOCK_API_ACCESS_TOKEN", "t")]);
+    let text = format!("[credentials]\nmode = \"env\"\ncache_ttl = \"10s\"\n{MINIMAL}");
+    assert_reports(
+        &text,
+        &env,
+        "gw.toml: credentials.cache_ttl: only used with mode = \"api\" or \"store\" (mode is \"env\")",
+    );
+    let text = format!("[credentials]\nmode = \"env\"\naudit_max_rows = 5\n{MINIMAL}");
+    assert_reports(
+        &text,
+        &env,
+        "gw.toml: credentials.audit_max_rows: only used with mode = \"store\" (mode is \"env\")",
+    );
+}
+
+#[test]
 fn a_provider_over_plain_http_or_without_its_secret_is_refused() {
     let insecure =
         PROVIDER.replace("https://auth.example.com/token", "http://auth.example.com/token");
