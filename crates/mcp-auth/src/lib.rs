@@ -34,6 +34,7 @@ pub mod log_ids;
 pub mod metrics;
 pub mod middleware;
 pub mod progress;
+pub mod readiness;
 pub mod secret;
 pub mod stdio;
 pub mod tool;
@@ -51,6 +52,7 @@ pub use self::{
     limits::Limits,
     log_ids::UserIdLogging,
     metrics::Metrics,
+    readiness::Readiness,
     secret::Secret,
     wrap::{ServerFactory, WrapServerBuilder, WrappedServer, wrap_server},
 };

@@ -47,6 +47,9 @@ pub(crate) struct RawServer {
     /// `/metrics` (Prometheus text): `"off"` (default), `"public"` (on `listen`), or an
     /// address of its own such as `"127.0.0.1:9464"`.
     pub metrics: Option<String>,
+    /// After SIGTERM, how long `/ready` answers 503 while requests are still served, before
+    /// the listener closes (default 0: close at once).
+    pub drain_delay: Option<ConfigDuration>,
     /// `[server.limits]`.
     pub limits: RawLimits,
     /// `[server.progress]`.

@@ -1,7 +1,10 @@
 //! `[server]`: the listener, the public URL, browser and `Host` rules, the environment and the
 //! limits every mount shares.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::{
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    time::Duration,
+};
 
 use mcp_auth::{Environment, Limits, config::ENVIRONMENT_VAR, http::AllowedHosts};
 use url::Url;
@@ -45,6 +48,9 @@ pub struct ServerSection {
     pub worker_threads: Option<usize>,
     /// `server.metrics`: where `/metrics` is served, if anywhere.
     pub metrics: MetricsAt,
+    /// `server.drain_delay`: after SIGTERM, how long `/ready` answers `503` while every request
+    /// is still served, before the listener closes (zero by default).
+    pub drain_delay: Duration,
     /// `[server.progress]`: progress monitoring for every mount.
     pub progress: mcp_auth::progress::ProgressOptions,
 }
@@ -60,6 +66,10 @@ pub enum MetricsAt {
     /// On a listener of its own (an admin address only scrapers reach).
     Listen(SocketAddr),
 }
+
+/// The longest `server.drain_delay` accepted: a load balancer notices a failing readiness
+/// probe within seconds, and a longer delay only holds up every restart.
+const MAX_DRAIN_DELAY: Duration = Duration::from_secs(300);
 
 /// The most `server.worker_threads` accepted: far past any useful count, and a guard against a
 /// typo that would start a thread per connection's worth.
@@ -214,6 +224,17 @@ pub(super) fn validate(
             format!("must be between 1 and {MAX_WORKER_THREADS}"),
         ));
     }
+    let drain_delay = raw.drain_delay.map_or(Duration::ZERO, |d| d.0);
+    if drain_delay > MAX_DRAIN_DELAY {
+        report.push(
+            ConfigProblem::new(
+                "server.drain_delay",
+                "at most \"5m\"; a load balancer stops sending new requests within a few \
+                 probe periods (\"5s\" suits Kubernetes)",
+            )
+            .with_value(format!("{}s", drain_delay.as_secs())),
+        );
+    }
     let public_url = public_url?;
     let public_url_given = overrides.public_url.is_some() || raw.public_url.is_some();
     (report.problems.len() == problems).then_some(ServerSection {
@@ -228,6 +249,7 @@ pub(super) fn validate(
         max_connections: raw.limits.max_connections,
         worker_threads: raw.worker_threads,
         metrics,
+        drain_delay,
         progress,
     })
 }

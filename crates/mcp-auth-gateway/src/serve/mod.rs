@@ -3,12 +3,15 @@
 //! instance).
 //!
 //! Each entry becomes a [`WrappedServer`] whose instances are [`ProxyServer`]s; all of them are
-//! served on one listener ([`WrappedServer::serve_all`]). On shutdown the library drains the
-//! connections and drops the instances; each dropped proxy closes its upstream gracefully on the
+//! served on one listener ([`WrappedServer::serve_all`]) and share one [`Readiness`], so that
+//! [`Gateway::begin_draining`] turns every mount's `/ready` to `503` at once (`drain.rs`: the
+//! order of a graceful stop). On shutdown the library drains the connections and drops the
+//! instances; each dropped proxy closes its upstream gracefully on the
 //! [`TaskTracker`] that [`Gateway::serve`] waits for before it returns, so no child outlives
 //! the gateway's exit (and the supervisor kills any that would, even on `kill -9`).
 
 mod connect;
+mod drain;
 mod factory;
 mod run;
 
@@ -18,7 +21,7 @@ pub use self::run::{ServeError, check, run, run_loaded};
 
 use std::{sync::Arc, time::Duration};
 
-use mcp_auth::{Metrics, WrappedServer, wrap_server};
+use mcp_auth::{Metrics, Readiness, WrappedServer, wrap_server};
 use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -45,6 +48,8 @@ pub struct Gateway {
     resource_types: Vec<String>,
     /// Each mount's factory, kept for its warm pool (closed at shutdown).
     factories: Vec<Arc<Factory>>,
+    /// Every mount's readiness (one handle, shared).
+    readiness: Readiness,
     closer: TaskTracker,
 }
 
@@ -77,6 +82,7 @@ impl Gateway {
         let mut mounts = Vec::with_capacity(config.servers.len());
         let mut factories = Vec::with_capacity(config.servers.len());
         let mut resource_types = Vec::with_capacity(config.servers.len());
+        let readiness = Readiness::new();
         for entry in &config.servers {
             let entry = Arc::new(entry.clone());
             let factory = Arc::new(Factory::new(
@@ -104,13 +110,14 @@ impl Gateway {
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);
             }
+            builder = builder.readiness(readiness.clone());
             let server = builder.build().map_err(ConfigReport::from_library)?;
             mounts.push((entry.name.clone(), config.mount_url(&entry)));
             resource_types.push(entry.resource_type.clone());
             servers.push(server);
         }
         let stop = CancellationToken::new();
-        Ok(Self { servers, metrics, stop, mounts, resource_types, factories, closer })
+        Ok(Self { servers, metrics, stop, mounts, resource_types, factories, readiness, closer })
     }
 
     /// Resolves once [`shutdown`](Self::shutdown) is called.
@@ -164,7 +171,20 @@ impl Gateway {
         }
     }
 
-    /// Stops serving: connections drain, instances and their upstreams close.
+    /// The first step of a graceful stop: every mount's `GET {mount}/ready` answers `503`
+    /// from now on, while everything else is still served until [`shutdown`](Self::shutdown).
+    pub fn begin_draining(&self) {
+        self.readiness.set_draining();
+    }
+
+    /// Every mount's readiness (one handle): where a readiness check of the gateway's would
+    /// be added.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Stops serving: readiness turns draining (if it was not already), the listener closes,
+    /// requests in flight get the grace period, instances and their upstreams close.
     pub fn shutdown(&self) {
         self.stop.cancel();
         for server in &self.servers {

@@ -1,4 +1,5 @@
-//! The `serve` command's life: load, bind, announce, serve until SIGTERM or Ctrl-C, drain.
+//! The `serve` command's life: load, bind, announce, serve until SIGTERM or Ctrl-C, drain
+//! (`drain.rs`).
 
 use std::{net::SocketAddr, path::Path};
 
@@ -32,8 +33,9 @@ pub enum ServeError {
 }
 
 /// Runs `mcp-auth serve --config path` on a runtime of `server.worker_threads` workers until
-/// SIGTERM or Ctrl-C, then drains: connections finish (within the grace period), every upstream
-/// child is stopped, and only then does it return.
+/// SIGTERM or Ctrl-C, then drains (`serve/drain.rs`): `/ready` answers `503`, requests are
+/// still served for `server.drain_delay`, then connections finish (within the grace period),
+/// every upstream child is stopped, and only then does it return.
 pub fn run(path: &Path, overrides: Overrides) -> Result<(), ServeError> {
     let config = config::load(path, &overrides).map_err(ServeError::Config)?;
     run_loaded(path, overrides, config)
@@ -90,18 +92,16 @@ async fn serve(
         }
         _ => axum::Router::new(),
     };
+    // Listening before the banner: a SIGTERM sent as soon as it is printed drains, not kills.
+    let signals = super::drain::StopSignals::new();
     let worker_threads = tokio::runtime::Handle::current().metrics().num_workers();
     tracing::info!(worker_threads, "serving on {bound}");
     for (name, url) in gateway.mounts() {
         println!("mcp-auth: serving {name} at {url}");
     }
     let gateway = std::sync::Arc::new(gateway);
-    let stopper = gateway.clone();
-    tokio::spawn(async move {
-        stop_signal().await;
-        tracing::info!("stopping: draining connections and stopping upstream servers");
-        stopper.shutdown();
-    });
+    let delay = config.server.drain_delay;
+    tokio::spawn(super::drain::drain_on_signal(gateway.clone(), delay, signals));
     let extra = connect.merge(match (config.server.metrics, gateway.metrics()) {
         (MetricsAt::Public, Some(metrics)) => metrics.router(METRICS_PATH),
         (MetricsAt::Listen(addr), Some(metrics)) => {
@@ -142,18 +142,7 @@ async fn serve_metrics(
 
 /// Resolves on SIGTERM (what service managers and `docker stop` send) or Ctrl-C.
 pub(crate) async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+    super::drain::StopSignals::new().next().await;
 }
 
 /// Runs `mcp-auth check --config path`: the summary on success, every problem otherwise.

@@ -1,6 +1,7 @@
 //! [`GuardedBody`]: every admitted response's body. It keeps the request's hold on the user's
 //! entry and in-flight slot until the body ends, counts the bytes handed to the connection that
-//! the client has not yet taken, and ends a stream when the token it was opened with expires.
+//! the client has not yet taken, and ends a stream when the token it was opened with expires
+//! (or, for a stream that answers no request, when the server begins to shut down).
 //!
 //! Unread bytes: hyper asks for the next frame only once it has room in its own bounded write
 //! buffer, i.e. once the client has read most of the previous one. So the frame last handed to
@@ -15,6 +16,7 @@ use std::{
 
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::admission::Held;
 
@@ -26,6 +28,9 @@ pub(crate) struct GuardedBody {
     outstanding: usize,
     /// When the stream must end (its token's expiry plus leeway).
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The server's shutdown, for a stream that answers no request: it would otherwise hold
+    /// its connection, and the drain, for the whole grace period.
+    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 impl GuardedBody {
@@ -34,7 +39,13 @@ impl GuardedBody {
             let left = at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
             Box::pin(tokio::time::sleep(left))
         });
-        Self { inner, held, outstanding: 0, deadline }
+        Self { inner, held, outstanding: 0, deadline, shutdown: None }
+    }
+
+    /// Also ends the body once `shutdown` is cancelled.
+    pub(crate) fn ending_on(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = Some(Box::pin(shutdown.cancelled_owned()));
+        self
     }
 
     fn settle(&mut self) {
@@ -60,6 +71,12 @@ impl http_body::Body for GuardedBody {
             && deadline.as_mut().poll(cx).is_ready()
         {
             tracing::debug!("stream closed: the token it was opened with has expired");
+            return Poll::Ready(None);
+        }
+        if let Some(shutdown) = &mut this.shutdown
+            && shutdown.as_mut().poll(cx).is_ready()
+        {
+            tracing::debug!("stream closed: the server is shutting down");
             return Poll::Ready(None);
         }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);

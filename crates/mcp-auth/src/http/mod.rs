@@ -5,7 +5,8 @@
 //! | `POST/GET/DELETE {base}` | Streamable HTTP, both eras ([`streamable`]) |
 //! | `POST {base}/message` | the original package's alias of the above |
 //! | `GET {base}/sse`, `POST {base}/messages` | legacy HTTP+SSE ([`sse`]) |
-//! | `GET {base}/health` | `{"status":"ok"}`, no auth |
+//! | `GET {base}/health` | `{"status":"ok"}`, no auth: liveness, `200` for as long as the process answers |
+//! | `GET {base}/ready` | `{"status":"ready"}`; `503` `{"status":"draining"}` once shutdown has begun, `503` `{"status":"not_ready"}` while a [readiness check](crate::readiness) fails; no auth |
 //! | `GET {base}` (no SSE `Accept`) | the info document, no auth |
 //!
 //! Every request gets an id first ([`RequestIdLayer`]: the `X-Request-ID` of the request, its
@@ -85,7 +86,8 @@ pub(crate) fn router<H: ServerHandler>(shared: Arc<Shared<H>>, root_metadata: bo
         .route(&format!("{base}/message"), any(streamable::handle::<H>))
         .route(&format!("{base}/sse"), get(sse::connect::<H>))
         .route(&format!("{base}/messages"), post(sse::post_message::<H>))
-        .route(&format!("{base}/health"), get(info::health));
+        .route(&format!("{base}/health"), get(info::health))
+        .route(&format!("{base}/ready"), get(info::ready::<H>));
     // Only the caller is needed there: the server's own `AuthLayer`, no credential or instance.
     let router = match &shared.progress {
         Some(_) => router.merge(

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Challenges, CredentialHeaders, HttpOptions, SessionHandler, SseSessions, StatelessHandler,
 };
-use crate::{admission::Admitter, progress::ProgressMonitor};
+use crate::{admission::Admitter, progress::ProgressMonitor, readiness::Readiness};
 
 pub(crate) struct Shared<H> {
     /// Who may call, how often, with which credential, on which instance.
@@ -17,7 +17,12 @@ pub(crate) struct Shared<H> {
     pub(crate) credential_headers: CredentialHeaders,
     pub(crate) http: HttpOptions,
     pub(crate) sse: SseSessions,
+    /// Cancelled when shutdown begins: the accept loop stops, connections close once their
+    /// requests are answered, and listen-only streams (a session's GET stream) end. Requests
+    /// in flight are not cut by it: the instances close after the connections have drained.
     pub(crate) shutdown: CancellationToken,
+    /// What `GET {base}/ready` answers.
+    pub(crate) readiness: Readiness,
     /// Answers stateless-era POSTs before rmcp does, when set.
     pub(crate) stateless: Option<Arc<StatelessHandler<H>>>,
     /// Serves session-era Streamable HTTP instead of rmcp, when set.

@@ -80,7 +80,10 @@ pub(crate) async fn handle<H: ServerHandler>(
         return errors::refusal(&refusal);
     }
     // A POST is answered (perhaps as a stream) and takes an in-flight slot until it is; a GET
-    // is the session's stream, capped through the sessions, and ends when its token expires.
+    // is the session's stream, capped through the sessions, and ends when its token expires or
+    // the server begins to shut down (it answers no request: nothing in flight is lost, and
+    // the client reopens it elsewhere).
+    let ends_on = (parts.method == Method::GET).then(|| shared.shutdown.clone());
     let (principal, entry, held, ends_at) = if parts.method == Method::POST {
         let user_id = admission.principal.user_id().to_owned();
         match admission.start_request() {
@@ -119,7 +122,7 @@ pub(crate) async fn handle<H: ServerHandler>(
     let tracked = posted
         .as_deref()
         .and_then(|bytes| progress::start(shared.progress.as_ref(), &principal, bytes));
-    let sent = Sent { list_filter, tracked, held, ends_at };
+    let sent = Sent { list_filter, tracked, held, ends_at, ends_on };
     let json_body = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -173,6 +176,8 @@ struct Sent {
     tracked: Option<Tracked>,
     held: Held,
     ends_at: Option<std::time::SystemTime>,
+    /// Ends the body when cancelled (the server's shutdown, for a GET stream).
+    ends_on: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Sent {
@@ -187,8 +192,14 @@ impl Sent {
             Some(tracked) => progress::count(response, tracked),
             None => response,
         };
-        let (held, ends_at) = (self.held, self.ends_at);
-        response.map(|body| axum::body::Body::new(GuardedBody::new(body, held, ends_at)))
+        let (held, ends_at, ends_on) = (self.held, self.ends_at, self.ends_on);
+        response.map(|body| {
+            let guarded = GuardedBody::new(body, held, ends_at);
+            axum::body::Body::new(match ends_on {
+                Some(shutdown) => guarded.ending_on(shutdown),
+                None => guarded,
+            })
+        })
     }
 }
 

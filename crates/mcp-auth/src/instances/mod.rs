@@ -104,6 +104,9 @@ pub(crate) struct RegistryInner<H> {
     pub(crate) book: Arc<SessionBook>,
     hibernate_after: std::time::Duration,
     end_session: Option<Arc<EndSession<H>>>,
+    /// Cancelled by [`InstanceRegistry::clear`]: the parent of every entry's token (rmcp's
+    /// sessions and streams) and the sweep's. Not the server's shutdown, which only begins the
+    /// drain: requests in flight then still need their instances.
     shutdown: CancellationToken,
     /// How log lines name users.
     user_ids: UserIdLogging,
@@ -301,8 +304,10 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         }
     }
 
-    /// Drops every entry (shutdown).
+    /// Drops every entry (shutdown, once the connections have drained): their streams and
+    /// sessions end, and the sweep stops.
     pub(crate) async fn clear(&self) {
+        self.inner.shutdown.cancel();
         self.inner.entries.invalidate_all();
         self.inner.entries.run_pending_tasks().await;
     }

@@ -59,6 +59,7 @@ pub(super) fn route(path: &str, base: &str) -> &'static str {
         Some("/sse") => "sse",
         Some("/messages") => "messages",
         Some("/health") => "health",
+        Some("/ready") => "ready",
         Some("/progress/stats" | "/progress/metrics") => "progress",
         _ => "other",
     }
@@ -97,6 +98,7 @@ mod tests {
             ("/mcp/sse", "sse"),
             ("/mcp/messages", "messages"),
             ("/mcp/health", "health"),
+            ("/mcp/ready", "ready"),
             ("/mcp/progress/stats", "progress"),
             ("/mcp/progress/metrics", "progress"),
             ("/.well-known/oauth-protected-resource/mcp", "metadata"),

@@ -40,6 +40,7 @@ use crate::{
     metrics::{Metrics, ServerMetrics},
     middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
     progress::{ProgressMonitor, ProgressOptions},
+    readiness::Readiness,
     secret::Secret,
 };
 
@@ -71,6 +72,7 @@ where
         metrics: None,
         progress: ProgressOptions::default(),
         user_ids: UserIdLogging::default(),
+        readiness: Readiness::new(),
     }
 }
 
@@ -95,6 +97,7 @@ pub struct WrapServerBuilder<H> {
     metrics: Option<Metrics>,
     progress: ProgressOptions,
     user_ids: UserIdLogging,
+    readiness: Readiness,
 }
 
 impl<H: ServerHandler> WrapServerBuilder<H> {
@@ -217,6 +220,14 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         self
     }
 
+    /// What `GET {base}/ready` reports (see [`crate::readiness`]): by default a handle of this
+    /// server's own, with no checks. Give several servers one handle to drain them together,
+    /// or add checks to it.
+    pub fn readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
+    }
+
     /// Validates the configuration.
     pub fn build(self) -> Result<WrappedServer<H>, ConfigError> {
         let auth = crate::auth::required(self.auth)?;
@@ -244,14 +255,13 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
         let limits = self.limits.validated()?;
         let progress = self.progress.monitor()?;
         let failed_auth = FailedAuthLimiter::new(&limits.failed_auth_per_peer)?;
-        let shutdown = CancellationToken::new();
         let registry = InstanceRegistry::new(
             self.factory,
             &self.instances,
             limits.clone(),
             http.rmcp_config(),
             self.sessions.clone().map(end_through),
-            shutdown.clone(),
+            CancellationToken::new(),
             self.user_ids.clone(),
         );
         let credential_headers = CredentialHeaders::new(&*auth);
@@ -276,7 +286,8 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
                 credential_headers,
                 http,
                 sse: SseSessions::default(),
-                shutdown,
+                shutdown: CancellationToken::new(),
+                readiness: self.readiness,
                 stateless: self.stateless,
                 sessions: self.sessions,
                 challenges,
@@ -358,13 +369,15 @@ impl<H: ServerHandler> WrappedServer<H> {
 
     /// Serves HTTP/1.1 and HTTP/2 on `listener` until [`shutdown`](Self::shutdown) is called,
     /// within the connection limits of [`HttpOptions`]: a connection cap, header-read,
-    /// keep-alive and body timeouts. After `shutdown`, open connections get
-    /// [`shutdown_grace_period`](HttpOptions::shutdown_grace_period) to finish.
+    /// keep-alive and body timeouts. After `shutdown`, no new connection is accepted, and open
+    /// connections get [`shutdown_grace_period`](HttpOptions::shutdown_grace_period) to finish
+    /// the requests in flight (a session's GET stream ends at once: it answers nothing);
+    /// then the rest are dropped, the instances closed, and this returns.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let shutdown = self.shared.shutdown.clone();
         let result =
             crate::http::serve::serve(listener, self.router(), &self.shared.http, shutdown).await;
-        self.shared.admission.registry.clear().await;
+        self.close().await;
         result
     }
 
@@ -409,15 +422,34 @@ impl<H: ServerHandler> WrappedServer<H> {
             crate::http::serve::serve(listener, router, &first.shared.http, stop.clone()).await;
         stop.cancel();
         for server in servers {
-            server.shutdown();
-            server.shared.admission.registry.clear().await;
+            server.close().await;
         }
         result
     }
 
-    /// Stops [`serve`](Self::serve): in-flight streams end, instances are dropped.
+    /// Begins the shutdown of [`serve`](Self::serve): [`readiness`](Self::readiness) turns
+    /// draining, new connections are refused, and the requests in flight get the grace period
+    /// before the instances are [closed](Self::close). Serving [`router`](Self::router)
+    /// yourself, this turns the readiness and ends the GET streams; call
+    /// [`close`](Self::close) once your server has let its requests finish.
     pub fn shutdown(&self) {
+        self.shared.readiness.set_draining();
         self.shared.shutdown.cancel();
+    }
+
+    /// Ends every stream and session still open and drops the instances: the last step of a
+    /// shutdown, which [`serve`](Self::serve) and [`serve_all`](Self::serve_all) take
+    /// themselves once their connections have drained. Calls still in flight are cut.
+    pub async fn close(&self) {
+        self.shutdown();
+        self.shared.admission.registry.clear().await;
+    }
+
+    /// What `GET {base}/ready` reports: [`Readiness::set_draining`] on it turns the route
+    /// `503` while everything else keeps serving (the first step of a graceful drain, before
+    /// [`shutdown`](Self::shutdown)).
+    pub fn readiness(&self) -> &Readiness {
+        &self.shared.readiness
     }
 
     /// Serves one user over stdin/stdout: the identity comes from the auth provider (use

@@ -79,7 +79,7 @@ fn an_unknown_key_suggests_the_closest() {
         &with_sh("[server]\nfoo = 1"),
         &base_env,
         "gw.toml: server.foo: unknown key; expected one of: listen, public_url, cors_origins, \
-         allowed_hosts, environment, worker_threads, metrics, limits, progress",
+         allowed_hosts, environment, worker_threads, metrics, drain_delay, limits, progress",
     );
     assert_reports(
         &with_sh("[auth]\nmode = \"jwtt\""),
@@ -450,6 +450,23 @@ fn a_secret_file_is_read_without_its_trailing_newline() {
             )),
         "{lines:?}"
     );
+}
+
+#[test]
+fn a_drain_delay_is_a_duration_of_at_most_five_minutes() {
+    assert_reports(
+        &with_sh("[server]\ndrain_delay = \"6m\""),
+        &base_env,
+        "gw.toml: server.drain_delay: at most \"5m\"; a load balancer stops sending new requests \
+         within a few probe periods (\"5s\" suits Kubernetes) (got \"360s\")",
+    );
+    let lines = lines_of(&with_sh("[server]\ndrain_delay = \"soon\""));
+    assert!(
+        lines.iter().any(|l| l.starts_with("gw.toml: server.drain_delay: expected a duration")),
+        "{lines:?}"
+    );
+    assert_eq!(valid(&with_sh("[server]\ndrain_delay = \"5m\"")).server.drain_delay.as_secs(), 300);
+    assert!(valid(&with_sh("[server]\ndrain_delay = 0")).server.drain_delay.is_zero());
 }
 
 #[test]

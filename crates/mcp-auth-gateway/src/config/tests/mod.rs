@@ -73,6 +73,7 @@ fn a_minimal_file_takes_every_default() {
     assert_eq!(config.public_url().as_str(), "http://127.0.0.1:8080/");
     assert_eq!(config.server.environment, Environment::Development);
     assert_eq!(config.server.limits, mcp_auth::Limits::default());
+    assert_eq!(config.server.drain_delay, Duration::ZERO, "no delay unless asked");
     assert!(
         matches!(&config.auth, AuthSection::Jwt(jwt) if matches!(&jwt.key, JwtKey::Secret { key: "auth.secret_env", .. }))
     );
@@ -100,6 +101,7 @@ fn every_key_maps_onto_the_library_settings() {
         allowed_hosts = ["internal.example.com"]
         environment = "production"
         worker_threads = 3
+        drain_delay = "5s"
         [server.limits]
         max_request_body_bytes = 1024
         max_connections = 50
@@ -143,6 +145,7 @@ fn every_key_maps_onto_the_library_settings() {
     );
     assert_eq!((server.max_request_body_bytes, server.max_connections), (Some(1024), Some(50)));
     assert_eq!(server.worker_threads, Some(3));
+    assert_eq!(server.drain_delay, Duration::from_secs(5));
     assert_eq!(server.limits.max_in_flight_per_user, 4);
     assert_eq!(server.limits.max_sessions_total, 100);
     assert_eq!(server.limits.session_hibernate_after, Duration::from_secs(120));
