@@ -21,8 +21,8 @@ import yaml
 # library's shutdown grace period (HttpOptions::shutdown_grace_period, 10 s), then upstreams
 # get CLOSE_WAIT (serve/mod.rs, 10 s).
 DRAIN_AFTER_DELAY_S = 20
-# server.drain_delay as deployed (configmap.yaml), while the key is still commented out there.
-PLANNED_DRAIN_DELAY_S = 5
+# server.drain_delay when configmap.yaml does not set it (the gateway's default).
+PLANNED_DRAIN_DELAY_S = 0
 KINDS = {
     "Namespace",
     "ConfigMap",
