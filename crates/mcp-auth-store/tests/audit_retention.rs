@@ -81,3 +81,28 @@ async fn key_rotation_batches_count_towards_the_bound() {
     let rows = count(&t, "");
     assert!(rows <= 10 + AUDIT_PRUNE_EVERY, "{rows} audit rows");
 }
+
+#[tokio::test]
+async fn a_table_far_over_its_bound_shrinks_a_batch_per_prune_then_holds() {
+    let mut t = TestStore::new().await;
+    t.raw()
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+             INSERT INTO audit (at, actor, action, outcome) SELECT ?1, 'before', 'get', 'x' FROM n",
+            [now_secs()],
+        )
+        .unwrap();
+    let retention = AuditRetention { max_age: Duration::from_secs(86_400), max_rows: 100 };
+    t.store = t.store.clone().with_audit_retention(retention);
+
+    for _ in 0..AUDIT_PRUNE_EVERY {
+        let _ = t.store.get("alice", "github", "gateway").await.unwrap();
+    }
+    // One prune: one batch (4,096 rows) gone, not all 9,964 at once.
+    assert_eq!(count(&t, ""), 10_000 + AUDIT_PRUNE_EVERY - 4_096);
+
+    for _ in 0..3 * AUDIT_PRUNE_EVERY {
+        let _ = t.store.get("alice", "github", "gateway").await.unwrap();
+    }
+    assert!(count(&t, "") <= 100 + AUDIT_PRUNE_EVERY, "{} rows", count(&t, ""));
+}

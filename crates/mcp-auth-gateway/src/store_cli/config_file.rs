@@ -6,6 +6,9 @@ use std::path::Path;
 
 use crate::config::{ConfigDuration, ConfigReport, ProcessEnv, StoreSection};
 
+/// The keys of a tenant manager's `[store]`.
+const STORE_KEYS: [&str; 5] = ["path", "key_env", "key_file", "audit_max_age", "audit_max_rows"];
+
 /// The store of the config at `path`: its `[store]` table (a tenant manager's config), or its
 /// `[credentials]` table with `mode = "store"` (a gateway's). Relative paths are relative to the
 /// config file's folder.
@@ -34,6 +37,15 @@ pub fn store_of_table(path: &Path, table: &toml::Table) -> Result<StoreSection, 
             ));
         }
     };
+    if section == "store"
+        && let Some(unknown) = table.keys().find(|key| !STORE_KEYS.contains(&key.as_str()))
+    {
+        return Err(format!(
+            "{}: store.{unknown}: unknown key; expected one of {}",
+            path.display(),
+            STORE_KEYS.join(", ")
+        ));
+    }
     let text_of = |key: &str| -> Result<Option<&str>, String> {
         match table.get(key) {
             None => Ok(None),
@@ -68,5 +80,39 @@ pub fn store_of_table(path: &Path, table: &toml::Table) -> Result<StoreSection, 
             Ok(store.relative_to(dir))
         }
         _ => Err(report.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_tenant_managers_store_reads_its_retention_and_refuses_unknown_keys() {
+        let path = Path::new("/etc/mcp-auth/tenants.toml");
+        let text = "[store]\nkey_file = \"keys\"\naudit_max_age = \"7d\"\naudit_max_rows = 500\n";
+        let store = store_of_table(path, &table(text)).unwrap();
+        assert_eq!(store.path, Path::new("/etc/mcp-auth/credentials.db"));
+        let expected = (std::time::Duration::from_secs(7 * 86_400), 500);
+        assert_eq!((store.audit.max_age, store.audit.max_rows), expected);
+
+        let typo = "[store]\nkey_file = \"keys\"\naudit_max_row = 500\n";
+        let error = store_of_table(path, &table(typo)).unwrap_err();
+        assert!(error.contains("store.audit_max_row: unknown key"), "{error}");
+        let wrong = "[store]\nkey_file = \"keys\"\naudit_max_age = \"soon\"\n";
+        let error = store_of_table(path, &table(wrong)).unwrap_err();
+        assert!(error.contains("store.audit_max_age"), "{error}");
+    }
+
+    #[test]
+    fn a_gateways_credentials_table_may_hold_the_gateways_other_keys() {
+        let path = Path::new("gw.toml");
+        let text = "[credentials]\nmode = \"store\"\nkey_file = \"k\"\nrefresh_margin = \"5m\"\n";
+        let store = store_of_table(path, &table(text)).unwrap();
+        assert_eq!(store.path, Path::new("./credentials.db"));
     }
 }

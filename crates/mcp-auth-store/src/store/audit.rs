@@ -31,7 +31,7 @@ pub struct AuditRetention {
 }
 
 impl AuditRetention {
-    /// 90 days, and at most a million rows (about 100 MB).
+    /// 90 days, and at most a million rows (some 100 to 200 MB with their indexes).
     pub const DEFAULT: Self =
         Self { max_age: Duration::from_secs(90 * 86_400), max_rows: 1_000_000 };
 }
@@ -42,18 +42,28 @@ impl Default for AuditRetention {
     }
 }
 
-/// Deletes what `retention` no longer keeps; returns how many rows went. Both deletes walk an
-/// index (`id` is the rowid; `at` has `audit_by_time`), so a prune with nothing to do is two
-/// B-tree seeks.
+/// The most rows one prune deletes per rule. A prune holds the store's connection, so a table
+/// far over its bound (a retention just lowered, say) shrinks over several prunes instead of
+/// stalling every request behind one long delete; each prune removes far more rows than the
+/// [`AUDIT_PRUNE_EVERY`] operations between two prunes add, so the bound is reached.
+const PRUNE_BATCH: i64 = 4096;
+
+/// Deletes what `retention` no longer keeps (at most [`PRUNE_BATCH`] rows per rule); returns how
+/// many rows went. Both deletes walk an index (`id` is the rowid; `at` has `audit_by_time`), so
+/// a prune with nothing to do is a few B-tree seeks.
 pub(crate) fn prune(conn: &Connection, retention: AuditRetention) -> rusqlite::Result<usize> {
     let max_rows = i64::try_from(retention.max_rows).unwrap_or(i64::MAX);
     let by_count = conn.execute(
-        "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
-        params![max_rows],
+        "DELETE FROM audit WHERE id IN (
+             SELECT id FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1
+             ORDER BY id LIMIT ?2)",
+        params![max_rows, PRUNE_BATCH],
     )?;
     let max_age = i64::try_from(retention.max_age.as_secs()).unwrap_or(i64::MAX);
-    let by_age = conn
-        .execute("DELETE FROM audit WHERE at < ?1", params![now_secs().saturating_sub(max_age)])?;
+    let by_age = conn.execute(
+        "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY at LIMIT ?2)",
+        params![now_secs().saturating_sub(max_age), PRUNE_BATCH],
+    )?;
     Ok(by_count + by_age)
 }
 
