@@ -65,6 +65,13 @@ pub trait AuthProvider: Send + Sync + 'static {
     fn credential_headers(&self) -> Vec<http::HeaderName> {
         Vec::new()
     }
+
+    /// Forgets whatever this provider remembers of `user_id` (verified tokens), so that their
+    /// next request is authenticated from scratch: part of
+    /// [`WrappedServer::invalidate_user`](crate::WrappedServer::invalidate_user).
+    fn forget_user(&self, user_id: &str) {
+        let _ = user_id;
+    }
 }
 
 #[async_trait::async_trait]
@@ -76,6 +83,10 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
     fn credential_headers(&self) -> Vec<http::HeaderName> {
         (**self).credential_headers()
     }
+
+    fn forget_user(&self, user_id: &str) {
+        (**self).forget_user(user_id)
+    }
 }
 
 #[async_trait::async_trait]
@@ -86,6 +97,10 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Box<P> {
 
     fn credential_headers(&self) -> Vec<http::HeaderName> {
         (**self).credential_headers()
+    }
+
+    fn forget_user(&self, user_id: &str) {
+        (**self).forget_user(user_id)
     }
 }
 

@@ -312,6 +312,24 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         self.inner.entries.run_pending_tasks().await;
     }
 
+    /// Drops every entry of `user_id` (a revocation), busy or not: their streams and sessions
+    /// end, and the next request builds a new instance from a freshly resolved credential.
+    /// Returns how many entries went. A scan of the entries, paid per revocation.
+    pub(crate) async fn forget_user(&self, user_id: &str) -> usize {
+        let keys: Vec<_> = self
+            .inner
+            .entries
+            .iter()
+            .filter(|(key, _)| &*key.user_id == user_id)
+            .map(|(key, _)| key)
+            .collect();
+        for key in &keys {
+            self.inner.entries.invalidate(&**key).await;
+        }
+        self.inner.entries.run_pending_tasks().await;
+        keys.len()
+    }
+
     /// Reserves room for one more Streamable HTTP session if all users together hold fewer than
     /// `max`; false when they hold `max` or more.
     pub(crate) fn reserve_session(&self, max: usize) -> bool {

@@ -18,6 +18,7 @@
 //! ```
 
 mod authorization;
+mod revoke;
 
 use std::{collections::HashMap, sync::Arc};
 

@@ -154,6 +154,17 @@ impl AuthProvider for JwtAuthProvider {
     async fn authenticate(&self, ctx: &RequestContext<'_>) -> Result<Principal, AuthError> {
         self.verify(ctx.bearer_token()?).await
     }
+
+    /// Drops the user's verified tokens: a scan of the cache (bounded by its capacity), paid
+    /// per revocation rather than by every lookup, as an invalidation closure would be.
+    fn forget_user(&self, user_id: &str) {
+        let Some(cache) = &self.inner.verified else { return };
+        for (token, principal) in cache.iter() {
+            if principal.user_id() == user_id {
+                cache.invalidate(&*token);
+            }
+        }
+    }
 }
 
 /// Why verification failed. The header is only looked at again here, on the failure path.
@@ -180,5 +191,52 @@ fn classify_unparsable_header(token: &str) -> AuthError {
             alg: alg.chars().filter(char::is_ascii_graphic).take(16).collect(),
         },
         None => AuthError::MalformedToken,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    const SECRET: &str = "a-test-secret-of-at-least-thirty-two-bytes";
+
+    fn token(user: &str) -> String {
+        let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600;
+        let claims = json!({ "sub": user, "exp": exp });
+        encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    }
+
+    fn cached(provider: &JwtAuthProvider, token: &str) -> bool {
+        provider.inner.verified.as_ref().unwrap().contains_key(token)
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_user_drops_their_verified_tokens_only() {
+        let provider = JwtAuthProvider::builder().secret(SECRET).build().unwrap();
+        let (alice_1, alice2, bob) = (token("alice"), token("alice2"), token("bob"));
+        let alice_again = {
+            // A second token of alice's (another `exp`): both are hers.
+            let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 7200;
+            let claims = json!({ "sub": "alice", "exp": exp });
+            let key = EncodingKey::from_secret(SECRET.as_bytes());
+            encode(&Header::default(), &claims, &key).unwrap()
+        };
+        for token in [&alice_1, &alice2, &bob, &alice_again] {
+            provider.verify(token).await.unwrap();
+            assert!(cached(&provider, token));
+        }
+
+        provider.forget_user("alice");
+
+        assert!(!cached(&provider, &alice_1));
+        assert!(!cached(&provider, &alice_again));
+        assert!(cached(&provider, &alice2), "user alice2 is not alice");
+        assert!(cached(&provider, &bob));
+        assert_eq!(provider.verify(&alice_1).await.unwrap().user_id(), "alice");
     }
 }
