@@ -192,17 +192,6 @@ impl Gateway {
         }
     }
 
-    /// Forgets `user_id` on every mount ([`WrappedServer::invalidate_user`]): their cached
-    /// credentials, verified tokens and instances (stdio children included) go, and their next
-    /// request starts from the tenant manager. Returns how many instances were closed.
-    pub async fn invalidate_user(&self, user_id: &str) -> usize {
-        let mut closed = 0;
-        for server in &self.servers {
-            closed += server.invalidate_user(user_id).await;
-        }
-        closed
-    }
-
     /// The wrapped server of each mount (stats, tests).
     pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
         &self.servers
