@@ -90,3 +90,36 @@ async fn a_code_without_its_pkce_verifier_is_refused_by_the_provider() {
     assert!(matches!(&err, OAuthError::Refused { error } if error == "invalid_grant"), "{err:?}");
     assert!(t.store.get("alice", RESOURCE, "test").await.unwrap().is_none());
 }
+
+/// RFC 9207: with the provider's issuer configured, a callback must name it in `iss`. A code
+/// brought back under another issuer (a mix-up) or none is never redeemed, and the state is
+/// spent.
+#[tokio::test]
+async fn a_callback_from_another_issuer_or_none_is_refused() {
+    let provider = TestProvider::start(3600).await;
+    let t = TestStore::new().await;
+    // oidc-provider's issuer identifier, as it names itself (no trailing slash).
+    let issuer = provider.issuer.as_str().trim_end_matches('/').to_owned();
+    let config = provider.config().with_issuer(&issuer);
+    let connector = OAuthConnector::new(t.store.clone(), [config]).unwrap();
+
+    let request = connector.authorize("alice", RESOURCE).unwrap();
+    let mixed_up = provider.login(&request.url, "alice").await;
+    assert_eq!(mixed_up.iss.as_deref(), Some(issuer.as_str()), "the provider sends iss");
+    let err = connector
+        .complete_callback(&mixed_up.state, &mixed_up.code, Some("https://attacker.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OAuthError::IssuerMismatch), "{err:?}");
+    let again = connector.complete_callback(&mixed_up.state, &mixed_up.code, Some(&issuer)).await;
+    assert!(matches!(again, Err(OAuthError::UnknownState)), "the state was not spent: {again:?}");
+
+    let bare = provider.login(&connector.authorize("alice", RESOURCE).unwrap().url, "alice").await;
+    let err = connector.complete_callback(&bare.state, &bare.code, None).await.unwrap_err();
+    assert!(matches!(err, OAuthError::IssuerMismatch), "{err:?}");
+    assert!(t.store.get("alice", RESOURCE, "test").await.unwrap().is_none());
+
+    let good = provider.login(&connector.authorize("alice", RESOURCE).unwrap().url, "alice").await;
+    connector.complete_callback(&good.state, &good.code, good.iss.as_deref()).await.unwrap();
+    assert!(t.store.get("alice", RESOURCE, "test").await.unwrap().is_some());
+}

@@ -12,6 +12,7 @@
 //! client_secret_env = "GITHUB_CLIENT_SECRET"   # optional: a public client uses PKCE alone
 //! scopes = ["repo"]
 //! authorize_params = { prompt = "consent" }     # optional extra authorize parameters
+//! issuer = "https://github.com/login/oauth"     # optional: the callback's `iss` must equal it
 //! ```
 
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ pub(crate) struct RawConnectProvider {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub authorize_params: BTreeMap<String, String>,
+    pub issuer: Option<String>,
 }
 
 /// A provider users connect `resource_type` with, checked, its client secret read.
@@ -61,6 +63,8 @@ pub struct ConnectProvider {
     pub scopes: Vec<String>,
     /// Extra authorize parameters.
     pub authorize_params: BTreeMap<String, String>,
+    /// The issuer a callback's `iss` must equal (RFC 9207), when the provider sends one.
+    pub issuer: Option<String>,
 }
 
 /// Checks every provider table; `None` when any has a problem (all reported).
@@ -123,6 +127,7 @@ pub(crate) fn validate_providers(
                 client_secret,
                 scopes: raw.scopes,
                 authorize_params: raw.authorize_params,
+                issuer: raw.issuer.filter(|issuer| !issuer.is_empty()),
             });
         }
     }
@@ -149,6 +154,9 @@ impl ConnectProvider {
         }
         for (name, value) in &self.authorize_params {
             provider = provider.with_authorize_param(name, value);
+        }
+        if let Some(issuer) = &self.issuer {
+            provider = provider.with_issuer(issuer);
         }
         Ok(provider)
     }

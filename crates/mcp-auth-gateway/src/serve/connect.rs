@@ -140,17 +140,21 @@ async fn callback(
     let (Some(state), Some(code)) = (query.get("state"), query.get("code")) else {
         return page(StatusCode::BAD_REQUEST, "The link is missing its state or code.");
     };
-    match connector.complete_callback(state, code).await {
+    let iss = query.get("iss").map(String::as_str);
+    match connector.complete_callback(state, code, iss).await {
         Ok(info) => {
             let message = format!("Connected {}. You can close this window.", info.resource_type);
             page(StatusCode::OK, &message)
         }
-        Err(OAuthError::UnknownState | OAuthError::ExpiredState | OAuthError::StateMismatch) => {
-            page(
-                StatusCode::BAD_REQUEST,
-                "This link has expired or was already used; connect again.",
-            )
-        }
+        Err(
+            OAuthError::UnknownState
+            | OAuthError::ExpiredState
+            | OAuthError::StateMismatch
+            | OAuthError::IssuerMismatch,
+        ) => page(
+            StatusCode::BAD_REQUEST,
+            "This link has expired or was already used; connect again.",
+        ),
         Err(OAuthError::Refused { .. }) => {
             page(StatusCode::BAD_REQUEST, "The provider refused the authorization; connect again.")
         }

@@ -43,6 +43,10 @@ pub struct OAuthProvider {
     pub scopes: Vec<String>,
     /// Extra query parameters of the authorize URL (`prompt=consent`, `access_type=offline`…).
     pub authorize_params: Vec<(String, String)>,
+    /// The provider's issuer identifier, for a provider that sends `iss` with its authorization
+    /// responses (RFC 9207; its metadata says `authorization_response_iss_parameter_supported`).
+    /// When set, a callback must carry exactly this `iss`.
+    pub issuer: Option<String>,
 }
 
 impl OAuthProvider {
@@ -72,12 +76,20 @@ impl OAuthProvider {
             redirect_uri: endpoint("redirect_uri", redirect_uri)?,
             scopes: Vec::new(),
             authorize_params: Vec::new(),
+            issuer: None,
         })
     }
 
     /// Sets the client secret (a confidential client).
     pub fn with_client_secret(mut self, secret: Secret) -> Self {
         self.client_secret = Some(secret);
+        self
+    }
+
+    /// Sets the issuer identifier a callback's `iss` must equal (RFC 9207), against mix-up
+    /// attacks when users connect accounts at several providers.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
         self
     }
 

@@ -233,12 +233,31 @@ impl OAuthConnector {
     /// arrives with no credential of its own (a browser redirected by the provider). The state
     /// is the proof: 128 random bits, issued to that user alone by [`authorize`](Self::authorize),
     /// single use and expiring. Spent whatever the outcome.
+    ///
+    /// `iss` is the callback's `iss` parameter (RFC 9207): when the provider has an
+    /// [issuer](super::OAuthProvider::with_issuer), it must be present and equal to it, else
+    /// [`OAuthError::IssuerMismatch`] and no code is redeemed.
     pub async fn complete_callback(
         &self,
         state: &str,
         code: &str,
+        iss: Option<&str>,
     ) -> Result<CredentialInfo, OAuthError> {
         let pending = self.take_live(state)?;
+        let expected = self
+            .shared
+            .providers
+            .get(&pending.resource_type)
+            .and_then(|(p, _)| p.issuer.as_deref());
+        if let Some(expected) = expected
+            && iss != Some(expected)
+        {
+            tracing::warn!(
+                resource_type = pending.resource_type,
+                "an OAuth callback came with another issuer (or none); refused"
+            );
+            return Err(OAuthError::IssuerMismatch);
+        }
         self.redeem(&pending, code).await
     }
 

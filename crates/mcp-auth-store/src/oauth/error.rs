@@ -35,6 +35,11 @@ pub enum OAuthError {
     /// The callback's `state` was issued to another user. It is spent all the same.
     #[error("the OAuth state was issued to another user")]
     StateMismatch,
+    /// The callback's `iss` (RFC 9207) is missing or names another issuer than the provider
+    /// the connection was started with: a mix-up attack, or a misconfigured `issuer`. The
+    /// state is spent and no code is redeemed.
+    #[error("the OAuth callback's issuer is not the provider's; connect again")]
+    IssuerMismatch,
     /// The provider refused the token request with an OAuth error (`invalid_grant` for a used
     /// or expired code, say).
     #[error("the OAuth provider refused the token request: {error}")]

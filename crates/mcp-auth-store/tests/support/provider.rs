@@ -69,6 +69,8 @@ pub struct Counters {
 pub struct Callback {
     pub code: String,
     pub state: String,
+    /// The issuer the provider named (RFC 9207), if it did.
+    pub iss: Option<String>,
 }
 
 fn repo_root() -> PathBuf {
@@ -232,7 +234,8 @@ impl TestProvider {
                         panic!("the provider redirected back without a code: {query:?}")
                     });
                     let state = query.get("state").expect("the provider dropped the state");
-                    return Callback { code: code.clone(), state: state.clone() };
+                    let iss = query.get("iss").cloned();
+                    return Callback { code: code.clone(), state: state.clone(), iss };
                 }
                 url = next;
                 continue;

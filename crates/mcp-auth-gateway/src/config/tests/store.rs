@@ -20,6 +20,7 @@ token_url = "https://auth.example.com/token"
 client_id = "app"
 client_secret_env = "APP_SECRET"
 scopes = ["repo"]
+issuer = "https://auth.example.com"
 "#;
 
 #[test]
@@ -33,6 +34,9 @@ fn providers_and_the_refresh_margin_are_read_with_mode_store_only() {
     assert_eq!(provider.resource_type, "sh");
     assert_eq!(provider.client_secret.as_ref().map(|s| s.expose()), Some("oauth-app-secret"));
     assert_eq!(provider.scopes, ["repo"]);
+    assert_eq!(provider.issuer.as_deref(), Some("https://auth.example.com"));
+    let oauth = provider.oauth("https://gw.example.com/connect/callback").unwrap();
+    assert_eq!(oauth.issuer.as_deref(), Some("https://auth.example.com"));
 
     let api = format!(
         "[credentials]\nmode = \"api\"\nurl = \"http://127.0.0.1:9\"\n\
