@@ -12,7 +12,10 @@
 #  e. requests/s through HAProxy with 3 replicas and with 1 (wrk), printed as a ratio;
 #  d. SIGKILL to one replica: the other replicas' users see no error and keep their instance;
 #     the moved users' sessions answer 404, they re-initialize and carry on elsewhere; their
-#     stateless calls succeed at once; once HAProxy marks the replica DOWN nobody moves again.
+#     stateless calls succeed at once; the replica's per-user children end with it; once HAProxy
+#     marks the replica DOWN, a moved user may move once more (one more 404, docs/scale-out.md),
+#     then every user stays put.
+#  Last: every process the run started, children of the replicas included, is gone.
 # Each replica's per-user child is `mcp-auth demo --stdio` with MCP_USER_ID = "{user_id}@rN",
 # so the demo's `whoami` answer names the replica that served it.
 # TODO(issue 14, Redis): shared rate limits, revocation across replicas and a Redis kill are
@@ -24,7 +27,7 @@
 #        CLUSTER_KEEP   keep the work directory (configs, replica and HAProxy logs)
 # Installs haproxy, nginx and wrk from Debian's packages when missing (as root, or with sudo).
 # Prints one PASS/FAIL line per check and a last line `N passed, M failed`; exits 1 if any
-# check failed. ~40 s warm on 2 cores.
+# check failed. ~25 s on 2 cores with the binary built.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
