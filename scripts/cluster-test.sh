@@ -14,7 +14,9 @@
 #     the moved users' sessions answer 404, they re-initialize and carry on elsewhere; their
 #     stateless calls succeed at once; the replica's per-user children end with it; once HAProxy
 #     marks the replica DOWN, a moved user may move once more (one more 404, docs/scale-out.md),
-#     then every user stays put.
+#     then every user stays put;
+#     SIGTERM to another replica (drain_delay 5s): no stateless call fails, HAProxy marks it DOWN
+#     (/mcp/ready 503) while it still serves, and only its users move.
 #  Last: every process the run started, children of the replicas included, is gone.
 # Each replica's per-user child is `mcp-auth demo --stdio` with MCP_USER_ID = "{user_id}@rN",
 # so the demo's `whoami` answer names the replica that served it.
@@ -27,7 +29,7 @@
 #        CLUSTER_KEEP   keep the work directory (configs, replica and HAProxy logs)
 # Installs haproxy, nginx and wrk from Debian's packages when missing (as root, or with sudo).
 # Prints one PASS/FAIL line per check and a last line `N passed, M failed`; exits 1 if any
-# check failed. ~25 s on 2 cores with the binary built.
+# check failed. ~37 s on 2 cores with the binary built.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

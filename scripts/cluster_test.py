@@ -44,6 +44,7 @@ USERS = [f"user-{i:02d}" for i in range(20)]
 REPLICAS = 3
 SESSION_ERA = "2025-11-25"
 STATELESS_ERA = "2026-07-28"
+DRAIN_DELAY = "5s"
 
 PASSED = 0
 FAILED = 0
@@ -312,6 +313,9 @@ def start_replica(procs: Procs, binary: str, work: str, n: int) -> Replica:
         f.write(f"""# replica {n} of scripts/cluster-test.sh
 [server]
 listen = "127.0.0.1:0"
+# As deploy/k8s: /mcp/ready answers 503 for 5 s after SIGTERM while requests are still served,
+# longer than HAProxy needs to mark the replica down (`inter 1s fall 2`).
+drain_delay = "{DRAIN_DELAY}"
 
 [auth]
 mode = "jwt"
@@ -661,6 +665,39 @@ def check_replica_killed(lb: int, hap: HAProxy, replicas, tokens, sids, home):
     problems = [f"{u}: {r} (expected {want[u]})" for u, r in final.items() if set(r) != {want[u]}]
     check(not problems, "then every user, moved or not, stays on one replica, sessions and "
           "stateless calls alike", "; ".join(problems[:3]))
+    return {u: final[u][-1] for u in USERS}
+
+
+def check_replica_drained(lb: int, hap: HAProxy, replicas, tokens, where: dict[str, str]):
+    """(d') SIGTERM to one of the remaining replicas: while it drains (/ready 503, still serving
+    for drain_delay) HAProxy takes it out of the ring, and no stateless request fails."""
+    counts = collections.Counter(where.values())
+    leaving = next(r for r in replicas if r.proc.poll() is None and counts[r.name])
+    staying = {r.name for r in replicas if r.proc.poll() is None} - {leaving.name}
+    log(f"draining replica {leaving.name} (SIGTERM, drain_delay {DRAIN_DELAY}, {counts[leaving.name]} users)")
+    leaving.proc.send_signal(signal.SIGTERM)
+    results: list[tuple[str, str | None, Reply]] = []
+    deadline = time.monotonic() + 30
+    # Round after round of one stateless call per user, until the replica has exited and a
+    # round has run after that.
+    exited_rounds, down_while_serving = 0, False
+    while time.monotonic() < deadline and exited_rounds < 2:
+        exited_rounds += leaving.proc.poll() is not None
+        if not down_while_serving and hap.status().get(leaving.name, "").startswith("DOWN"):
+            down_while_serving = leaving.proc.poll() is None
+        for u, r in parallel(lambda u: (u, stateless_call(lb, tokens[u], "whoami")), USERS):
+            results.append((u, served_by(r), r))
+    failed = [f"{u}: {r!r}" for u, where_, r in results if where_ is None]
+    check(not failed and leaving.proc.poll() is not None,
+          f"a replica drained with SIGTERM: {len(results)} stateless calls during the drain, none failed "
+          f"(exit code {leaving.proc.poll()})", "; ".join(failed[:3]))
+    check(down_while_serving, f"HAProxy marks the draining replica DOWN (its /mcp/ready answers 503) "
+          f"while it still serves, within drain_delay ({DRAIN_DELAY})")
+    stray = [f"{u} on {w}" for u, w, _ in results if where[u] != leaving.name and w != where[u]]
+    after = {u: w for u, w, _ in results[-len(USERS):]}
+    moved_to = {w for u, w in after.items() if where[u] == leaving.name}
+    check(not stray and moved_to <= staying,
+          "during the drain only the draining replica's users move, to the replica left", "; ".join(stray[:3]))
 
 
 def throughput(args, work: str, lb: int, hap: HAProxy, replicas: list[Replica]):
@@ -772,7 +809,9 @@ def main() -> int:
         else:
             log("no wrk: the throughput run is skipped")
         if len(sids) == len(USERS):
-            check_replica_killed(lb, hap, replicas, tokens, sids, home)
+            where = check_replica_killed(lb, hap, replicas, tokens, sids, home)
+            if where and None not in where.values():
+                check_replica_drained(lb, hap, replicas, tokens, where)
         # TODO(issue 14, Redis): with the shared store, add here: a rate limit shared across
         # replicas (a user's budget does not grow with N), a token revoked on one replica refused
         # by all, and Redis killed mid-run (the documented degraded mode). Not faked meanwhile.

@@ -35,8 +35,8 @@ tests/e2e/run.sh
 
 # Three replicas behind HAProxy (deploy/haproxy/haproxy.cfg) and nginx (deploy/nginx/nginx.conf)
 # on loopback: user affinity across requests and token refreshes, 2025-era sessions, one
-# replica killed, 1 vs 3 replicas' throughput (docs/scale-out.md); installs haproxy, nginx and
-# wrk from Debian when missing. ~25 s.
+# replica killed and one drained, 1 vs 3 replicas' throughput (docs/scale-out.md); installs
+# haproxy, nginx and wrk from Debian when missing. ~40 s.
 section "cluster (scripts/cluster-test.sh)"
 scripts/cluster-test.sh
 
