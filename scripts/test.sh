@@ -33,6 +33,13 @@ MCP_AUTH_TEST_TENANT_MANAGER=store cargo test -p mcp-auth --locked --test tenant
 section "e2e"
 tests/e2e/run.sh
 
+# Three replicas behind HAProxy (deploy/haproxy/haproxy.cfg) and nginx (deploy/nginx/nginx.conf)
+# on loopback: user affinity across requests and token refreshes, 2025-era sessions, one
+# replica killed and one drained, 1 vs 3 replicas' throughput (docs/scale-out.md); installs
+# haproxy, nginx and wrk from Debian when missing. ~40 s.
+section "cluster (scripts/cluster-test.sh)"
+scripts/cluster-test.sh
+
 # deploy/ (Dockerfile, Kubernetes manifests) offline: strict schema validation (pinned
 # kubernetes-validate), the manifests against each other, `mcp-auth check` on the ConfigMap's
 # config, hadolint; ~3 s warm, ~15 s when it installs its venv. No Docker and no cluster: the
