@@ -9,7 +9,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mcp_auth_redis::testing::RedisServer;
+use mcp_auth::middleware::RateLimitConfig;
+use mcp_auth_redis::{
+    FailMode, RedisConfig, RedisConnection, RedisRateLimiter, testing::RedisServer,
+};
 use serde_json::{Value, json};
 use support::gateway::{Gateway, demo_stdio_config, stateless_call};
 
@@ -18,12 +21,20 @@ const BURST: usize = 8;
 /// Generous bound of any wait for something that happens at once (the host may be busy).
 const SOON: Duration = Duration::from_secs(15);
 
+/// The key user ids are hashed under in Redis, in `MCP_AUTH_REDIS_KEY`.
+const HASH_KEY: &str = "redis-key-of-the-tests-at-least-32-bytes";
+
 fn config(redis: &RedisServer, fail_mode: &str) -> String {
     demo_stdio_config(&format!(
         "[servers.rate_limit]\nper_second = 1\nburst = {BURST}\nshared = true\n\
-         fail_mode = \"{fail_mode}\"\n\n[redis]\nurl = \"{}\"\nkey_prefix = \"gw-test:\"\n",
+         fail_mode = \"{fail_mode}\"\n\n[redis]\nurl = \"{}\"\nkey_prefix = \"gw-test:\"\n\
+         user_hash_key_env = \"MCP_AUTH_REDIS_KEY\"\n",
         redis.url()
     ))
+}
+
+async fn start(config: &str) -> Gateway {
+    Gateway::start_with_env(config, &[("MCP_AUTH_REDIS_KEY", HASH_KEY)]).await
 }
 
 /// `GET {mount}/progress/stats` as `user`: an authenticated, rate-limited request that needs no
@@ -60,8 +71,8 @@ async fn until_status(url: &str, status: u16) -> Value {
 async fn a_users_budget_holds_across_two_gateways() {
     let redis = RedisServer::start_unix();
     let config = config(&redis, "open");
-    let one = Gateway::start(&config).await;
-    let two = Gateway::start(&config).await;
+    let one = start(&config).await;
+    let two = start(&config).await;
 
     let started = Instant::now();
     let mut allowed = 0;
@@ -97,12 +108,24 @@ async fn a_users_budget_holds_across_two_gateways() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis.connection()).unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.iter().all(|k| k.starts_with("gw-test:rl:demo:") && !k.contains("alice")));
+    // Hashed under the configured key: what a limiter with that key computes for alice.
+    let connection =
+        RedisConnection::new(&RedisConfig::new(redis.url()).with_key_prefix("gw-test:"));
+    let keyed = RedisRateLimiter::new(
+        &connection.unwrap(),
+        "demo",
+        &RateLimitConfig::per_second(1),
+        FailMode::Open,
+    )
+    .unwrap()
+    .with_hash_key(HASH_KEY.as_bytes());
+    assert!(keys.contains(&keyed.key_of("alice")), "{keys:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_follows_redis_and_fail_closed_refuses_until_it_is_back() {
     let mut redis = RedisServer::start_unix();
-    let gateway = Gateway::start(&config(&redis, "closed")).await;
+    let gateway = start(&config(&redis, "closed")).await;
     let ready = format!("{}/ready", gateway.url);
     let health = format!("{}/health", gateway.url);
     assert_eq!(until_status(&ready, 200).await, json!({ "status": "ready" }));

@@ -184,7 +184,7 @@ pub fn parse_with_env(
     });
     let has_redis = !matches!(sections.redis, Some(None));
     let redis = match sections.redis {
-        Some(Some(raw)) => redis::validate_redis(raw, &mut report).map(Some),
+        Some(Some(raw)) => redis::validate_redis(raw, env, &mut report).map(Some),
         Some(None) => Some(None),
         None => None,
     };

@@ -39,6 +39,9 @@ pub(crate) struct RawRedis {
     pub key_prefix: Option<String>,
     /// Longest wait for one Redis call (default 50ms).
     pub timeout: Option<ConfigDuration>,
+    /// Environment variable holding the key user ids are hashed under in Redis keys (default:
+    /// a fixed public key, i.e. a plain hash).
+    pub user_hash_key_env: Option<String>,
 }
 
 /// `[server]`.

@@ -9,7 +9,11 @@ use std::time::Duration;
 use mcp_auth::Secret;
 use mcp_auth_redis::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisConfig};
 
-use super::{ConfigProblem, ConfigReport, raw::RawRedis};
+use super::{
+    ConfigProblem, ConfigReport, MIN_USER_HASH_KEY_BYTES,
+    env::{EnvSource, non_empty, valid_var_name},
+    raw::RawRedis,
+};
 
 /// The longest `redis.timeout` accepted: a check sits on every request's path.
 pub const MAX_REDIS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,6 +27,8 @@ pub struct RedisSection {
     pub key_prefix: String,
     /// `redis.timeout` (default 50 ms).
     pub timeout: Duration,
+    /// The key of `redis.user_hash_key_env`: user ids in keys are HMAC-SHA256 under it.
+    pub user_hash_key: Option<Secret>,
 }
 
 impl RedisSection {
@@ -35,7 +41,11 @@ impl RedisSection {
 }
 
 /// Checks `[redis]`.
-pub(super) fn validate_redis(raw: RawRedis, report: &mut ConfigReport) -> Option<RedisSection> {
+pub(super) fn validate_redis(
+    raw: RawRedis,
+    env: &dyn EnvSource,
+    report: &mut ConfigReport,
+) -> Option<RedisSection> {
     let problems = report.problems.len();
     let url = raw.url.unwrap_or_default();
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
@@ -68,9 +78,27 @@ pub(super) fn validate_redis(raw: RawRedis, report: &mut ConfigReport) -> Option
                 .with_value(format!("{timeout:?}")),
         );
     }
+    let user_hash_key = raw.user_hash_key_env.as_deref().and_then(|name| {
+        let key = valid_var_name(name).then(|| non_empty(env, name)).flatten();
+        match key {
+            Some(key) if key.len() >= MIN_USER_HASH_KEY_BYTES => Some(Secret::new(key)),
+            _ => {
+                report.push(ConfigProblem::new(
+                    "redis.user_hash_key_env",
+                    format!(
+                        "names environment variable {name}, which is not set or holds fewer \
+                         than {MIN_USER_HASH_KEY_BYTES} bytes; set it to the same key on every \
+                         replica (`openssl rand -base64 48`), or leave the key out"
+                    ),
+                ));
+                None
+            }
+        }
+    });
     (report.problems.len() == problems).then(|| RedisSection {
         url: Secret::new(url),
         key_prefix,
         timeout,
+        user_hash_key,
     })
 }

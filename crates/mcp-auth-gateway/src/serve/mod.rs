@@ -125,9 +125,12 @@ impl Gateway {
             if let (Some(fail_mode), Some(redis)) = (entry.shared_rate_limit, &redis) {
                 // Keys scoped by the mount's name: each mount keeps its own budget, as
                 // per-process limits do.
-                let limiter =
+                let mut limiter =
                     RedisRateLimiter::new(redis, &entry.name, &entry.rate_limit, fail_mode)
                         .map_err(|error| redis_problem(error, "servers.rate_limit"))?;
+                if let Some(key) = config.redis.as_ref().and_then(|r| r.user_hash_key.as_ref()) {
+                    limiter = limiter.with_hash_key(key.expose().as_bytes());
+                }
                 builder = builder.shared_rate_limit(limiter);
             }
             builder = builder.readiness(readiness.clone());

@@ -97,3 +97,19 @@ fn the_checked_section_hides_the_url() {
     let config = valid(&text);
     assert!(!format!("{config:?}").contains("hunter2"));
 }
+
+#[test]
+fn a_hash_key_comes_from_the_environment_and_must_be_long() {
+    let text = format!(
+        "[redis]\nurl = \"redis://x\"\nuser_hash_key_env = \"MCP_AUTH_REDIS_KEY\"\n{SERVER}"
+    );
+    let long = "k".repeat(32);
+    let env = env_with(&[("MCP_AUTH_REDIS_KEY", &long)]);
+    let config = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap();
+    assert_eq!(config.redis.unwrap().user_hash_key.unwrap().expose(), long);
+    let env = env_with(&[("MCP_AUTH_REDIS_KEY", "short-secret-value")]);
+    let report = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap_err();
+    assert_eq!(report.problems[0].key, "redis.user_hash_key_env");
+    assert!(!report.to_string().contains("short-secret-value"), "{report}");
+    assert_eq!(problem_keys(&text), ["redis.user_hash_key_env"], "unset");
+}
