@@ -22,6 +22,12 @@ MCP_AUTH_TEST_NODE="$(tests/oauth-provider/install.sh)"
 MCP_AUTH_TEST_OIDC_PROVIDER="$PWD/tests/oauth-provider/provider.mjs"
 export MCP_AUTH_TEST_NODE MCP_AUTH_TEST_OIDC_PROVIDER
 
+# mcp-auth-redis's tests and the gateway's shared rate limit tests run real redis-server
+# children (never a service): install it when missing. They fail, not skip, without it;
+# MCP_AUTH_TEST_REDIS_SERVER may name another binary.
+section "redis-server (tests of the shared rate limit)"
+command -v redis-server || { apt-get update && apt-get install -y redis-server; }
+
 section "cargo test"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked

@@ -18,7 +18,7 @@ use super::{
     ConfigProblem, ConfigReport, did_you_mean,
     raw::{
         RawAuth, RawConfig, RawCredentials, RawInstances, RawLimits, RawLog, RawProgress,
-        RawRateLimit, RawServer, RawServerEntry,
+        RawRateLimit, RawRedis, RawServer, RawServerEntry,
     },
 };
 
@@ -33,6 +33,8 @@ pub(crate) struct Sections {
     pub servers: Option<Vec<Option<RawServerEntry>>>,
     /// `[log]`.
     pub log: Option<RawLog>,
+    /// `[redis]`: `Some(None)` when the file has none.
+    pub redis: Option<Option<RawRedis>>,
 }
 
 /// Reads `text` into its sections, reporting syntax errors, unknown keys and wrongly typed
@@ -57,6 +59,7 @@ pub(crate) fn read(text: &str, report: &mut ConfigReport) -> Option<Sections> {
         credentials: Some(Default::default()),
         servers: Some(Vec::new()),
         log: Some(Default::default()),
+        redis: Some(None),
     };
     for (key, value) in root.iter() {
         match key.get_ref().as_ref() {
@@ -64,6 +67,7 @@ pub(crate) fn read(text: &str, report: &mut ConfigReport) -> Option<Sections> {
             "auth" => sections.auth = section(value, "auth", report),
             "credentials" => sections.credentials = section(value, "credentials", report),
             "log" => sections.log = section(value, "log", report),
+            "redis" => sections.redis = section(value, "redis", report).map(Some),
             "servers" => match value.get_ref() {
                 DeValue::Array(entries) => {
                     let entries = entries.iter().enumerate();
@@ -192,14 +196,20 @@ fn path_in_value(value: &DeValue<'_>, at: usize) -> Option<String> {
 /// Every key the raw structs do not know, with its byte offset (to sort by).
 fn unknown_keys(root: &DeTable<'_>, out: &mut Vec<(usize, ConfigProblem)>) {
     check_keys(root, "", fields_of::<RawConfig>(), out);
-    let sections =
-        [("server", Some("limits")), ("auth", None), ("credentials", None), ("log", None)];
+    let sections = [
+        ("server", Some("limits")),
+        ("auth", None),
+        ("credentials", None),
+        ("log", None),
+        ("redis", None),
+    ];
     for (name, nested) in sections {
         let Some(table) = table_at(root, name) else { continue };
         let fields = match name {
             "server" => fields_of::<RawServer>(),
             "auth" => fields_of::<RawAuth>(),
             "log" => fields_of::<RawLog>(),
+            "redis" => fields_of::<RawRedis>(),
             _ => fields_of::<RawCredentials>(),
         };
         check_keys(table, name, fields, out);
@@ -294,7 +304,7 @@ mod tests {
     #[test]
     fn struct_fields_are_introspected() {
         let fields = fields_of::<RawRateLimit>();
-        assert_eq!(fields, ["per_second", "burst", "enabled"]);
+        assert_eq!(fields, ["per_second", "burst", "enabled", "shared", "fail_mode"]);
     }
 
     #[test]

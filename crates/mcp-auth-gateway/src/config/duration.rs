@@ -1,6 +1,7 @@
 //! Durations in the config file: `"30s"`, `"10m"`, `"12h"`, `"1d"`, or whole seconds (`"600"`
 //! or the TOML integer `600`), the forms `mcp-auth token --ttl` takes
-//! ([`parse_ttl`](crate::token::parse_ttl)), plus zero where a key allows it.
+//! ([`parse_ttl`](crate::token::parse_ttl)), plus milliseconds (`"50ms"`, for `redis.timeout`)
+//! and zero where a key allows it.
 
 use std::{fmt, time::Duration};
 
@@ -9,13 +10,19 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use crate::token::parse_ttl;
 
 /// What a duration looks like, for error messages.
-pub(crate) const EXPECTED: &str = "a duration: whole seconds (600) or a number followed by s, m, h or d (\"30s\", \"10m\", \
-     \"12h\", \"1d\")";
+pub(crate) const EXPECTED: &str = "a duration: whole seconds (600) or a number followed by ms, s, m, h or d (\"50ms\", \
+     \"30s\", \"10m\", \"12h\", \"1d\")";
 
 /// Parses a config duration. Zero (`0`, `"0s"`, …) is accepted here; keys that need a
 /// positive duration check for it.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let trimmed = text.trim();
+    if let Some(millis) = trimmed.strip_suffix("ms")
+        && !millis.is_empty()
+        && millis.bytes().all(|b| b.is_ascii_digit())
+    {
+        return millis.parse().ok().map(Duration::from_millis);
+    }
     let digits = trimmed.trim_end_matches(['s', 'm', 'h', 'd']);
     let is_zero = !digits.is_empty()
         && digits.bytes().all(|b| b == b'0')

@@ -7,12 +7,13 @@ use mcp_auth::{
     instances::{InstanceMode, InstanceOptions},
     middleware::RateLimitConfig,
 };
+use mcp_auth_redis::FailMode;
 
 use super::{
     ConfigProblem, ConfigReport, CredentialsSection,
     authorization::MountAuthorization,
     env::EnvSource,
-    raw::{RawInstanceMode, RawInstances, RawRateLimit, RawServerEntry},
+    raw::{RawFailMode, RawInstanceMode, RawInstances, RawRateLimit, RawServerEntry},
     server::Basics,
     upstream::{self, Upstream},
 };
@@ -46,6 +47,9 @@ pub struct ServerEntry {
     pub instances: InstancePolicy,
     /// `[servers.rate_limit]`: [`RateLimitConfig::default`] with the file's keys applied.
     pub rate_limit: RateLimitConfig,
+    /// `rate_limit.shared` and `rate_limit.fail_mode`: `Some` when the budget is kept in
+    /// `[redis]`, shared by every replica; `None`: per process.
+    pub shared_rate_limit: Option<FailMode>,
     /// `scopes`, `resource_documentation`, `connect_url`.
     pub authorization: MountAuthorization,
 }
@@ -69,6 +73,8 @@ pub(super) struct Context<'a> {
     pub server: Option<Basics>,
     pub credentials: Option<&'a CredentialsSection>,
     pub env: &'a dyn EnvSource,
+    /// Whether the file has a `[redis]` section (valid or not).
+    pub redis: bool,
 }
 
 /// Checks every entry (`None` items already had a problem reported) and their uniqueness.
@@ -193,6 +199,7 @@ fn validate(
     let extras = upstream::extras(&at, &raw.extras, report);
     let instances = instances(&at, &raw.instances, report);
     let rate_limit = rate_limit(&at, &raw.rate_limit, report);
+    let shared_rate_limit = shared_rate_limit(&at, &raw.rate_limit, context.redis, report);
     let authorization = super::authorization::mount(&at, &raw, report);
     let name = raw.name.clone();
     let forward_roots = raw.forward_roots;
@@ -207,6 +214,7 @@ fn validate(
         forward_roots,
         instances,
         rate_limit,
+        shared_rate_limit,
         authorization,
     };
     (report.problems.len() == problems).then_some(entry)
@@ -299,6 +307,36 @@ fn rate_limit(at: &str, raw: &RawRateLimit, report: &mut ConfigReport) -> RateLi
         config = config.with_enabled(enabled);
     }
     config
+}
+
+/// `rate_limit.shared` and `rate_limit.fail_mode`, which need `[redis]` and each other.
+fn shared_rate_limit(
+    at: &str,
+    raw: &RawRateLimit,
+    redis: bool,
+    report: &mut ConfigReport,
+) -> Option<FailMode> {
+    let fail_mode = match raw.fail_mode {
+        Some(RawFailMode::Closed) => FailMode::Closed,
+        Some(RawFailMode::Open) | None => FailMode::Open,
+    };
+    match (raw.shared.unwrap_or(false), raw.enabled.unwrap_or(true)) {
+        (true, false) => report.push(ConfigProblem::new(
+            format!("{at}.rate_limit.shared"),
+            "shared = true with enabled = false; remove one of them",
+        )),
+        (true, true) if !redis => report.push(ConfigProblem::new(
+            format!("{at}.rate_limit.shared"),
+            "needs a [redis] section (url = \"redis://…\") to keep the shared budget in",
+        )),
+        (true, true) => return Some(fail_mode),
+        (false, _) if raw.fail_mode.is_some() => report.push(ConfigProblem::new(
+            format!("{at}.rate_limit.fail_mode"),
+            "applies only with shared = true (a per-process limit needs no Redis)",
+        )),
+        (false, _) => {}
+    }
+    None
 }
 
 /// The name under which each extra reaches the factory must be unique too.

@@ -2,7 +2,8 @@
 //!
 //! A TOML file names the upstream MCP servers to mount (`[[servers]]`, each a stdio command or a
 //! Streamable HTTP URL), how callers are authenticated (`[auth]`) and given their upstream
-//! credential (`[credentials]`), and how the gateway logs (`[log]`); docs/config.md describes every key. [`load`] reads and checks
+//! credential (`[credentials]`), how the gateway logs (`[log]`), and where replicas share state
+//! (`[redis]`); docs/config.md describes every key. [`load`] reads and checks
 //! it — every problem found, not just the first, each naming its key ([`ConfigReport`]) — into
 //! a [`GatewayConfig`]; [`wrap_builder`] applies one mount of it to the library's
 //! [`wrap_server`](mcp_auth::wrap_server) builder.
@@ -19,6 +20,7 @@
 //! | `store.rs` | the built-in credential store's file and keys (`mode = "store"`) |
 //! | `entry.rs` | `[[servers]]`: names, paths, instances, rate limits |
 //! | `log.rs` | `[log]`: the format, and how log lines name users (the tags' key) |
+//! | `redis.rs` | `[redis]`: where the replicas' shared state lives (shared rate limits) |
 //! | `upstream.rs` | a server's stdio command or http URL, its templates and their rules |
 //! | `command.rs` | finding a stdio server's program on `PATH` |
 //! | `urls.rs` | the rules of outbound URLs (http(s), plain http only to loopback) |
@@ -39,6 +41,7 @@ mod env;
 mod log;
 mod progress;
 mod raw;
+mod redis;
 mod report;
 mod server;
 mod store;
@@ -60,6 +63,7 @@ pub use self::{
     entry::{DEFAULT_REQUEST_TIMEOUT, InstancePolicy, ServerEntry},
     env::{EnvSource, ProcessEnv},
     log::{LogFormat, LogSection, MIN_USER_HASH_KEY_BYTES},
+    redis::{MAX_REDIS_TIMEOUT, RedisSection},
     report::{ConfigProblem, ConfigReport, did_you_mean},
     server::{DEFAULT_LISTEN, MetricsAt, ServerSection},
     store::{DEFAULT_KEY_ENV, DEFAULT_STORE_FILE, StoreKeys, StoreSection},
@@ -94,6 +98,8 @@ pub struct GatewayConfig {
     pub servers: Vec<ServerEntry>,
     /// `[log]`, the key of the users' tags already read.
     pub log: LogSection,
+    /// `[redis]`, when the file has one.
+    pub redis: Option<RedisSection>,
 }
 
 impl GatewayConfig {
@@ -176,14 +182,21 @@ pub fn parse_with_env(
     let credentials = sections.credentials.and_then(|raw| {
         credentials::validate_credentials(raw, auth.as_ref(), basics, env, &mut report)
     });
-    let context = entry::Context { server: basics, credentials: credentials.as_ref(), env };
+    let has_redis = !matches!(sections.redis, Some(None));
+    let redis = match sections.redis {
+        Some(Some(raw)) => redis::validate_redis(raw, env, &mut report).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let context =
+        entry::Context { server: basics, credentials: credentials.as_ref(), env, redis: has_redis };
     let servers = sections.servers.and_then(|raw| entry::validate_all(raw, &context, &mut report));
     let log = sections.log.and_then(|raw| log::validate_log(raw, env, &mut report));
-    match (server, auth, credentials, servers, log) {
-        (Some(server), Some(auth), Some(credentials), Some(servers), Some(log))
+    match (server, auth, credentials, servers, log, redis) {
+        (Some(server), Some(auth), Some(credentials), Some(servers), Some(log), Some(redis))
             if report.is_empty() =>
         {
-            Ok(GatewayConfig { server, auth, credentials, servers, log })
+            Ok(GatewayConfig { server, auth, credentials, servers, log, redis })
         }
         _ => Err(report),
     }

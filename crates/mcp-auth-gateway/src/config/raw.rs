@@ -24,6 +24,24 @@ pub(crate) struct RawConfig {
     servers: Option<Vec<RawServerEntry>>,
     /// `[log]`: the log's format and how it names users.
     log: Option<RawLog>,
+    /// `[redis]`: state shared by the replicas (rate limits with `shared = true`).
+    redis: Option<RawRedis>,
+}
+
+/// `[redis]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRedis {
+    /// `redis://…`, `rediss://…` or `redis+unix:///path` (required in the section); may hold a
+    /// password, so never echoed.
+    pub url: Option<String>,
+    /// Prepended to every key (default `mcp-auth:`).
+    pub key_prefix: Option<String>,
+    /// Longest wait for one Redis call (default 50ms).
+    pub timeout: Option<ConfigDuration>,
+    /// Environment variable holding the key user ids are hashed under in Redis keys (default:
+    /// a fixed public key, i.e. a plain hash).
+    pub user_hash_key_env: Option<String>,
 }
 
 /// `[server]`.
@@ -341,4 +359,19 @@ pub(crate) struct RawRateLimit {
     pub burst: Option<u32>,
     /// Whether the limit applies (default true).
     pub enabled: Option<bool>,
+    /// One budget per user across every replica, kept in `[redis]` (default false: per
+    /// process).
+    pub shared: Option<bool>,
+    /// With `shared`: what a check does while Redis is down (default `open`).
+    pub fail_mode: Option<RawFailMode>,
+}
+
+/// `servers.rate_limit.fail_mode`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawFailMode {
+    /// Limit per replica, with the same quota, until Redis is back.
+    Open,
+    /// Refuse requests (503) until Redis is back.
+    Closed,
 }

@@ -22,6 +22,7 @@ pub use self::run::{ServeError, check, run, run_loaded};
 use std::{sync::Arc, time::Duration};
 
 use mcp_auth::{Metrics, Readiness, WrappedServer, wrap_server};
+use mcp_auth_redis::{RedisConnection, RedisRateLimiter, RedisReadiness, RedisSetupError};
 use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -83,6 +84,17 @@ impl Gateway {
         let mut factories = Vec::with_capacity(config.servers.len());
         let mut resource_types = Vec::with_capacity(config.servers.len());
         let readiness = Readiness::new();
+        // One connection for every mount's shared limit and for readiness: `/ready` is `503`
+        // while Redis does not answer (`/health` stays `200`).
+        let redis = match &config.redis {
+            Some(section) => {
+                let connection = RedisConnection::new(&section.connection_config())
+                    .map_err(|error| redis_problem(error, "redis"))?;
+                readiness.add_check(RedisReadiness::new(&connection));
+                Some(connection)
+            }
+            None => None,
+        };
         for entry in &config.servers {
             let entry = Arc::new(entry.clone());
             let factory = Arc::new(Factory::new(
@@ -109,6 +121,17 @@ impl Gateway {
             )?;
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);
+            }
+            if let (Some(fail_mode), Some(redis)) = (entry.shared_rate_limit, &redis) {
+                // Keys scoped by the mount's name: each mount keeps its own budget, as
+                // per-process limits do.
+                let mut limiter =
+                    RedisRateLimiter::new(redis, &entry.name, &entry.rate_limit, fail_mode)
+                        .map_err(|error| redis_problem(error, "servers.rate_limit"))?;
+                if let Some(key) = config.redis.as_ref().and_then(|r| r.user_hash_key.as_ref()) {
+                    limiter = limiter.with_hash_key(key.expose().as_bytes());
+                }
+                builder = builder.shared_rate_limit(limiter);
             }
             builder = builder.readiness(readiness.clone());
             let server = builder.build().map_err(ConfigReport::from_library)?;
@@ -196,6 +219,15 @@ impl Gateway {
     pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
         &self.servers
     }
+}
+
+/// A Redis setting the config check could not judge (a URL redis-rs refuses), at its key.
+fn redis_problem(error: RedisSetupError, section: &str) -> ConfigReport {
+    let key = match error.key.split_once('.') {
+        Some((_, rest)) => format!("{section}.{rest}"),
+        None => section.to_owned(),
+    };
+    ConfigReport::single(key, None, error.reason)
 }
 
 /// The library's metrics plus the gateway's own: its upstream child processes.

@@ -7,6 +7,7 @@
 
 mod failed_auth;
 mod identify;
+mod rate_limit;
 mod security_log;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -15,7 +16,8 @@ use rmcp::ServerHandler;
 use tokio::sync::OwnedSemaphorePermit;
 
 pub(crate) use self::{
-    failed_auth::FailedAuthLimiter, identify::Identify, security_log::SecurityLog,
+    failed_auth::FailedAuthLimiter, identify::Identify, rate_limit::UserRateLimit,
+    security_log::SecurityLog,
 };
 use crate::{
     auth::{AuthError, AuthProvider, Principal, RequestContext},
@@ -28,7 +30,7 @@ use crate::{
     limits::Limits,
     log_ids::UserIdLogging,
     metrics::ServerMetrics,
-    middleware::rate_limit::{KeyedLimiter, RateLimitExceeded},
+    middleware::rate_limit::RateLimitExceeded,
 };
 
 /// What admission runs on, for one wrapped server: who may call, how often, with which
@@ -43,8 +45,8 @@ pub(crate) struct Admitter<H> {
     pub(crate) security_log: Arc<SecurityLog>,
     /// How log lines name users.
     pub(crate) user_ids: UserIdLogging,
-    /// Keyed by user id; `None` when disabled.
-    pub(crate) rate_limit: Option<KeyedLimiter<Arc<str>>>,
+    /// Keyed by user id, local or shared; `None` when disabled.
+    pub(crate) rate_limit: Option<UserRateLimit>,
     pub(crate) resolver: Option<Arc<dyn TokenResolver>>,
     pub(crate) resource_type: String,
     pub(crate) extras: ExtrasAllowList,
@@ -64,6 +66,8 @@ pub(crate) enum Refusal {
     InsufficientScope(Vec<String>),
     /// Authenticated, but over the user's rate limit.
     RateLimited(RateLimitExceeded),
+    /// The shared rate limiter could not be reached and fails closed; retry after this long.
+    RateLimitUnavailable(Duration),
     Credential(CredentialError),
     /// Over one of the user's caps ([`Limits`](crate::Limits)).
     OverCap(Cap),
@@ -83,6 +87,7 @@ impl Refusal {
             Self::PeerBlocked(_) => "peer_blocked",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::RateLimited(_) => "rate_limited",
+            Self::RateLimitUnavailable(_) => "rate_limit_unavailable",
             Self::Credential(err) if err.is_server_side() => "credential_unavailable",
             Self::Credential(_) => "credential_missing",
             Self::OverCap(_) => "over_cap",
@@ -219,9 +224,12 @@ impl<H: ServerHandler> Admitter<H> {
         // manager or build instances. After auth: the key is a verified user id, which a client
         // cannot rotate to escape its limit.
         if let Some(limiter) = &self.rate_limit {
-            limiter.check(&user_id).map_err(|exceeded| {
-                self.security_log.refused("rate_limit", &user_id, peer);
-                Refusal::RateLimited(exceeded)
+            limiter.check(&user_id).await.map_err(|refusal| {
+                // An unreachable shared limiter is no sign of abuse: not a security event.
+                if matches!(refusal, Refusal::RateLimited(_)) {
+                    self.security_log.refused("rate_limit", &user_id, peer);
+                }
+                refusal
             })?;
         }
         Ok((principal, user_id))

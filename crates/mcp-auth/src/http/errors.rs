@@ -28,6 +28,12 @@ pub(crate) fn plain_refusal(refusal: &Refusal) -> Option<Response> {
         }
         Refusal::Auth(_) | Refusal::InsufficientScope(_) => return None,
         Refusal::RateLimited(exceeded) => too_many_requests(exceeded),
+        Refusal::RateLimitUnavailable(retry_after) => with_retry_after(
+            StatusCode::SERVICE_UNAVAILABLE,
+            -32000,
+            "Server busy: the rate limiter is unavailable; retry later",
+            retry_after.as_secs().max(1),
+        ),
         Refusal::Credential(err) => unavailable(err.retry_after()?),
         Refusal::PeerBlocked(exceeded) => with_retry_after(
             StatusCode::TOO_MANY_REQUESTS,

@@ -69,6 +69,9 @@ where
             StdioError::Session(exceeded.to_string())
         }
         Refusal::OverCap(cap) => StdioError::Session(cap.message().to_owned()),
+        Refusal::RateLimitUnavailable(_) => {
+            StdioError::Session("the rate limiter is unavailable; retry later".to_owned())
+        }
         Refusal::Busy(_) | Refusal::InstanceFailed => {
             StdioError::Session("the server could not be started".to_owned())
         }

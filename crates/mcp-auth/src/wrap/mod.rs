@@ -26,7 +26,7 @@ use rmcp::ServerHandler;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    admission::{Admitter, FailedAuthLimiter, SecurityLog},
+    admission::{Admitter, FailedAuthLimiter, SecurityLog, UserRateLimit},
     auth::AuthProvider,
     config::ConfigError,
     credentials::TokenResolver,
@@ -39,7 +39,7 @@ use crate::{
     limits::Limits,
     log_ids::UserIdLogging,
     metrics::{Metrics, ServerMetrics},
-    middleware::rate_limit::{KeyedLimiter, RateLimitConfig},
+    middleware::rate_limit::{KeyedLimiter, RateLimitConfig, SharedRateLimiter},
     progress::{ProgressMonitor, ProgressOptions},
     readiness::Readiness,
     secret::Secret,
@@ -62,6 +62,7 @@ where
         extras: ExtrasAllowList::default(),
         http: HttpOptions::default(),
         rate_limit: RateLimitConfig::default(),
+        shared_rate_limit: None,
         limits: Limits::default(),
         stateless: None,
         sessions: None,
@@ -87,6 +88,7 @@ pub struct WrapServerBuilder<H> {
     extras: ExtrasAllowList,
     http: HttpOptions,
     rate_limit: RateLimitConfig,
+    shared_rate_limit: Option<Arc<dyn SharedRateLimiter>>,
     limits: Limits,
     stateless: Option<Arc<StatelessHandler<H>>>,
     sessions: Option<Arc<SessionHandler<H>>>,
@@ -147,6 +149,18 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
     /// tool until its body is read).
     pub fn rate_limit(mut self, config: RateLimitConfig) -> Self {
         self.rate_limit = config;
+        self
+    }
+
+    /// Replaces the per-process limit of [`rate_limit`](Self::rate_limit) with `limiter`,
+    /// whose state other replicas share (`mcp_auth_redis::RedisRateLimiter`), so a user's
+    /// budget holds across every replica behind the load balancer. The quota is the
+    /// limiter's own; it is checked at the same point, and its refusals get the same `429`
+    /// (or, when it cannot reach its state and fails closed, `503` with `Retry-After`).
+    /// [`RateLimitConfig::disabled`] in [`rate_limit`](Self::rate_limit) does not turn a shared
+    /// limiter off: leave this unset for that.
+    pub fn shared_rate_limit(mut self, limiter: impl SharedRateLimiter) -> Self {
+        self.shared_rate_limit = Some(Arc::new(limiter));
         self
     }
 
@@ -251,8 +265,13 @@ impl<H: ServerHandler> WrapServerBuilder<H> {
             (self.tool_scopes, self.show_all_tools),
             &http,
         )?;
-        let rate_limit =
-            if self.rate_limit.enabled { Some(KeyedLimiter::new(&self.rate_limit)?) } else { None };
+        let rate_limit = match self.shared_rate_limit {
+            Some(shared) => Some(UserRateLimit::Shared(shared)),
+            None if self.rate_limit.enabled => {
+                Some(UserRateLimit::Local(KeyedLimiter::new(&self.rate_limit)?))
+            }
+            None => None,
+        };
         let limits = self.limits.validated()?;
         let progress = self.progress.monitor()?;
         let failed_auth = FailedAuthLimiter::new(&limits.failed_auth_per_peer)?;

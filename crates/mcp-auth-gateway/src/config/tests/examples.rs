@@ -116,6 +116,7 @@ fn every_key_is_in_the_config_docs_with_its_default() {
         ("servers", fields_of::<RawServerEntry>()),
         ("servers.instances", fields_of::<RawInstances>()),
         ("servers.rate_limit", fields_of::<RawRateLimit>()),
+        ("redis", fields_of::<RawRedis>()),
     ];
     for (section, fields) in sections {
         assert!(!fields.is_empty(), "{section}");

@@ -1,10 +1,11 @@
 //! Config tests: defaults and mapping here, `check`'s messages in `messages.rs`, the shipped
-//! examples in `examples.rs`, the library builder in `wrap.rs`, `[log]` in `logging.rs`.
+//! examples in `examples.rs`, the library builder in `wrap.rs`, `[log]` in `logging.rs`, `[redis]` in `redis.rs`.
 
 mod authorization;
 mod examples;
 mod logging;
 mod messages;
+mod redis;
 mod store;
 mod wrap;
 

@@ -48,6 +48,12 @@ pub struct RateLimitStatus {
 }
 
 impl RateLimitStatus {
+    /// A status of `limit` (the burst), `remaining` and `reset`, for limiters outside this
+    /// crate (a [`SharedRateLimiter`](super::SharedRateLimiter)).
+    pub fn new(limit: u32, remaining: u32, reset: Duration) -> Self {
+        Self { limit, remaining, reset }
+    }
+
     /// [`reset`](Self::reset) in whole seconds, rounded up.
     pub fn reset_secs(&self) -> u64 {
         ceil_secs(self.reset)
@@ -66,6 +72,12 @@ pub struct RateLimitExceeded {
 }
 
 impl RateLimitExceeded {
+    /// A refusal to retry after `retry_after`, with the caller's `status`, for limiters outside
+    /// this crate (a [`SharedRateLimiter`](super::SharedRateLimiter)).
+    pub fn new(retry_after: Duration, status: RateLimitStatus) -> Self {
+        Self { retry_after, status }
+    }
+
     /// [`retry_after`](Self::retry_after) in whole seconds, rounded up and at least 1 — the
     /// value of a `Retry-After` header (RFC 9110 §10.2.3 takes no fractions, and `0` would
     /// invite an immediate retry that fails again).

@@ -13,15 +13,19 @@
 //!
 //! Unlike the original's sliding-window log (a timestamp per request, per user, kept forever),
 //! each key costs one integer, and [`KeyedLimiter`] sweeps expired keys and caps their number.
-//! Limits are per process: replicas behind a load balancer each apply their own.
+//! Limits are per process — replicas behind a load balancer each apply their own — unless a
+//! [`SharedRateLimiter`] (Redis: the `mcp-auth-redis` crate) replaces the HTTP limit with one
+//! whose state all replicas share.
 
 mod config;
 mod layer;
 mod limiter;
+mod shared;
 
 #[doc(inline)]
 pub use self::{
     config::RateLimitConfig,
     layer::{RateLimit, RateLimitLayer, with_rate_limit},
     limiter::{KeyedLimiter, RateLimitExceeded, RateLimitStatus},
+    shared::{SharedRateLimitError, SharedRateLimiter},
 };
