@@ -24,8 +24,8 @@ use crate::{
     credentials::{Credential, CredentialError, TokenResolver},
     extras::{Extras, ExtrasAllowList},
     instances::{
-        ActiveGuard, InstanceInputs, InstanceRefusal, InstanceRegistry, SessionUse, UserEntry,
-        UserState,
+        ActiveGuard, IdClaim, InstanceInputs, InstanceRefusal, InstanceRegistry, SessionUse,
+        UserEntry, UserState,
     },
     limits::Limits,
     log_ids::UserIdLogging,
@@ -173,21 +173,24 @@ impl<H> Admission<H> {
             return Err(Refusal::OverCap(Cap::UnreadBytes));
         }
         let permit = user.try_start_request().ok_or(Refusal::OverCap(Cap::InFlight))?;
-        let held = Held { _pin: self.pin, _permit: Some(permit), _session: None, user };
+        let held = Held { _id: None, _pin: self.pin, _permit: Some(permit), _session: None, user };
         Ok((self.principal, self.entry, held))
     }
 
     /// Holds the entry for a stream, which takes no in-flight slot (sessions cap streams).
     pub(crate) fn hold(self) -> (Principal, Arc<UserEntry<H>>, Held) {
         let user = self.entry.user.clone();
-        let held = Held { _pin: self.pin, _permit: None, _session: None, user };
+        let held = Held { _id: None, _pin: self.pin, _permit: None, _session: None, user };
         (self.principal, self.entry, held)
     }
 }
 
 /// What a request or stream holds until it ends: the entry's pin, perhaps an in-flight slot and
-/// its session's use, and the user whose unread bytes its response counts against.
+/// its session's use and request id, and the user whose unread bytes its response counts
+/// against.
 pub(crate) struct Held {
+    // Dropped first: a session's claimed ids never outnumber the in-flight slots held.
+    _id: Option<IdClaim>,
     _pin: ActiveGuard,
     _permit: Option<OwnedSemaphorePermit>,
     _session: Option<SessionUse>,
@@ -198,6 +201,13 @@ impl Held {
     /// Holds the use of the request's session too: the session does not hibernate meanwhile.
     pub(crate) fn using(mut self, session: Option<SessionUse>) -> Self {
         self._session = session;
+        self
+    }
+
+    /// Holds the request's id in its session too: no other request of the session may use it
+    /// meanwhile.
+    pub(crate) fn claiming(mut self, id: Option<IdClaim>) -> Self {
+        self._id = id;
         self
     }
 }

@@ -124,6 +124,25 @@ pub(crate) fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Res
     (status, axum::Json(body)).into_response()
 }
 
+/// `400` for a request whose id is that of a request of the same session still in flight
+/// (see `Record::claim_id`). A client error, like any other invalid request (-32600): not a
+/// `409`, which says the target resource's state conflicts, while here the message is wrong.
+pub(crate) fn duplicate_request_id(id: &rmcp::model::RequestId) -> Response {
+    /// The most of the id the message repeats (it is in the body's `id` in full).
+    const MAX_SHOWN: usize = 64;
+    let shown = serde_json::to_string(id).unwrap_or_default();
+    let shown = match shown.char_indices().nth(MAX_SHOWN) {
+        Some((end, _)) => format!("{}...", &shown[..end]),
+        None => shown,
+    };
+    let message = format!(
+        "Invalid Request: id {shown} is already used by a request in flight in this session"
+    );
+    let body =
+        json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32600, "message": message } });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
 /// `404` for an unknown session — also what another user's session id gets, so that a session
 /// id reveals nothing about whether it exists.
 pub(crate) fn session_not_found() -> Response {

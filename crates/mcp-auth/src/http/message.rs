@@ -9,7 +9,8 @@ use axum::{
 };
 use http_body::Body as _;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use serde::de::IgnoredAny;
+use rmcp::model::RequestId;
+use serde::{Deserialize, de::IgnoredAny};
 
 use super::errors;
 
@@ -57,6 +58,24 @@ pub(crate) fn not_a_message(body: &[u8]) -> Response {
         -32600,
         "Invalid Request: the body is not a JSON-RPC 2.0 message this server accepts",
     )
+}
+
+/// The id of `body` when it is one JSON-RPC request (a `method` and an `id`), read as rmcp
+/// reads it (`7` and `7.0` are one id). `None` for a notification, a response, and anything
+/// rmcp refuses anyway — a batch among them: rmcp 3.11 parses one message per POST, as the
+/// 2025-06-18 spec and later ask, and answers an array `400`.
+pub(crate) fn request_id(body: &[u8]) -> Option<RequestId> {
+    #[derive(Deserialize)]
+    struct Head {
+        id: Option<RequestId>,
+        method: Option<IgnoredAny>,
+    }
+    // A derived struct reads a JSON array as its fields in order: `[7, 0]` is no request.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let head: Head = serde_json::from_slice(body).ok()?;
+    head.method.and(head.id)
 }
 
 /// rmcp answers some errors (405, 406, 415, a bad `MCP-Protocol-Version`, its own failures) with
@@ -162,6 +181,26 @@ mod tests {
         );
         let json = errors::jsonrpc_error(StatusCode::BAD_REQUEST, -32602, "x");
         assert_eq!(json_of(as_jsonrpc_error(json).await).await["error"]["code"], -32602);
+    }
+
+    #[test]
+    fn only_a_single_request_has_a_request_id() {
+        let id = |body: &str| request_id(body.as_bytes());
+        assert_eq!(id(r#"{"jsonrpc":"2.0","id":7.0,"method":"ping"}"#), Some(RequestId::Number(7)));
+        assert_eq!(
+            id(r#" {"method":"ping","id":"7","jsonrpc":"2.0"}"#),
+            Some(RequestId::String("7".into()))
+        );
+        for other in [
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":7,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            r#"[{"jsonrpc":"2.0","id":7,"method":"ping"},{"jsonrpc":"2.0","id":7,"method":"ping"}]"#,
+            "[7, 0]",
+            "{bad",
+        ] {
+            assert_eq!(id(other), None, "{other}");
+        }
     }
 
     #[tokio::test]

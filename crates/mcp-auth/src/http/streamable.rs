@@ -54,7 +54,7 @@ pub(crate) async fn handle<H: ServerHandler>(
     let session_id = legacy_session_id(&parts.headers, stateless).map(Arc::<str>::from);
     let hook = shared.sessions.as_ref().filter(|_| !stateless);
     let mut theirs = None;
-    let mut session_use = None;
+    let mut record = None;
     if let Some(session_id) = &session_id {
         let known = match hook {
             Some(_) => {
@@ -63,9 +63,8 @@ pub(crate) async fn handle<H: ServerHandler>(
             }
             None => {
                 let user_id = admission.principal.user_id();
-                let record = shared.admission.registry.inner.book.get(session_id, user_id);
-                session_use = record.map(|record| record.start_use());
-                session_use.is_some()
+                record = shared.admission.registry.inner.book.get(session_id, user_id);
+                record.is_some()
             }
         };
         if !known {
@@ -79,6 +78,7 @@ pub(crate) async fn handle<H: ServerHandler>(
         shared.admission.count_refusal(&refusal);
         return errors::refusal(&refusal);
     }
+    let session_use = record.as_ref().map(|record| record.start_use());
     // A POST is answered (perhaps as a stream) and takes an in-flight slot until it is; a GET
     // is the session's stream, capped through the sessions, and ends when its token expires or
     // the server begins to shut down (it answers no request: nothing in flight is lost, and
@@ -112,6 +112,20 @@ pub(crate) async fn handle<H: ServerHandler>(
         drop(body);
         None
     };
+    // A request whose id is in flight in its session is refused before rmcp, which would lose
+    // the first one's answer (see `Record::claim_id`). Only rmcp's sessions: a stateless
+    // request has no session to look in, and pays nothing here.
+    let claim = match (&record, &posted) {
+        (Some(record), Some(bytes)) => match message::request_id(bytes) {
+            Some(id) => match record.claim_id(id.clone()) {
+                Some(claim) => Some(claim),
+                None => return errors::duplicate_request_id(&id),
+            },
+            None => None,
+        },
+        _ => None,
+    };
+    let held = held.claiming(claim);
     let list_filter = match &posted {
         Some(bytes) => match super::check_tools(&shared, bytes, &principal, &parts.headers) {
             Ok(filter) => filter,

@@ -38,7 +38,7 @@ pub(crate) use self::{
     activity::ActiveGuard,
     entry::{InstanceInputs, UserEntry},
     hooked::{EndSession, HookedSessions},
-    sessions::{SessionBook, SessionUse},
+    sessions::{IdClaim, SessionBook, SessionUse},
     user::{UserState, Users},
 };
 use crate::{extras::Extras, limits::Limits, log_ids::UserIdLogging, secret::Secret};

@@ -15,9 +15,15 @@
 //! bounded (`max_sessions_total`; per user, admission counts [`UserState::sessions`]), and a
 //! session unused for [`session_idle_timeout`](crate::Limits) is forgotten. A running session
 //! whose record is gone is stopped by the next sweep.
+//!
+//! A record also holds the JSON-RPC ids of the session's requests being answered
+//! ([`IdClaim`]): rmcp routes an answer to the HTTP response waiting for it by request id
+//! alone, so a second request with the id of one still in flight takes over its route and
+//! cancels it, and the first response never gets an answer. Such a request is refused before
+//! it reaches rmcp.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -26,8 +32,9 @@ use std::{
 };
 
 use moka::sync::Cache;
-use rmcp::transport::streamable_http_server::session::{
-    SessionState, SessionStore, SessionStoreError,
+use rmcp::{
+    model::RequestId,
+    transport::streamable_http_server::session::{SessionState, SessionStore, SessionStoreError},
 };
 
 use super::UserState;
@@ -43,6 +50,9 @@ pub(crate) struct Record {
     last_used_ms: AtomicU64,
     /// Requests in flight and streams open.
     busy: AtomicUsize,
+    /// Ids of the session's requests in flight. Each is held by a request that holds one of the
+    /// user's in-flight slots too, so there are never more than `max_in_flight_per_user`.
+    in_flight_ids: Mutex<HashSet<RequestId>>,
 }
 
 impl Record {
@@ -61,6 +71,35 @@ impl Record {
         self.busy.fetch_add(1, Ordering::AcqRel);
         self.touch();
         SessionUse(self.clone())
+    }
+
+    /// Claims request id `id` for a request of this session until the claim is dropped (with
+    /// the request's response: answered, or its client gone); `None` while another request of
+    /// the session holds it.
+    ///
+    /// The spec (basic, 2025-11-25) says an id "MUST NOT have been previously used by the
+    /// requestor within the same session", but refusing every id ever used would take memory
+    /// without bound: only a reuse while the first request is in flight is refused, which is
+    /// what breaks rmcp. After a client goes away rmcp may still be running its request (a
+    /// disconnect is no cancellation in this era); a reuse of its id then gets an answer, but
+    /// maybe the earlier request's.
+    pub(crate) fn claim_id(self: &Arc<Self>, id: RequestId) -> Option<IdClaim> {
+        if !lock(&self.in_flight_ids).insert(id.clone()) {
+            return None;
+        }
+        Some(IdClaim { record: self.clone(), id })
+    }
+}
+
+/// A request id in use by a request of a session in flight: see [`Record::claim_id`].
+pub(crate) struct IdClaim {
+    record: Arc<Record>,
+    id: RequestId,
+}
+
+impl Drop for IdClaim {
+    fn drop(&mut self) {
+        lock(&self.record.in_flight_ids).remove(&self.id);
     }
 }
 
@@ -217,6 +256,7 @@ impl SessionStore for EntryStore {
             epoch: self.book.epoch,
             last_used_ms: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            in_flight_ids: Mutex::default(),
         });
         record.touch();
         self.user.sessions.fetch_add(1, Ordering::Relaxed);
