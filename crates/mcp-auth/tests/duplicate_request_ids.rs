@@ -2,7 +2,8 @@
 //! with a JSON-RPC error naming the id, and the first request is answered as if nothing had
 //! happened. Before, rmcp gave the second request the first one's route: the first POST never
 //! got an answer (issue: two `tools/call` with id 7 left the first open until the client timed
-//! out). Once the first is answered, or its client gone, the id may be used again.
+//! out). Once the first is answered, or its client gone, the id may be used again. Legacy
+//! HTTP+SSE refuses the same way.
 
 mod support;
 
@@ -111,4 +112,36 @@ async fn a_client_that_goes_away_frees_its_id() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(answer(again).await, result(7, "hi"));
+}
+
+/// The next message on a legacy SSE session's stream.
+async fn next_message(events: &mut SseReader) -> Value {
+    let next = tokio::time::timeout(Duration::from_secs(10), events.next()).await;
+    let (_, data) = next.expect("a message in time").expect("a message before the end");
+    serde_json::from_str(&data).unwrap()
+}
+
+#[tokio::test]
+async fn on_legacy_sse_a_request_with_an_id_awaiting_its_answer_gets_400() {
+    // Its POSTs get 202 at once, but rmcp would answer only one of two requests with one id.
+    let app = App::start(|b| b).await;
+    let token = token_for("alice");
+    let (mut events, endpoint) = app.legacy_sse(&token).await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| http.post(&endpoint).bearer_auth(&token).json(&body).send();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    assert_eq!(post(init).await.unwrap().status(), 202);
+    assert_eq!(next_message(&mut events).await["id"], 1);
+    let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+    assert_eq!(post(initialized).await.unwrap().status(), 202);
+
+    assert_eq!(post(slow(7, 10)).await.unwrap().status(), 202);
+    let second = post(slow(7, 1)).await.unwrap();
+    assert_eq!(second.status(), 400);
+    assert_eq!(second.json::<Value>().await.unwrap(), duplicate_of_7());
+    assert_eq!(next_message(&mut events).await, result(7, "done"));
+    // Answered: the id is free again.
+    assert_eq!(post(echo(7)).await.unwrap().status(), 202);
+    assert_eq!(next_message(&mut events).await, result(7, "hi"));
 }

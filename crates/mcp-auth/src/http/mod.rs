@@ -30,6 +30,7 @@ pub(crate) mod serve;
 mod shared;
 mod sse;
 mod sse_events;
+mod sse_ids;
 mod sse_progress;
 mod sse_queue;
 mod stateless;

@@ -21,7 +21,10 @@ use axum::{
     },
 };
 use futures::{StreamExt, stream};
-use rmcp::{ServerHandler, ServiceExt, model::ClientJsonRpcMessage};
+use rmcp::{
+    ServerHandler, ServiceExt,
+    model::{ClientJsonRpcMessage, ClientNotification},
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -30,7 +33,9 @@ use super::{
     body::{GuardedBody, stream_end},
     errors,
     list_filter::ListFilter,
-    message, sse_progress,
+    message,
+    sse_ids::PendingIds,
+    sse_progress,
     sse_progress::PendingProgress,
     sse_queue,
     tool_scopes::Listed,
@@ -60,6 +65,8 @@ struct SseSession {
     lists: Arc<PendingLists>,
     /// Requests posted with a progress token, monitored until answered.
     progress: Arc<PendingProgress>,
+    /// Ids of requests posted and not answered yet.
+    ids: Arc<PendingIds>,
 }
 
 /// The filters of a session's `tools/list` requests, oldest first, at most [`CHANNEL_CAPACITY`]
@@ -156,6 +163,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let owner: Arc<str> = principal.user_id().into();
     let lists = Arc::new(PendingLists::default());
     let progress = Arc::new(PendingProgress::new(CHANNEL_CAPACITY));
+    let ids = Arc::new(PendingIds::new(CHANNEL_CAPACITY));
     {
         let mut sessions = shared.sse.lock();
         if sessions.len() >= limits.max_sessions_total {
@@ -163,8 +171,13 @@ pub(crate) async fn connect<H: ServerHandler>(
             guard_user.sse_sessions.fetch_sub(1, Ordering::Relaxed);
             return errors::refusal(&ServerCap::Sessions.refusal(limits.busy_retry_after));
         }
-        let session =
-            SseSession { owner, to_server, lists: lists.clone(), progress: progress.clone() };
+        let session = SseSession {
+            owner,
+            to_server,
+            lists: lists.clone(),
+            progress: progress.clone(),
+            ids: ids.clone(),
+        };
         sessions.insert(id.clone(), session);
     }
     // The session's server stops when the entry is evicted or the client goes away.
@@ -194,6 +207,7 @@ pub(crate) async fn connect<H: ServerHandler>(
     let messages = from_server.map(move |data| {
         let _session = &guard; // lives as long as the stream
         progress.observe(&data);
+        ids.observe(&data);
         Ok::<_, Infallible>(Event::default().event("message").data(lists.filter(data)))
     });
     let response = Sse::new(first.chain(messages))
@@ -235,10 +249,29 @@ pub(crate) async fn post_message<H: ServerHandler>(
     let Ok(mut message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
         return message::not_a_message(&bytes);
     };
+    // A request whose id awaits its answer is refused: rmcp would answer only one of the two.
+    let id = message::request_id(&bytes);
+    if let Some(id) = &id
+        && !session.ids.start(id.clone())
+    {
+        return errors::duplicate_request_id(id);
+    }
+    if let ClientJsonRpcMessage::Notification(notification) = &message
+        && let ClientNotification::CancelledNotification(cancelled) = &notification.notification
+        && let Some(id) = &cancelled.params.request_id
+    {
+        session.ids.cancelled(id);
+    }
     match super::check_tools(&shared, &bytes, &admission.principal, &parts.headers) {
         Ok(Some(filter)) => session.lists.push(filter),
         Ok(None) => {}
-        Err(response) => return *response,
+        Err(response) => {
+            // Refused here, never answered on the stream.
+            if let Some(id) = &id {
+                session.ids.cancelled(id);
+            }
+            return *response;
+        }
     }
     if let Some(monitor) = &shared.progress
         && let Some(token) = progress_token(&bytes)
