@@ -329,6 +329,13 @@ command = {json.dumps(binary)}
 args = ["demo", "--stdio"]
 # The child names its replica in every `whoami` answer.
 env = {{ MCP_USER_ID = "{{user_id}}@r{n}" }}
+
+[servers.rate_limit]
+# The throughput run sends ~1,000 requests/s from 30 users through one replica, above the
+# default 20/s per user: it measures the gateway, not the limit (its 429s would count as
+# failures, more of them the faster the machine).
+per_second = 1000
+burst = 1000
 """)
     env = dict(os.environ, MCP_AUTH_JWT_SECRET=SECRET, RUST_LOG=os.environ.get("CLUSTER_GATEWAY_LOG", "warn"))
     stderr = open(os.path.join(work, f"replica-{n}.log"), "wb")
