@@ -70,15 +70,9 @@ if [ "$major" -lt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -lt 6 ]; }; then
 fi
 command -v python3 >/dev/null || die "python3 (>= 3.9) is needed"
 
-if [ -n "${MCP_AUTH_BIN:-}" ]; then
-  BIN="$MCP_AUTH_BIN"
-else
-  (cd "$ROOT" && cargo build -p mcp-auth-gateway --locked --quiet) >&2
-  target="${CARGO_TARGET_DIR:-target}"
-  case "$target" in /*) ;; *) target="$ROOT/$target" ;; esac
-  BIN="$target/debug/mcp-auth"
-fi
-[ -x "$BIN" ] || die "no executable mcp-auth at $BIN"
+# shellcheck source=lib/mcp_auth_bin.sh
+. "$ROOT/scripts/lib/mcp_auth_bin.sh"
+mcp_auth_bin "$ROOT"
 
 # --- run --------------------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-cluster.XXXXXX")"

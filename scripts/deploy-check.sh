@@ -53,15 +53,9 @@ fi
 PY="$VENV/bin/python"
 "$PY" -c 'import tomllib' 2>/dev/null || die "the venv's Python has no tomllib (needs >= 3.11)"
 
-if [ -n "${MCP_AUTH_BIN:-}" ]; then
-  BIN="$MCP_AUTH_BIN"
-else
-  (cd "$ROOT" && cargo build -p mcp-auth-gateway --locked --quiet) >&2
-  target="${CARGO_TARGET_DIR:-target}"
-  case "$target" in /*) ;; *) target="$ROOT/$target" ;; esac
-  BIN="$target/debug/mcp-auth"
-fi
-[ -x "$BIN" ] || die "no executable mcp-auth at $BIN"
+# shellcheck source=lib/mcp_auth_bin.sh
+. "$ROOT/scripts/lib/mcp_auth_bin.sh"
+mcp_auth_bin "$ROOT"
 
 # --- 1. schemas -------------------------------------------------------------------------------
 # validate FILE...: strict validation against every version; kubernetes-validate only warns
