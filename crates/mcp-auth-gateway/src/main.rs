@@ -4,7 +4,8 @@
 //! FILE` validates that file without starting anything; `demo` serves the demo MCP server
 //! behind `wrap_server` and JWT auth; `token` mints an HS256 JWT that a gateway configured with
 //! the same secret accepts; `credentials …` manages the built-in credential store and
-//! `tenant-manager --config FILE` serves it over HTTP. The work is done in the `mcp_auth_gateway` library;
+//! `tenant-manager --config FILE` serves it over HTTP; `invalidate --config FILE USER…` revokes
+//! users on every replica through the config's `[redis]`. The work is done in the `mcp_auth_gateway` library;
 //! this file is the command line only.
 
 use std::{process, time::Duration};
@@ -41,6 +42,9 @@ enum Command {
         #[command(subcommand)]
         command: store_cli::CredentialsCommand,
     },
+    /// Revoke users on every replica: drop their cached credentials, verified tokens and
+    /// instances within a second (needs the config's `[redis]`, which the replicas share).
+    Invalidate(InvalidateArgs),
     /// Serve the credential store as a tenant manager (the API `[credentials] mode = "api"`
     /// and `ApiTokenResolver` consume, plus an admin API).
     TenantManager(TenantManagerArgs),
@@ -81,6 +85,17 @@ struct TenantManagerArgs {
     /// Listen on ADDR:PORT instead of the config's `listen` (port 0 picks a free one).
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<std::net::SocketAddr>,
+}
+
+/// Arguments of `mcp-auth invalidate`.
+#[derive(Args)]
+struct InvalidateArgs {
+    /// The gateways' config file (its `[redis]` section is used).
+    #[arg(long, value_name = "FILE")]
+    config: std::path::PathBuf,
+    /// The users to revoke, as the JWT's user claim names them.
+    #[arg(required = true, value_name = "USER_ID")]
+    users: Vec<String>,
 }
 
 /// Arguments of `mcp-auth check`.
@@ -175,6 +190,16 @@ fn main() {
                 process::exit(EXIT_FAILURE);
             }
         }
+        Command::Invalidate(args) => match serve::invalidate_command(&args.config, &args.users) {
+            Ok(epoch) => println!(
+                "recorded: every replica drops what it holds of {} user(s) within a second                  (revocation epoch {epoch})",
+                args.users.len()
+            ),
+            Err(message) => {
+                eprintln!("mcp-auth invalidate: {message}");
+                process::exit(EXIT_FAILURE);
+            }
+        },
         Command::TenantManager(args) => {
             logging::init(LogFormat::Pretty);
             if let Err(message) = tenant_manager::run(&args.config, args.listen) {

@@ -14,7 +14,7 @@ use mcp_auth_redis::{
     FailMode, RedisConfig, RedisConnection, RedisRateLimiter, testing::RedisServer,
 };
 use serde_json::{Value, json};
-use support::gateway::{Gateway, demo_stdio_config, stateless_call};
+use support::gateway::{Gateway, answer, answer_text, demo_stdio_config, stateless_call};
 
 /// The burst of the shared limit; one more request per second is replenished.
 const BURST: usize = 8;
@@ -151,4 +151,75 @@ async fn ready_follows_redis_and_fail_closed_refuses_until_it_is_back() {
     // Limited in the restarted Redis again.
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis.connection()).unwrap();
     assert_eq!(keys.len(), 1, "{keys:?}");
+}
+
+/// `tools/call` of the demo's `tool` as `user`, 2026-07-28 stateless: the answer's text.
+async fn call_text(gateway: &Gateway, user: &str, tool: &str, args: Value) -> String {
+    let http = reqwest::Client::new();
+    let response =
+        stateless_call(&http, &gateway.url, &gateway.token(user), tool, args).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    answer_text(&answer(&response.text().await.unwrap(), 1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_auth_invalidate_drops_the_user_on_every_replica_and_nobody_else() {
+    let redis = RedisServer::start_unix();
+    let config = demo_stdio_config(&format!(
+        "[redis]\nurl = \"{}\"\nkey_prefix = \"gw-test:\"\n",
+        redis.url()
+    ));
+    let one = start(&config).await;
+    let two = start(&config).await;
+    // Each user leaves a note in their instance (their own stdio child) on both replicas.
+    for gateway in [&one, &two] {
+        for user in ["alice", "bob"] {
+            let saved = call_text(gateway, user, "notes_add", json!({ "text": "kept" })).await;
+            assert_eq!(saved, "note 1 saved");
+        }
+    }
+    let dir = support::gateway::tempdir::Dir::new("invalidate");
+    let path = dir.0.join("mcp-auth.toml");
+    std::fs::write(&path, &config).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
+        .args(["invalidate", "--config"])
+        .arg(&path)
+        .arg("alice")
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.starts_with("recorded: every replica drops"), "{stdout}");
+    // Both replicas closed alice's instance: her next call gets a new one, with no notes.
+    for gateway in [&one, &two] {
+        let deadline = Instant::now() + SOON;
+        while call_text(gateway, "alice", "notes_list", json!({})).await != "no notes" {
+            assert!(Instant::now() < deadline, "alice's instance outlived her revocation");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Bob's instance is the one he left his note in.
+        assert_eq!(call_text(gateway, "bob", "notes_list", json!({})).await, "kept");
+        assert!(gateway.logs().contains("user invalidated"), "{}", gateway.logs());
+    }
+}
+
+#[test]
+fn mcp_auth_invalidate_without_redis_says_why_and_fails() {
+    let dir = support::gateway::tempdir::Dir::new("invalidate-no-redis");
+    let path = dir.0.join("mcp-auth.toml");
+    std::fs::write(&path, demo_stdio_config("")).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
+        .args(["invalidate", "--config"])
+        .arg(&path)
+        .arg("alice")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("mcp-auth invalidate: "), "{stderr}");
+    assert!(stderr.contains("has no [redis] section"), "{stderr}");
 }

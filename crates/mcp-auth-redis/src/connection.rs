@@ -83,6 +83,9 @@ impl RedisSetupError {
 /// connection is re-established by itself after Redis restarts.
 #[derive(Clone)]
 pub struct RedisConnection {
+    /// For connections of their own (a revocation listener's blocking reads would hold up
+    /// every call sharing the manager's connection).
+    pub(crate) client: redis::Client,
     pub(crate) manager: ConnectionManager,
     pub(crate) key_prefix: String,
     pub(crate) timeout: Duration,
@@ -119,9 +122,9 @@ impl RedisConnection {
             .set_connection_timeout(Some(config.timeout.max(Duration::from_secs(1))))
             // Each call has its own deadline (tokio::time::timeout); a late answer is dropped.
             .set_response_timeout(None);
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
             .map_err(|error| RedisSetupError::new("redis.url", error.to_string()))?;
-        Ok(Self { manager, key_prefix: config.key_prefix.clone(), timeout: config.timeout })
+        Ok(Self { client, manager, key_prefix: config.key_prefix.clone(), timeout: config.timeout })
     }
 
     /// The per-call timeout.

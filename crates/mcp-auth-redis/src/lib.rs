@@ -1,6 +1,8 @@
 //! Shared state for mcp-auth replicas, in Redis: a per-user rate limit whose budget holds across
-//! every replica behind a load balancer ([`RedisRateLimiter`]), and a readiness check that
-//! reports whether Redis answers ([`RedisReadiness`]).
+//! every replica behind a load balancer ([`RedisRateLimiter`]), revocations that reach every
+//! replica within a second ([`RedisRevocations`]; each replica applies them with
+//! [`WrappedServer::invalidate_user`](mcp_auth::WrappedServer::invalidate_user)), and a
+//! readiness check that reports whether Redis answers ([`RedisReadiness`]).
 //!
 //! Both plug into the library's existing seams — [`SharedRateLimiter`] through
 //! [`WrapServerBuilder::shared_rate_limit`](mcp_auth::WrapServerBuilder::shared_rate_limit),
@@ -27,6 +29,7 @@
 //! | `gcra.rs` | the GCRA Lua script (one `EVALSHA` per check) and what it answers |
 //! | `limiter.rs` | [`RedisRateLimiter`], [`FailMode`]: keys, the outage window, the local fallback |
 //! | `readiness.rs` | [`RedisReadiness`]: `PING` within the timeout |
+//! | `revocations.rs` | [`RedisRevocations`], [`RevocationListener`]: the revocation stream every replica reads, its epoch, catching up after a disconnection |
 //! | `testing.rs` | (feature `testing`) [`testing::RedisServer`]: a real `redis-server` child for tests |
 //!
 //! [`SharedRateLimiter`]: mcp_auth::middleware::rate_limit::SharedRateLimiter
@@ -36,6 +39,7 @@ mod connection;
 mod gcra;
 mod limiter;
 mod readiness;
+mod revocations;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -46,4 +50,8 @@ pub use self::{
     },
     limiter::{FailMode, RedisRateLimiter},
     readiness::RedisReadiness,
+    revocations::{
+        CLOCK_SLACK, DEFAULT_MAX_ENTRIES, RedisRevocations, RevocationListener, RevokeError,
+        Revoked,
+    },
 };

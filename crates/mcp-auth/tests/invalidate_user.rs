@@ -42,3 +42,29 @@ async fn invalidating_a_user_drops_their_credential_and_instance_and_nobody_else
     assert_eq!(manager.calls(), 3);
     assert_eq!(app.observed.instances.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn invalidating_everyone_drops_every_credential_and_instance() {
+    let manager = Manager::start().await;
+    manager.grant("alice", "default", json!({ "accessToken": "ghp_alice_1" }));
+    manager.grant("bob", "default", json!({ "accessToken": "ghp_bob_1" }));
+    let resolver = manager.resolver().build().unwrap();
+    let app = App::start(|b| b.token_resolver(resolver)).await;
+    let (alice, _) = app.client("alice").await;
+    let (bob, _) = app.client("bob").await;
+    assert_eq!(call(&alice, "credential", json!({})).await, "ghp_alice_1");
+    assert_eq!(call(&bob, "credential", json!({})).await, "ghp_bob_1");
+    manager.grant("alice", "default", json!({ "accessToken": "ghp_alice_2" }));
+    manager.grant("bob", "default", json!({ "accessToken": "ghp_bob_2" }));
+
+    let closed = app.server.invalidate_all().await;
+
+    assert_eq!(closed, 2);
+    let stats = app.server.stats().await;
+    assert_eq!((stats.live, stats.created), (0, 2));
+    // Both ask the tenant manager again and get new instances; their sessions are restored.
+    assert_eq!(call(&alice, "credential", json!({})).await, "ghp_alice_2");
+    assert_eq!(call(&bob, "credential", json!({})).await, "ghp_bob_2");
+    assert_eq!(manager.calls(), 4);
+    assert_eq!(app.server.stats().await.created, 4);
+}

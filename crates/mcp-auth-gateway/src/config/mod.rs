@@ -143,6 +143,24 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigR
     })
 }
 
+/// Reads the config file at `path` and checks its `[redis]` section alone, with the process
+/// environment: for commands that only talk to the replicas' Redis (`mcp-auth invalidate`),
+/// which need none of the serving secrets.
+pub fn load_redis(path: &Path) -> Result<Option<RedisSection>, ConfigReport> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigReport::single("(file)", None, format!("cannot read the config file: {error}"))
+            .with_origin(&origin)
+    })?;
+    let mut report = ConfigReport::new(&origin);
+    let Some(sections) = document::read(&text, &mut report) else { return Err(report) };
+    let redis = match sections.redis {
+        Some(Some(raw)) => redis::validate_redis(raw, &ProcessEnv, &mut report),
+        _ => None,
+    };
+    if report.is_empty() { Ok(redis) } else { Err(report) }
+}
+
 /// Checks config `text` (from `origin`, a path or label used in the report) with the process
 /// environment.
 pub fn parse(

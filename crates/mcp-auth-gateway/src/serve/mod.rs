@@ -13,16 +13,20 @@
 mod connect;
 mod drain;
 mod factory;
+mod revoke;
 mod run;
 
 pub use self::connect::OpenedStore;
+pub use self::revoke::invalidate_command;
 pub(crate) use self::run::stop_signal;
 pub use self::run::{ServeError, check, run, run_loaded};
 
 use std::{sync::Arc, time::Duration};
 
 use mcp_auth::{Metrics, Readiness, WrappedServer, wrap_server};
-use mcp_auth_redis::{RedisConnection, RedisRateLimiter, RedisReadiness, RedisSetupError};
+use mcp_auth_redis::{
+    RedisConnection, RedisRateLimiter, RedisReadiness, RedisSetupError, RevocationListener,
+};
 use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -52,6 +56,8 @@ pub struct Gateway {
     /// Every mount's readiness (one handle, shared).
     readiness: Readiness,
     closer: TaskTracker,
+    /// With `[redis]`: applies the revocations recorded by any process (stops when dropped).
+    _revocations: Option<RevocationListener>,
 }
 
 impl Gateway {
@@ -140,7 +146,18 @@ impl Gateway {
             servers.push(server);
         }
         let stop = CancellationToken::new();
-        Ok(Self { servers, metrics, stop, mounts, resource_types, factories, readiness, closer })
+        let _revocations = redis.as_ref().map(|redis| revoke::listen(redis, &servers));
+        Ok(Self {
+            servers,
+            metrics,
+            stop,
+            mounts,
+            resource_types,
+            factories,
+            readiness,
+            closer,
+            _revocations,
+        })
     }
 
     /// Resolves once [`shutdown`](Self::shutdown) is called.
@@ -213,6 +230,12 @@ impl Gateway {
         for server in &self.servers {
             server.shutdown();
         }
+    }
+
+    /// Drops what every mount holds of `user_id` (cached credential, verified tokens,
+    /// instances): this replica's half of a revocation. Returns how many instances closed.
+    pub async fn invalidate_user(&self, user_id: &str) -> usize {
+        revoke::invalidate_user(&self.servers, user_id).await
     }
 
     /// The wrapped server of each mount (stats, tests).

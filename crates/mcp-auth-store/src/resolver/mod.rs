@@ -230,6 +230,11 @@ impl TokenResolver for StoreTokenResolver {
         self.cache.invalidate(&(user_id.to_owned(), resource_type.to_owned())).await;
     }
 
+    async fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks().await;
+    }
+
     fn cache_stats(&self) -> Option<ResolverCacheStats> {
         let mut stats = ResolverCacheStats::default();
         stats.hits = self.stats.hits.load(Ordering::Relaxed);

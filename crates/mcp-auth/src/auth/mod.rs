@@ -72,6 +72,10 @@ pub trait AuthProvider: Send + Sync + 'static {
     fn forget_user(&self, user_id: &str) {
         let _ = user_id;
     }
+
+    /// Forgets whatever this provider remembers of every user: part of
+    /// [`WrappedServer::invalidate_all`](crate::WrappedServer::invalidate_all).
+    fn forget_all(&self) {}
 }
 
 #[async_trait::async_trait]
@@ -87,6 +91,10 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Arc<P> {
     fn forget_user(&self, user_id: &str) {
         (**self).forget_user(user_id)
     }
+
+    fn forget_all(&self) {
+        (**self).forget_all()
+    }
 }
 
 #[async_trait::async_trait]
@@ -101,6 +109,10 @@ impl<P: AuthProvider + ?Sized> AuthProvider for Box<P> {
 
     fn forget_user(&self, user_id: &str) {
         (**self).forget_user(user_id)
+    }
+
+    fn forget_all(&self) {
+        (**self).forget_all()
     }
 }
 

@@ -48,6 +48,11 @@ pub trait TokenResolver: Send + Sync + 'static {
         let _ = (user_id, resource_type);
     }
 
+    /// Forgets every cached credential, of every user: after revocations this process may
+    /// have missed (it was cut off from the shared state that announces them). The default,
+    /// for a resolver that caches nothing, does nothing.
+    async fn invalidate_all(&self) {}
+
     /// How a caching resolver has answered so far, for metrics; `None` (the default) for one
     /// that does not cache.
     fn cache_stats(&self) -> Option<ResolverCacheStats> {
@@ -82,6 +87,10 @@ impl<R: TokenResolver + ?Sized> TokenResolver for Arc<R> {
 
     async fn invalidate(&self, user_id: &str, resource_type: &str) {
         (**self).invalidate(user_id, resource_type).await
+    }
+
+    async fn invalidate_all(&self) {
+        (**self).invalidate_all().await
     }
 
     fn cache_stats(&self) -> Option<ResolverCacheStats> {

@@ -330,6 +330,15 @@ impl<H: ServerHandler> InstanceRegistry<H> {
         keys.len()
     }
 
+    /// Drops every entry of every user (revocations were missed), busy or not, while serving
+    /// goes on: unlike [`clear`](Self::clear), the sweep keeps running. Returns how many went.
+    pub(crate) async fn forget_all(&self) -> usize {
+        let before = self.inner.entries.iter().count();
+        self.inner.entries.invalidate_all();
+        self.inner.entries.run_pending_tasks().await;
+        before
+    }
+
     /// Reserves room for one more Streamable HTTP session if all users together hold fewer than
     /// `max`; false when they hold `max` or more.
     pub(crate) fn reserve_session(&self, max: usize) -> bool {

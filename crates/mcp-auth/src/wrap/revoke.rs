@@ -25,4 +25,20 @@ impl<H: ServerHandler> WrappedServer<H> {
         tracing::info!(user = %admission.user_ids.tag(user_id), closed, "user invalidated");
         closed
     }
+
+    /// [`invalidate_user`](Self::invalidate_user) for every user at once: for a server that
+    /// learns it may have missed revocations (it was cut off from the replicas' shared state
+    /// while the record of them was trimmed) and cannot tell whose. Every cached credential
+    /// and verified token goes, and every instance with its sessions: each user's next request
+    /// starts afresh. Returns how many instances were closed.
+    pub async fn invalidate_all(&self) -> usize {
+        let admission = &self.shared.admission;
+        if let Some(resolver) = &admission.resolver {
+            resolver.invalidate_all().await;
+        }
+        admission.auth.forget_all();
+        let closed = admission.registry.forget_all().await;
+        tracing::warn!(closed, "every user invalidated");
+        closed
+    }
 }

@@ -165,6 +165,12 @@ impl AuthProvider for JwtAuthProvider {
             }
         }
     }
+
+    fn forget_all(&self) {
+        if let Some(cache) = &self.inner.verified {
+            cache.invalidate_all();
+        }
+    }
 }
 
 /// Why verification failed. The header is only looked at again here, on the failure path.

@@ -218,6 +218,11 @@ impl TokenResolver for ApiTokenResolver {
         self.inner.cache.invalidate(&(user_id.to_owned(), resource_type.to_owned())).await;
     }
 
+    async fn invalidate_all(&self) {
+        self.inner.cache.invalidate_all();
+        self.inner.cache.run_pending_tasks().await;
+    }
+
     fn cache_stats(&self) -> Option<ResolverCacheStats> {
         let counts = &self.inner.counts;
         let read = |count: &AtomicU64| count.load(Ordering::Relaxed);
