@@ -20,14 +20,20 @@
 #  Last: every process the run started, children of the replicas included, is gone.
 # Each replica's per-user child is `mcp-auth demo --stdio` with MCP_USER_ID = "{user_id}@rN",
 # so the demo's `whoami` answer names the replica that served it.
-# TODO(issue 14, Redis): shared rate limits, revocation across replicas and a Redis kill are
-# to be added to cluster_test.py (see the TODO there) with the Redis work; not checked yet.
+# All replicas share one redis-server (scripts/cluster_redis.py), with which, between e and d:
+#  f. a per-user limit shared in Redis (`/limited`, 20/s, burst 40): requests spread over the
+#     three replicas get what one limiter allows, within 10%;
+#  g. `mcp-auth invalidate USER`: every replica drops the user's instance within 1 s, and other
+#     users keep theirs;
+#  h. Redis killed: the fail-closed mount answers 503 + Retry-After, the other serves, /ready is
+#     503 and /health 200 everywhere; Redis restarted: all recover by themselves (readiness,
+#     HAProxy, the shared limit, revocations).
 #
 # Usage: scripts/cluster-test.sh
 # Env:   MCP_AUTH_BIN   use this mcp-auth binary instead of building one with cargo (debug,
 #                       under CARGO_TARGET_DIR; a no-op after scripts/test.sh's `cargo test`)
 #        CLUSTER_KEEP   keep the work directory (configs, replica and HAProxy logs)
-# Installs haproxy, nginx and wrk from Debian's packages when missing (as root, or with sudo).
+# Installs haproxy, nginx, wrk and redis-server from Debian's packages when missing (as root, or with sudo).
 # Prints one PASS/FAIL line per check and a last line `N passed, M failed`; exits 1 if any
 # check failed. ~37 s on 2 cores with the binary built.
 set -euo pipefail
@@ -42,6 +48,7 @@ missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo -n); else
@@ -54,6 +61,7 @@ fi
 HAPROXY="$(command -v haproxy || echo /usr/sbin/haproxy)"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 WRK="$(command -v wrk || true)"
+REDIS_SERVER="$(command -v redis-server || echo /usr/bin/redis-server)"
 # (Whole outputs captured, not piped into `head`: under pipefail a SIGPIPE would end the script.)
 haproxy_version="$("$HAPROXY" -v)"
 haproxy_version="${haproxy_version%%$'\n'*}"
@@ -92,14 +100,14 @@ trap 'exit 130' INT TERM
 rc=0
 # A watchdog: 10 min is 20 times a normal run. On SIGTERM the driver stops what it started.
 timeout --kill-after=90 600 python3 "$ROOT/scripts/cluster_test.py" --bin "$BIN" --haproxy "$HAPROXY" \
-  --haproxy-cfg "$ROOT/deploy/haproxy/haproxy.cfg" --nginx "$NGINX" \
+  --haproxy-cfg "$ROOT/deploy/haproxy/haproxy.cfg" --redis-server "$REDIS_SERVER" --nginx "$NGINX" \
   --nginx-conf "$ROOT/deploy/nginx/nginx.conf" ${WRK:+--wrk "$WRK"} --work "$WORK" &
 DRIVER_PID=$!
 wait "$DRIVER_PID" || rc=$?
 DRIVER_PID=""
 if [ "$rc" -ne 0 ]; then
   log "logs of the replicas and HAProxy (last lines):"
-  for f in "$WORK"/replica-*.log "$WORK"/haproxy.log; do
+  for f in "$WORK"/replica-*.log "$WORK"/haproxy.log "$WORK"/redis.log; do
     [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
   done
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Three `mcp-auth serve` replicas behind HAProxy (and nginx) on loopback: user affinity,
-a replica killed, and the throughput of 1 vs 3 replicas. Run by scripts/cluster-test.sh, which
+"""Three `mcp-auth serve` replicas behind HAProxy (and nginx) on loopback, sharing one Redis:
+user affinity, a shared rate limit, revocations, Redis killed and restarted (cluster_redis.py), a
+replica killed, and the throughput of 1 vs 3 replicas. Run by scripts/cluster-test.sh, which
 installs HAProxy/nginx/wrk and locates the binary; this file needs only Python's stdlib.
 
 How a replica proves it served a request: each replica runs `mcp-auth demo --stdio` as its
@@ -34,6 +35,8 @@ import sys
 import threading
 import time
 import uuid
+
+import cluster_redis
 
 SECRET = "cluster-test-secret-that-is-at-least-32-bytes-long"
 # Every replica accepts tokens for the one public URL the balancer serves (`[auth] audience`;
@@ -307,7 +310,7 @@ class Replica:
         return f"127.0.0.1:{self.port}"
 
 
-def start_replica(procs: Procs, binary: str, work: str, n: int) -> Replica:
+def start_replica(procs: Procs, binary: str, work: str, n: int, redis_url: str) -> Replica:
     config = os.path.join(work, f"replica-{n}.toml")
     with open(config, "w") as f:
         f.write(f"""# replica {n} of scripts/cluster-test.sh
@@ -336,7 +339,7 @@ env = {{ MCP_USER_ID = "{{user_id}}@r{n}" }}
 # failures, more of them the faster the machine).
 per_second = 1000
 burst = 1000
-""")
+""" + cluster_redis.replica_config(binary, n, redis_url))
     env = dict(os.environ, MCP_AUTH_JWT_SECRET=SECRET, RUST_LOG=os.environ.get("CLUSTER_GATEWAY_LOG", "warn"))
     stderr = open(os.path.join(work, f"replica-{n}.log"), "wb")
     proc = procs.start([binary, "serve", "--config", config], env=env, stdin=subprocess.DEVNULL,
@@ -777,6 +780,7 @@ def main() -> int:
     parser.add_argument("--bin", required=True, help="the mcp-auth binary")
     parser.add_argument("--haproxy", default="haproxy")
     parser.add_argument("--haproxy-cfg", required=True)
+    parser.add_argument("--redis-server", default="redis-server")
     parser.add_argument("--nginx", help="nginx binary (skips the nginx checks when absent)")
     parser.add_argument("--nginx-conf")
     parser.add_argument("--wrk", help="wrk binary (skips the throughput run when absent)")
@@ -790,7 +794,9 @@ def main() -> int:
     procs = Procs()
     started = time.monotonic()
     try:
-        replicas = [start_replica(procs, args.bin, args.work, n) for n in range(1, REPLICAS + 1)]
+        redis = cluster_redis.Redis(sys.modules[__name__], procs, args.redis_server, args.work)
+        log(f"redis-server on 127.0.0.1:{redis.port}")
+        replicas = [start_replica(procs, args.bin, args.work, n, redis.url) for n in range(1, REPLICAS + 1)]
         for r in replicas:
             wait_for(f"{r.name} ready", lambda r=r: http_get_status(r.port, f"{MOUNT}/ready") == 200, 30)
         log("replicas: " + ", ".join(f"{r.name}={r.addr}" for r in replicas))
@@ -815,13 +821,15 @@ def main() -> int:
             throughput(args, args.work, lb, hap, replicas)
         else:
             log("no wrk: the throughput run is skipped")
+        shared = sys.modules[__name__]
+        config = os.path.join(args.work, "replica-1.toml")
+        cluster_redis.check_shared_limit(shared, replicas)
+        cluster_redis.check_revocation(shared, args.bin, config, replicas, "from the command line")
+        cluster_redis.check_redis_outage(shared, redis, hap, replicas, args.bin, config)
         if len(sids) == len(USERS):
             where = check_replica_killed(lb, hap, replicas, tokens, sids, home)
             if where and None not in where.values():
                 check_replica_drained(lb, hap, replicas, tokens, where)
-        # TODO(issue 14, Redis): with the shared store, add here: a rate limit shared across
-        # replicas (a user's budget does not grow with N), a token revoked on one replica refused
-        # by all, and Redis killed mid-run (the documented degraded mode). Not faked meanwhile.
     except SetupError as error:
         setup_failed = True
         check(False, "cluster setup", str(error))

@@ -48,7 +48,7 @@ pub use self::{
     connection::{
         DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisConfig, RedisConnection, RedisSetupError,
     },
-    limiter::{FailMode, RedisRateLimiter},
+    limiter::{FAILURES_BEFORE_DOWN, FailMode, RECHECK_AFTER, RedisRateLimiter},
     readiness::RedisReadiness,
     revocations::{
         CLOCK_SLACK, DEFAULT_MAX_ENTRIES, RedisRevocations, RevocationListener, RevokeError,

@@ -5,8 +5,9 @@
 //! `{prefix}rl:{scope}:{hash}`, where `hash` is the first 128 bits of an HMAC-SHA256 of the user
 //! id: Redis never holds a user id in the clear, and `SCAN` shows no one's e-mail address.
 //!
-//! When Redis fails a check (an error, or no answer within the timeout), Redis counts as down
-//! for [`RECHECK_AFTER`]: checks meanwhile do not wait on it, and the [`FailMode`] decides —
+//! When Redis fails a check (an error, or no answer within the timeout), the [`FailMode`]
+//! answers that check. After [`FAILURES_BEFORE_DOWN`] failures in a row Redis counts as down
+//! for [`RECHECK_AFTER`]: checks meanwhile do not wait on it, and the fail mode decides —
 //! `Open` answers from a local [`KeyedLimiter`] with the same quota (each replica then limits
 //! on its own, so a user may get up to replicas × quota), `Closed` refuses with `503`. The
 //! first check after the window tries Redis again; the connection reconnects by itself, so
@@ -15,7 +16,7 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -34,6 +35,11 @@ use crate::{RedisConnection, RedisSetupError, gcra};
 /// long enough that an outage costs each request no timeout, short enough that recovery is
 /// noticed within a second.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// How many checks in a row must fail before Redis counts as down: one late answer on a busy
+/// host costs that one request its shared check, not a second of every user's (a second of
+/// `503`s, failing closed).
+pub const FAILURES_BEFORE_DOWN: u32 = 3;
 
 /// The HMAC key when none is given ([`RedisRateLimiter::with_hash_key`]). Public, so the hash
 /// is only as good as a plain SHA-256 against someone who can guess ids; but every replica
@@ -68,6 +74,8 @@ pub struct RedisRateLimiter {
     created: Instant,
     /// Until when Redis counts as down, in nanoseconds since `created`; 0 while it is up.
     down_until: AtomicU64,
+    /// Checks failed in a row.
+    failures: AtomicU32,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -114,6 +122,7 @@ impl RedisRateLimiter {
             fallback: (fail_mode == FailMode::Open).then_some(fallback),
             created: Instant::now(),
             down_until: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
         })
     }
 
@@ -144,6 +153,15 @@ impl RedisRateLimiter {
         until != 0 && self.elapsed_nanos() < until
     }
 
+    /// Counts a failed check; the last of [`FAILURES_BEFORE_DOWN`] in a row opens the window.
+    fn failed(&self, reason: &str) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= FAILURES_BEFORE_DOWN {
+            self.mark_down(reason);
+        } else {
+            tracing::debug!(reason, "redis rate limit: one check failed");
+        }
+    }
+
     fn mark_down(&self, reason: &str) {
         let until = self.elapsed_nanos().saturating_add(nanos(RECHECK_AFTER)).max(1);
         if self.down_until.swap(until, Ordering::Relaxed) == 0 {
@@ -157,6 +175,9 @@ impl RedisRateLimiter {
     }
 
     fn mark_up(&self) {
+        if self.failures.load(Ordering::Relaxed) != 0 {
+            self.failures.store(0, Ordering::Relaxed);
+        }
         if self.down_until.load(Ordering::Relaxed) != 0
             && self.down_until.swap(0, Ordering::Relaxed) != 0
         {
@@ -192,7 +213,7 @@ impl RedisRateLimiter {
                 decision.map_err(SharedRateLimitError::from)
             }
             Err(reason) => {
-                self.mark_down(&reason);
+                self.failed(&reason);
                 self.degraded(user_id)
             }
         }

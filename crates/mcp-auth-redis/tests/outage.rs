@@ -138,3 +138,50 @@ async fn a_redis_that_never_started_fails_within_the_timeout() {
     assert!(matches!(limiter.check("alice").await, Err(SharedRateLimitError::Unavailable { .. })));
     assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
 }
+
+/// `CLIENT PAUSE … WRITE` holds the GCRA script (it writes) until `CLIENT UNPAUSE`: Redis alive
+/// but answering late, as on a host too busy to schedule it within the timeout.
+fn pause_writes(redis: &RedisServer, paused: bool) {
+    let mut command = redis::cmd("CLIENT");
+    if paused {
+        command.arg("PAUSE").arg(60_000).arg("WRITE");
+    } else {
+        command.arg("UNPAUSE");
+    }
+    command.query::<()>(&mut redis.connection()).unwrap();
+}
+
+#[tokio::test]
+async fn one_late_answer_refuses_one_request_and_three_in_a_row_mark_redis_down() {
+    let redis = RedisServer::start_unix();
+    let quota = RateLimitConfig::per_second(1000).with_burst(1000);
+    // A timeout long enough that "refused without asking Redis" is told from "refused after
+    // waiting for it" on a busy host.
+    let timeout = Duration::from_secs(1);
+    let config = RedisConfig::new(redis.url()).with_key_prefix("test:").with_timeout(timeout);
+    let connection = RedisConnection::new(&config).unwrap();
+    let limiter = RedisRateLimiter::new(&connection, "mcp", &quota, FailMode::Closed).unwrap();
+    limiter.check("alice").await.unwrap();
+
+    pause_writes(&redis, true);
+    let late = limiter.check("alice").await;
+    pause_writes(&redis, false);
+
+    assert!(matches!(late, Err(SharedRateLimitError::Unavailable { .. })), "{late:?}");
+    // The next check asks Redis again, which answers: no second of refusals for one late answer.
+    limiter.check("alice").await.unwrap();
+
+    pause_writes(&redis, true);
+    for _ in 0..mcp_auth_redis::FAILURES_BEFORE_DOWN {
+        assert!(limiter.check("alice").await.is_err());
+    }
+    pause_writes(&redis, false);
+    // Now Redis counts as down: refused at once, without asking it, until the window ends.
+    let started = Instant::now();
+    assert!(matches!(limiter.check("alice").await, Err(SharedRateLimitError::Unavailable { .. })));
+    assert!(started.elapsed() < timeout / 2, "{:?}", started.elapsed());
+    eventually("shared limiting resumes after the window", || async {
+        limiter.check("alice").await.is_ok()
+    })
+    .await;
+}
