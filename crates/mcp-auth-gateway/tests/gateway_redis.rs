@@ -1,8 +1,8 @@
 //! `[redis]` and `rate_limit.shared = true` with two real `mcp-auth serve` processes on one real
 //! `redis-server`: a user's budget holds across both replicas (the next request is the same
-//! `429` as ever, on either), `/ready` follows Redis while `/health` stays `200`, and with
-//! `fail_mode = "closed"` requests get `503` + `Retry-After` while Redis is down, until it is
-//! back.
+//! `429` as ever, on either); with `fail_mode = "closed"` `/ready` follows Redis while `/health`
+//! stays `200`, and requests get `503` + `Retry-After` while Redis is down, until it is back
+//! (failing open, a replica stays ready and limits locally); `mcp-auth invalidate` reaches both.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -222,4 +222,19 @@ fn mcp_auth_invalidate_without_redis_says_why_and_fails() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("mcp-auth invalidate: "), "{stderr}");
     assert!(stderr.contains("has no [redis] section"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_open_a_replica_stays_ready_and_serves_while_redis_is_down() {
+    let mut redis = RedisServer::start_unix();
+    let gateway = start(&config(&redis, "open")).await;
+    let ready = format!("{}/ready", gateway.url);
+    assert_eq!(until_status(&ready, 200).await, json!({ "status": "ready" }));
+
+    redis.kill();
+
+    // Limited locally at the same quota; and still in the balancer's rotation: a 503 from
+    // every replica at once would make a Redis outage a full outage.
+    assert_eq!(authenticated_get(&gateway, "alice").await.status().as_u16(), 200);
+    assert_eq!(status_of(&ready).await, (200, json!({ "status": "ready" })));
 }

@@ -25,7 +25,8 @@ use std::{sync::Arc, time::Duration};
 
 use mcp_auth::{Metrics, Readiness, WrappedServer, wrap_server};
 use mcp_auth_redis::{
-    RedisConnection, RedisRateLimiter, RedisReadiness, RedisSetupError, RevocationListener,
+    FailMode, RedisConnection, RedisRateLimiter, RedisReadiness, RedisSetupError,
+    RevocationListener,
 };
 use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -90,13 +91,14 @@ impl Gateway {
         let mut factories = Vec::with_capacity(config.servers.len());
         let mut resource_types = Vec::with_capacity(config.servers.len());
         let readiness = Readiness::new();
-        // One connection for every mount's shared limit and for readiness: `/ready` is `503`
-        // while Redis does not answer (`/health` stays `200`).
+        // One connection for every mount's shared limit, the revocations and readiness.
         let redis = match &config.redis {
             Some(section) => {
                 let connection = RedisConnection::new(&section.connection_config())
                     .map_err(|error| redis_problem(error, "redis"))?;
-                readiness.add_check(RedisReadiness::new(&connection));
+                if needs_redis_to_serve(config) {
+                    readiness.add_check(RedisReadiness::new(&connection));
+                }
                 Some(connection)
             }
             None => None,
@@ -242,6 +244,15 @@ impl Gateway {
     pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
         &self.servers
     }
+}
+
+/// Whether a replica cut off from Redis should leave the balancer's rotation (`/ready` `503`
+/// while Redis does not answer; `/health` stays `200`): when some mount's shared limit fails
+/// closed, and so refuses every request meanwhile. Everything else that uses Redis fails open —
+/// a limit that fails open counts locally, revocations are applied once Redis answers again —
+/// and there a `503` from every replica at once would turn a Redis outage into a full one.
+fn needs_redis_to_serve(config: &GatewayConfig) -> bool {
+    config.servers.iter().any(|entry| entry.shared_rate_limit == Some(FailMode::Closed))
 }
 
 /// A Redis setting the config check could not judge (a URL redis-rs refuses), at its key.
