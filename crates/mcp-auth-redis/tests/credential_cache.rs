@@ -345,3 +345,23 @@ async fn concurrent_resolutions_of_one_user_share_one_redis_read_and_one_call() 
     assert_eq!(manager.calls(), 1);
     assert_eq!((command_calls(&redis, "get"), command_calls(&redis, "set")), (1, 1));
 }
+
+#[tokio::test]
+async fn without_a_local_tier_every_resolution_reads_redis_and_sees_invalidations_at_once() {
+    let (redis, manager) = start().await;
+    let key = CacheKey::generate();
+    let a = replica(&redis, &manager, &key).with_local_capacity(0);
+    let b = replica(&redis, &manager, &key).with_local_capacity(0);
+    secret_of(&a, ALICE).await;
+    secret_of(&a, ALICE).await;
+    secret_of(&b, ALICE).await;
+    assert_eq!(manager.calls(), 1);
+    assert_eq!((a.stats().redis_hits, b.stats().redis_hits), (1, 1));
+    assert_eq!((a.stats().local_hits, b.stats().local_hits), (0, 0));
+
+    manager.grant(ALICE, "github", json!({ "accessToken": "ghp_alice_rotated" }));
+    a.invalidate(ALICE, "github").await;
+    // B got alice's credential from Redis only: nothing on B remembers the old one.
+    assert_eq!(secret_of(&b, ALICE).await, "ghp_alice_rotated");
+    assert_eq!(manager.calls(), 2);
+}

@@ -84,8 +84,8 @@ impl Gateway {
         let mut factories = Vec::with_capacity(config.servers.len());
         let mut resource_types = Vec::with_capacity(config.servers.len());
         let readiness = Readiness::new();
-        // One connection for every mount's shared limit and for readiness: `/ready` is `503`
-        // while Redis does not answer (`/health` stays `200`).
+        // One connection for every mount's shared limit and credential cache, and for readiness:
+        // `/ready` is `503` while Redis does not answer (`/health` stays `200`).
         let redis = match &config.redis {
             Some(section) => {
                 let connection = RedisConnection::new(&section.connection_config())
@@ -113,11 +113,12 @@ impl Gateway {
             if matches!(entry.upstream, Upstream::Http(_)) {
                 builder = builder.session_handler(ProxyServer::answer_session);
             }
-            let mut builder = config::wrap_builder_with_store(
+            let mut builder = config::wrap_builder_with_shared(
                 builder,
                 &entry,
                 config,
                 store.map(|s| &s.resolver),
+                redis.as_ref(),
             )?;
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);

@@ -141,10 +141,11 @@ impl<R: TokenResolver> RedisCredentialCache<R> {
         self
     }
 
-    /// Most entries of the local tier (default [`DEFAULT_LOCAL_CAPACITY`]; at least 1); the
-    /// least recently used go first.
+    /// Most entries of the local tier (default [`DEFAULT_LOCAL_CAPACITY`]); the least recently
+    /// used go first. Zero turns the local tier off: every resolution then costs a Redis round
+    /// trip, and an invalidation on one replica is seen by every other at once.
     pub fn with_local_capacity(mut self, entries: u64) -> Self {
-        self.local = local_cache(entries.max(1));
+        self.local = local_cache(entries);
         self
     }
 

@@ -66,10 +66,10 @@ pub struct CacheKey(Zeroizing<[u8; CACHE_KEY_LEN]>);
 #[non_exhaustive]
 pub enum CacheKeyError {
     /// The text is not standard base64 (with padding).
-    #[error("not standard base64 (make one with `openssl rand -base64 32`)")]
+    #[error("the key is not standard base64 (make one with `openssl rand -base64 32`)")]
     NotBase64,
     /// The text decodes to the wrong number of bytes.
-    #[error("decodes to {bytes} bytes, not 32 (make one with `openssl rand -base64 32`)")]
+    #[error("the key decodes to {bytes} bytes, not 32 (make one with `openssl rand -base64 32`)")]
     WrongLength {
         /// How many bytes it decodes to.
         bytes: usize,
