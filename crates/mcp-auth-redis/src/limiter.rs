@@ -6,45 +6,26 @@
 //! id: Redis never holds a user id in the clear, and `SCAN` shows no one's e-mail address.
 //!
 //! When Redis fails a check (an error, or no answer within the timeout), the [`FailMode`]
-//! answers that check. After [`FAILURES_BEFORE_DOWN`] failures in a row Redis counts as down
+//! answers that check. After [`FAILURES_BEFORE_DOWN`](crate::FAILURES_BEFORE_DOWN) failures in a row Redis counts as down
 //! for [`RECHECK_AFTER`]: checks meanwhile do not wait on it, and the fail mode decides —
 //! `Open` answers from a local [`KeyedLimiter`] with the same quota (each replica then limits
 //! on its own, so a user may get up to replicas × quota), `Closed` refuses with `503`. The
 //! first check after the window tries Redis again; the connection reconnects by itself, so
 //! shared limiting resumes without a restart.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU32, AtomicU64, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use hmac::{Hmac, KeyInit, Mac};
 use mcp_auth::middleware::{
     RateLimitConfig,
     rate_limit::{KeyedLimiter, RateLimitStatus, SharedRateLimitError, SharedRateLimiter},
 };
-use sha2::Sha256;
 
-use crate::{RedisConnection, RedisSetupError, gcra};
-
-/// How long Redis counts as down after a failed check before the next check tries it again:
-/// long enough that an outage costs each request no timeout, short enough that recovery is
-/// noticed within a second.
-pub const RECHECK_AFTER: Duration = Duration::from_secs(1);
-
-/// How many checks in a row must fail before Redis counts as down: one late answer on a busy
-/// host costs that one request its shared check, not a second of every user's (a second of
-/// `503`s, failing closed).
-pub const FAILURES_BEFORE_DOWN: u32 = 3;
-
-/// The HMAC key when none is given ([`RedisRateLimiter::with_hash_key`]). Public, so the hash
-/// is only as good as a plain SHA-256 against someone who can guess ids; but every replica
-/// agrees on it without configuration.
-const DEFAULT_HASH_KEY: &[u8] = b"mcp-auth-redis rate limit v1";
+use crate::{
+    RedisConnection, RedisSetupError, gcra,
+    outage::{OutageWindow, RECHECK_AFTER},
+    user_hash::UserHash,
+};
 
 /// What a check does when Redis cannot answer it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,17 +46,13 @@ pub struct RedisRateLimiter {
     script: redis::Script,
     /// `{prefix}rl:{scope}:`.
     key_base: String,
-    hash_key: Hmac<Sha256>,
+    hash_key: UserHash,
     interval_micros: u64,
     burst: u32,
     fail_mode: FailMode,
     /// `Open`'s local limiter (unused while Redis answers).
     fallback: Option<KeyedLimiter<Arc<str>>>,
-    created: Instant,
-    /// Until when Redis counts as down, in nanoseconds since `created`; 0 while it is up.
-    down_until: AtomicU64,
-    /// Checks failed in a row.
-    failures: AtomicU32,
+    outage: OutageWindow,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -110,61 +87,33 @@ impl RedisRateLimiter {
                 format!("at most one request per microsecond of the {:?} period", quota.period),
             ));
         }
-        let hash_key = Hmac::<Sha256>::new_from_slice(DEFAULT_HASH_KEY).expect("any key length");
         Ok(Self {
             connection: connection.clone(),
             script: redis::Script::new(gcra::SCRIPT),
             key_base: format!("{}rl:{scope}:", connection.key_prefix),
-            hash_key,
+            hash_key: UserHash::default(),
             interval_micros,
             burst: quota.burst,
             fail_mode,
             fallback: (fail_mode == FailMode::Open).then_some(fallback),
-            created: Instant::now(),
-            down_until: AtomicU64::new(0),
-            failures: AtomicU32::new(0),
+            outage: OutageWindow::default(),
         })
     }
 
     /// Hashes user ids under `key` (HMAC-SHA256), so that someone who can read Redis cannot
     /// confirm a guessed id either. Every replica must be given the same key.
     pub fn with_hash_key(mut self, key: &[u8]) -> Self {
-        self.hash_key = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+        self.hash_key = UserHash::new(key);
         self
     }
 
     /// The Redis key of `user_id`'s state (for tests and operators).
     pub fn key_of(&self, user_id: &str) -> String {
-        let mut mac = self.hash_key.clone();
-        mac.update(user_id.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut key = String::with_capacity(self.key_base.len() + 32);
-        key.push_str(&self.key_base);
-        for byte in &digest[..16] {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-        key
-    }
-
-    /// Whether the last failure's window is still open.
-    fn is_down(&self) -> bool {
-        let until = self.down_until.load(Ordering::Relaxed);
-        until != 0 && self.elapsed_nanos() < until
-    }
-
-    /// Counts a failed check; the last of [`FAILURES_BEFORE_DOWN`] in a row opens the window.
-    fn failed(&self, reason: &str) {
-        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= FAILURES_BEFORE_DOWN {
-            self.mark_down(reason);
-        } else {
-            tracing::debug!(reason, "redis rate limit: one check failed");
-        }
+        self.hash_key.key(&self.key_base, user_id)
     }
 
     fn mark_down(&self, reason: &str) {
-        let until = self.elapsed_nanos().saturating_add(nanos(RECHECK_AFTER)).max(1);
-        if self.down_until.swap(until, Ordering::Relaxed) == 0 {
+        if self.outage.mark_down() {
             tracing::warn!(
                 reason,
                 fail_mode = ?self.fail_mode,
@@ -175,12 +124,7 @@ impl RedisRateLimiter {
     }
 
     fn mark_up(&self) {
-        if self.failures.load(Ordering::Relaxed) != 0 {
-            self.failures.store(0, Ordering::Relaxed);
-        }
-        if self.down_until.load(Ordering::Relaxed) != 0
-            && self.down_until.swap(0, Ordering::Relaxed) != 0
-        {
+        if self.outage.mark_up() {
             tracing::info!("redis rate limit: Redis answers again; shared limiting resumed");
         }
     }
@@ -194,7 +138,7 @@ impl RedisRateLimiter {
     }
 
     async fn shared_check(&self, user_id: &str) -> Result<RateLimitStatus, SharedRateLimitError> {
-        if self.is_down() {
+        if self.outage.is_down() {
             return self.degraded(user_id);
         }
         let key = self.key_of(user_id);
@@ -213,21 +157,11 @@ impl RedisRateLimiter {
                 decision.map_err(SharedRateLimitError::from)
             }
             Err(reason) => {
-                self.failed(&reason);
+                self.mark_down(&reason);
                 self.degraded(user_id)
             }
         }
     }
-
-    fn elapsed_nanos(&self) -> u64 {
-        nanos(self.created.elapsed())
-    }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl SharedRateLimiter for RedisRateLimiter {

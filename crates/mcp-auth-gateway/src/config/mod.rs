@@ -68,7 +68,7 @@ pub use self::{
     server::{DEFAULT_LISTEN, MetricsAt, ServerSection},
     store::{DEFAULT_KEY_ENV, DEFAULT_STORE_FILE, StoreKeys, StoreSection},
     upstream::{HttpUpstream, StdioUpstream, Upstream},
-    wrap::{wrap_builder, wrap_builder_with_store},
+    wrap::{wrap_builder, wrap_builder_with_shared, wrap_builder_with_store},
 };
 
 pub(crate) use self::{

@@ -42,6 +42,9 @@ pub(crate) struct RawRedis {
     /// Environment variable holding the key user ids are hashed under in Redis keys (default:
     /// a fixed public key, i.e. a plain hash).
     pub user_hash_key_env: Option<String>,
+    /// Environment variable holding the base64 of the 32-byte AES key that seals the
+    /// credentials the replicas share (default none: nothing shared).
+    pub credential_key_env: Option<String>,
 }
 
 /// `[server]`.

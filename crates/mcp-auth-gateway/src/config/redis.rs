@@ -1,13 +1,14 @@
 //! `[redis]`, checked: where the state shared by the replicas lives (the per-user rate limits
-//! of mounts with `rate_limit.shared = true`). Without the section, nothing uses Redis.
+//! of mounts with `rate_limit.shared = true`; with `credential_key_env`, the credentials
+//! resolved from the tenant manager). Without the section, nothing uses Redis.
 //!
 //! The URL may carry a password (`redis://:PASSWORD@host`): problems name the key, never its
-//! value, and the checked section's `Debug` hides it.
+//! value, and the checked section's `Debug` hides it, as it hides the keys.
 
 use std::time::Duration;
 
 use mcp_auth::Secret;
-use mcp_auth_redis::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisConfig};
+use mcp_auth_redis::{CacheKey, DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisConfig};
 
 use super::{
     ConfigProblem, ConfigReport, MIN_USER_HASH_KEY_BYTES,
@@ -29,6 +30,9 @@ pub struct RedisSection {
     pub timeout: Duration,
     /// The key of `redis.user_hash_key_env`: user ids in keys are HMAC-SHA256 under it.
     pub user_hash_key: Option<Secret>,
+    /// The key of `redis.credential_key_env`: with it, `credentials.mode = "api"` resolvers
+    /// share what they resolve through Redis, sealed under it.
+    pub credential_key: Option<CacheKey>,
 }
 
 impl RedisSection {
@@ -95,10 +99,33 @@ pub(super) fn validate_redis(
             }
         }
     });
+    let credential_key =
+        raw.credential_key_env.as_deref().and_then(|name| credential_key(name, env, report));
     (report.problems.len() == problems).then(|| RedisSection {
         url: Secret::new(url),
         key_prefix,
         timeout,
         user_hash_key,
+        credential_key,
     })
+}
+
+/// The key in the environment variable `name`, or a problem that says what is wrong with it
+/// (never the value).
+fn credential_key(name: &str, env: &dyn EnvSource, report: &mut ConfigReport) -> Option<CacheKey> {
+    let reason = match valid_var_name(name).then(|| non_empty(env, name)).flatten() {
+        None => format!(
+            "names environment variable {name}, which is not set; set it to the base64 of a \
+             32-byte key (`openssl rand -base64 32`), the same on every replica"
+        ),
+        Some(text) => match CacheKey::from_base64(&text) {
+            Ok(key) => return Some(key),
+            Err(error) => format!(
+                "names environment variable {name}, which does not hold a usable key: {error}; \
+                 use the same key on every replica"
+            ),
+        },
+    };
+    report.push(ConfigProblem::new("redis.credential_key_env", reason));
+    None
 }

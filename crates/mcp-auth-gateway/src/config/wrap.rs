@@ -6,6 +6,7 @@ use mcp_auth::{
     SimpleTokenResolver, UserIdLogging, WrapServerBuilder, auth::AnonymousLoopbackProvider,
     extras::ExtrasAllowList, http::HttpOptions, instances::InstanceMode,
 };
+use mcp_auth_redis::{RedisConnection, RedisCredentialCache};
 use rmcp::ServerHandler;
 
 use super::{
@@ -47,6 +48,20 @@ pub fn wrap_builder_with_store<H: ServerHandler>(
     entry: &ServerEntry,
     config: &GatewayConfig,
     store: Option<&mcp_auth_store::StoreTokenResolver>,
+) -> Result<WrapServerBuilder<H>, ConfigReport> {
+    wrap_builder_with_shared(builder, entry, config, store, None)
+}
+
+/// [`wrap_builder_with_store`] with the Redis connection of `[redis]`, opened once for every
+/// mount: with `redis.credential_key_env`, the tenant-manager resolver of
+/// `credentials.mode = "api"` is wrapped in a [`RedisCredentialCache`], so the replicas share
+/// what it resolves. Without a connection nothing is wrapped.
+pub fn wrap_builder_with_shared<H: ServerHandler>(
+    builder: WrapServerBuilder<H>,
+    entry: &ServerEntry,
+    config: &GatewayConfig,
+    store: Option<&mcp_auth_store::StoreTokenResolver>,
+    redis: Option<&RedisConnection>,
 ) -> Result<WrapServerBuilder<H>, ConfigReport> {
     let server = &config.server;
     let environment = server.environment;
@@ -96,8 +111,14 @@ pub fn wrap_builder_with_store<H: ServerHandler>(
                 .fold(SimpleTokenResolver::new(), |resolver, var| resolver.token_env_var(var)),
         ),
         CredentialsSection::Jwt => builder.token_resolver(JwtTokenResolver::new()),
+        // Only the tenant manager's answers are shared: `env` and `jwt` have nothing to fetch,
+        // and `store` reads a local store that is as fast as Redis.
         CredentialsSection::Api(api) => {
-            builder.token_resolver(api_resolver(api, environment, &config.log.user_ids)?)
+            let resolver = api_resolver(api, environment, &config.log.user_ids)?;
+            match shared_credentials(resolver, api, config, redis) {
+                Ok(cache) => builder.token_resolver(cache),
+                Err(resolver) => builder.token_resolver(resolver),
+            }
         }
         CredentialsSection::Store(_) => {
             let Some(store) = store else {
@@ -221,6 +242,31 @@ fn api_resolver(
         };
         library(error, at)
     })
+}
+
+/// `resolver` behind a cache the replicas share in Redis, when `[redis]` has a
+/// `credential_key_env` and the connection is open; else `resolver` itself. Entries live for
+/// the mount's `credentials.cache_ttl` (default 30 s, the cache's own default) and name users
+/// as the shared rate limits do (`redis.user_hash_key`).
+fn shared_credentials(
+    resolver: ApiTokenResolver,
+    api: &ApiCredentials,
+    config: &GatewayConfig,
+    redis: Option<&RedisConnection>,
+) -> Result<RedisCredentialCache<ApiTokenResolver>, ApiTokenResolver> {
+    let section = config.redis.as_ref();
+    let (Some(connection), Some(key)) = (redis, section.and_then(|r| r.credential_key.clone()))
+    else {
+        return Err(resolver);
+    };
+    let mut cache = RedisCredentialCache::new(resolver, connection, key);
+    if let Some(ttl) = api.cache_ttl {
+        cache = cache.with_ttl(ttl);
+    }
+    if let Some(hash_key) = section.and_then(|r| r.user_hash_key.as_ref()) {
+        cache = cache.with_hash_key(hash_key.expose().as_bytes());
+    }
+    Ok(cache)
 }
 
 /// A library refusal, reported at the config key `at` that caused it.

@@ -91,7 +91,8 @@ impl Gateway {
         let mut factories = Vec::with_capacity(config.servers.len());
         let mut resource_types = Vec::with_capacity(config.servers.len());
         let readiness = Readiness::new();
-        // One connection for every mount's shared limit, the revocations and readiness.
+        // One connection for every mount's shared limit and credential cache, the revocations
+        // and readiness.
         let redis = match &config.redis {
             Some(section) => {
                 let connection = RedisConnection::new(&section.connection_config())
@@ -121,11 +122,12 @@ impl Gateway {
             if matches!(entry.upstream, Upstream::Http(_)) {
                 builder = builder.session_handler(ProxyServer::answer_session);
             }
-            let mut builder = config::wrap_builder_with_store(
+            let mut builder = config::wrap_builder_with_shared(
                 builder,
                 &entry,
                 config,
                 store.map(|s| &s.resolver),
+                redis.as_ref(),
             )?;
             if let Some(metrics) = &metrics {
                 builder = builder.metrics(metrics);

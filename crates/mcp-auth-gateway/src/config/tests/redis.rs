@@ -113,3 +113,38 @@ fn a_hash_key_comes_from_the_environment_and_must_be_long() {
     assert!(!report.to_string().contains("short-secret-value"), "{report}");
     assert_eq!(problem_keys(&text), ["redis.user_hash_key_env"], "unset");
 }
+
+#[test]
+fn a_credential_key_comes_from_the_environment_as_base64_of_32_bytes() {
+    let text = format!(
+        "[redis]\nurl = \"redis://x\"\ncredential_key_env = \"MCP_AUTH_CREDENTIAL_KEY\"\n{SERVER}"
+    );
+    let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let env = env_with(&[("MCP_AUTH_CREDENTIAL_KEY", key)]);
+    let config = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap();
+    let redis = config.redis.unwrap();
+    assert!(redis.credential_key.is_some());
+    assert!(!format!("{redis:?}").contains("AQIDBAUG"), "{redis:?}");
+    assert!(
+        valid(&format!("[redis]\nurl = \"redis://x\"\n{SERVER}"))
+            .redis
+            .unwrap()
+            .credential_key
+            .is_none()
+    );
+
+    // Unset, not base64, or not 32 bytes: named at the key, the value never echoed.
+    assert_eq!(problem_keys(&text), ["redis.credential_key_env"], "unset");
+    for bad in [
+        "c2hvcnQta2V5LXNlY3JldA==",
+        "not-base64-secret!!",
+        "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAh",
+    ] {
+        let env = env_with(&[("MCP_AUTH_CREDENTIAL_KEY", bad)]);
+        let report = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap_err();
+        let keys: Vec<&str> = report.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["redis.credential_key_env"], "{report}");
+        assert!(!report.to_string().contains(bad), "{report}");
+        assert!(report.to_string().contains("32"), "{report}");
+    }
+}
