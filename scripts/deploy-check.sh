@@ -101,8 +101,12 @@ run_check() {
     timeout 30 "$BIN" check --config "$WORK/gateway.toml" >"$WORK/check.out" 2>&1
 }
 if [ -f "$WORK/gateway.toml" ] && [ -f "$WORK/secret.env" ]; then
-  # Dummy values of 48 bytes: long enough for HS256 and the log key, and plainly not secrets.
-  sed 's/=.*/=deploy-check-dummy-value-not-a-secret-0123456789ab/' "$WORK/secret.env" >"$WORK/dummy.env"
+  # Dummy values of 48 bytes: long enough for HS256 and the log key, and plainly not secrets;
+  # the Redis URL a Service name, the credential key the base64 of 32 bytes.
+  sed -e 's/=.*/=deploy-check-dummy-value-not-a-secret-0123456789ab/' \
+    -e 's|^MCP_AUTH_REDIS_URL=.*|MCP_AUTH_REDIS_URL=redis://redis.mcp-auth.svc:6379|' \
+    -e 's|^MCP_AUTH_CREDENTIAL_KEY=.*|MCP_AUTH_CREDENTIAL_KEY=ZGVwbG95LWNoZWNrLWR1bW15LWtleS0zMi1ieXRlcyE=|' \
+    "$WORK/secret.env" >"$WORK/dummy.env"
   if run_check "$WORK/dummy.env"; then
     pass "mcp-auth check accepts the ConfigMap's gateway.toml (the Secret's variables set)"
   else

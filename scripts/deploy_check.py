@@ -98,6 +98,9 @@ def main(root, out):
             (config.get("credentials", {}), "service_token_env"),
             (config.get("credentials", {}), "key_env"),
             (config.get("log", {}), "user_hash_key_env"),
+            (config.get("redis", {}), "url_env"),
+            (config.get("redis", {}), "user_hash_key_env"),
+            (config.get("redis", {}), "credential_key_env"),
         ]
     } - {None}
     check("the Secret holds exactly the variables gateway.toml names", set(data) == named,

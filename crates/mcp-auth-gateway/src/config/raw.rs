@@ -35,6 +35,8 @@ pub(crate) struct RawRedis {
     /// `redis://…`, `rediss://…` or `redis+unix:///path` (required in the section); may hold a
     /// password, so never echoed.
     pub url: Option<String>,
+    /// Environment variable holding the URL instead (for a password kept in a secret store).
+    pub url_env: Option<String>,
     /// Prepended to every key (default `mcp-auth:`).
     pub key_prefix: Option<String>,
     /// Longest wait for one Redis call (default 50ms).

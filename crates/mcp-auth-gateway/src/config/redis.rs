@@ -51,14 +51,10 @@ pub(super) fn validate_redis(
     report: &mut ConfigReport,
 ) -> Option<RedisSection> {
     let problems = report.problems.len();
-    let url = raw.url.unwrap_or_default();
+    let url = redis_url(raw.url, raw.url_env.as_deref(), env, report);
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if url.is_empty() {
-        report.push(ConfigProblem::new(
-            "redis.url",
-            "required key is missing: redis://HOST:PORT, rediss://HOST:PORT or \
-             redis+unix:///PATH/TO/SOCKET",
-        ));
+        // Already reported by `redis_url`.
     } else if !matches!(scheme, Some("redis" | "rediss" | "redis+unix" | "unix")) {
         report.push(
             ConfigProblem::new(
@@ -108,6 +104,43 @@ pub(super) fn validate_redis(
         user_hash_key,
         credential_key,
     })
+}
+
+/// `redis.url`, or the value of the variable `redis.url_env` names (exactly one of the two);
+/// empty after a problem was reported.
+fn redis_url(
+    url: Option<String>,
+    url_env: Option<&str>,
+    env: &dyn EnvSource,
+    report: &mut ConfigReport,
+) -> String {
+    const EXPECTED: &str = "redis://HOST:PORT, rediss://HOST:PORT or redis+unix:///PATH/TO/SOCKET";
+    match (url, url_env) {
+        (Some(url), None) if !url.is_empty() => url,
+        (None, Some(name)) => {
+            match valid_var_name(name).then(|| non_empty(env, name)).flatten() {
+                Some(url) => url,
+                None => {
+                    report.push(ConfigProblem::new(
+                    "redis.url_env",
+                    format!("names environment variable {name}, which is not set; set it to {EXPECTED}"),
+                ));
+                    String::new()
+                }
+            }
+        }
+        (Some(_), Some(_)) => {
+            report.push(ConfigProblem::new("redis.url", "give url or url_env, not both"));
+            String::new()
+        }
+        _ => {
+            report.push(ConfigProblem::new(
+                "redis.url",
+                format!("required key is missing: {EXPECTED} (or url_env, naming a variable that holds it)"),
+            ));
+            String::new()
+        }
+    }
 }
 
 /// The key in the environment variable `name`, or a problem that says what is wrong with it

@@ -148,3 +148,21 @@ fn a_credential_key_comes_from_the_environment_as_base64_of_32_bytes() {
         assert!(report.to_string().contains("32"), "{report}");
     }
 }
+
+#[test]
+fn the_url_may_come_from_the_environment_and_never_from_both() {
+    let text = format!("[redis]\nurl_env = \"MCP_AUTH_REDIS_URL\"\n{SERVER}");
+    let url = "redis://:hunter2-secret@cache:6379/1";
+    let env = env_with(&[("MCP_AUTH_REDIS_URL", url)]);
+    let config = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap();
+    assert_eq!(config.redis.unwrap().url.expose(), url);
+
+    let report = check(&text).unwrap_err();
+    assert_eq!(report.problems[0].key, "redis.url_env", "unset: {report}");
+    let env = env_with(&[("MCP_AUTH_REDIS_URL", "http://:hunter2-secret@cache")]);
+    let report = parse_with_env(&text, ORIGIN, &Overrides::default(), &env).unwrap_err();
+    assert_eq!(report.problems[0].key, "redis.url", "not a redis URL: {report}");
+    assert!(!report.to_string().contains("hunter2"), "{report}");
+    let both = format!("[redis]\nurl = \"redis://x\"\nurl_env = \"MCP_AUTH_REDIS_URL\"\n{SERVER}");
+    assert_eq!(problem_keys(&both), ["redis.url"]);
+}
