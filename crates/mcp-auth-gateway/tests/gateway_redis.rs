@@ -162,6 +162,19 @@ async fn call_text(gateway: &Gateway, user: &str, tool: &str, args: Value) -> St
     answer_text(&answer(&response.text().await.unwrap(), 1))
 }
 
+/// `mcp-auth invalidate --config FILE user`, FILE holding `config`.
+fn mcp_auth_invalidate(config: &str, user: &str) -> std::process::Output {
+    let dir = support::gateway::tempdir::Dir::new("invalidate");
+    let path = dir.0.join("mcp-auth.toml");
+    std::fs::write(&path, config).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
+        .args(["invalidate", "--config"])
+        .arg(&path)
+        .arg(user)
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_auth_invalidate_drops_the_user_on_every_replica_and_nobody_else() {
     let redis = RedisServer::start_unix();
@@ -178,16 +191,7 @@ async fn mcp_auth_invalidate_drops_the_user_on_every_replica_and_nobody_else() {
             assert_eq!(saved, "note 1 saved");
         }
     }
-    let dir = support::gateway::tempdir::Dir::new("invalidate");
-    let path = dir.0.join("mcp-auth.toml");
-    std::fs::write(&path, &config).unwrap();
-
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
-        .args(["invalidate", "--config"])
-        .arg(&path)
-        .arg("alice")
-        .output()
-        .unwrap();
+    let output = mcp_auth_invalidate(&config, "alice");
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
@@ -207,16 +211,7 @@ async fn mcp_auth_invalidate_drops_the_user_on_every_replica_and_nobody_else() {
 
 #[test]
 fn mcp_auth_invalidate_without_redis_says_why_and_fails() {
-    let dir = support::gateway::tempdir::Dir::new("invalidate-no-redis");
-    let path = dir.0.join("mcp-auth.toml");
-    std::fs::write(&path, demo_stdio_config("")).unwrap();
-
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-auth"))
-        .args(["invalidate", "--config"])
-        .arg(&path)
-        .arg("alice")
-        .output()
-        .unwrap();
+    let output = mcp_auth_invalidate(&demo_stdio_config(""), "alice");
 
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
