@@ -29,9 +29,32 @@
 //! let resolver = RedisCredentialCache::new(tenants, &redis, key);
 //! let readiness = mcp_auth::readiness::Readiness::new();
 //! readiness.add_check(RedisReadiness::new(&redis));
-//! // wrap_server(factory).shared_rate_limit(limiter).token_resolver(resolver)
-//! //     .readiness(readiness) …
+//! // let server = wrap_server(factory).shared_rate_limit(limiter).token_resolver(resolver)
+//! //     .readiness(readiness).build()?;
 //! # let _ = (limiter, resolver); Ok(()) }
+//! ```
+//!
+//! Revocations: each replica applies what any process records.
+//!
+//! ```no_run
+//! # use mcp_auth_redis::{RedisConfig, RedisConnection, RedisRevocations, Revoked};
+//! # async fn run<H: rmcp::ServerHandler>(server: mcp_auth::WrappedServer<H>)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisConnection::new(&RedisConfig::new("redis://10.0.0.5:6379"))?;
+//! let revocations = RedisRevocations::new(&redis);
+//! // Keep the listener as long as the server runs; dropping it stops listening.
+//! let _listener = revocations.listen(move |revoked| {
+//!     let server = server.clone();
+//!     async move {
+//!         match revoked {
+//!             Revoked::User(user_id) => drop(server.invalidate_user(&user_id).await),
+//!             Revoked::Everyone => drop(server.invalidate_all().await),
+//!         }
+//!     }
+//! });
+//! // Anywhere, on any replica or an admin tool: every replica drops alice within a second.
+//! revocations.revoke("alice").await?;
+//! # Ok(()) }
 //! ```
 //!
 //! | file | holds |
