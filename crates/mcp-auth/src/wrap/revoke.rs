@@ -1,7 +1,7 @@
 //! Forgetting one user on this server: after a revocation (the tenant manager now answers
 //! `410`, the identity provider disabled the account), nothing cached may keep serving them.
-//! Across replicas the same call runs on every replica, told by the shared state's pub/sub
-//! (issue 14); this is the local half.
+//! Across replicas the same call runs on every replica, told by `mcp-auth-redis`'
+//! `RedisRevocations`; this is the local half.
 
 use rmcp::ServerHandler;
 
