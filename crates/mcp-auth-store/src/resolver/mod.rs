@@ -263,13 +263,13 @@ impl StoreTokenResolver {
             return negative(not_found());
         }
         let refresher = self.refresher.as_ref().filter(|_| stored.refresh_token.is_some());
-        let refresh_due = refresher.and_then(|_| self.refresh_due(&stored));
+        let refresh_due = refresher.and_then(|_| self.refresh_due(stored.info.expires_at));
         if let Some(refresher) = refresher
             && refresh_due.is_some_and(|due| due <= SystemTime::now())
         {
             match refresher.refresh(&self.store, &stored).await {
                 Ok(Some(fresh)) => {
-                    let due = self.refresh_due_of(&fresh);
+                    let due = self.refresh_due(fresh.expires_at());
                     let ttl = self.lifetimes.found(&fresh, due);
                     return Ok(Entry { answer: Ok(fresh), ttl });
                 }
@@ -290,14 +290,10 @@ impl StoreTokenResolver {
         Ok(Entry { answer: Ok(credential), ttl })
     }
 
-    /// When `stored` is due for refresh: its expiry less the margin (`None` without expiry).
-    fn refresh_due(&self, stored: &StoredCredential) -> Option<SystemTime> {
-        stored.info.expires_at.map(|at| at.checked_sub(self.refresh_margin).unwrap_or(at))
-    }
-
-    /// When a credential a refresher returned is due for refresh in turn.
-    fn refresh_due_of(&self, fresh: &Credential) -> Option<SystemTime> {
-        fresh.expires_at().map(|at| at.checked_sub(self.refresh_margin).unwrap_or(at))
+    /// When a credential expiring at `expires_at` is due for refresh: that less the margin
+    /// (`None` without expiry).
+    fn refresh_due(&self, expires_at: Option<SystemTime>) -> Option<SystemTime> {
+        expires_at.map(|at| at.checked_sub(self.refresh_margin).unwrap_or(at))
     }
 }
 
