@@ -365,3 +365,22 @@ async fn without_a_local_tier_every_resolution_reads_redis_and_sees_invalidation
     assert_eq!(secret_of(&b, ALICE).await, "ghp_alice_rotated");
     assert_eq!(manager.calls(), 2);
 }
+
+#[tokio::test]
+async fn the_local_tier_holds_at_most_its_capacity() {
+    let (redis, manager) = start().await;
+    let users: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
+    for id in &users {
+        manager.grant(id, "github", json!({ "accessToken": format!("ghp_{id}") }));
+    }
+    let cache = replica(&redis, &manager, &CacheKey::generate()).with_local_capacity(5);
+
+    for id in &users {
+        assert_eq!(secret_of(&cache, id).await, format!("ghp_{id}"));
+    }
+
+    assert_eq!(cache.cached_locally().await, 5);
+    // What the local tier let go is still shared: a resolution of any user is a Redis hit.
+    assert_eq!(secret_of(&cache, &users[0]).await, "ghp_user-0");
+    assert_eq!(manager.calls(), users.len());
+}

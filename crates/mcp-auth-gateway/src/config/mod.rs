@@ -123,11 +123,7 @@ impl GatewayConfig {
 
 /// Reads and checks the config file at `path`, with the process environment.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigReport> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigReport::single("(file)", None, format!("cannot read the config file: {error}"))
-            .with_origin(&origin)
-    })?;
+    let (text, origin) = read_file(path)?;
     let config = parse(&text, &origin, overrides)?;
     // The store's files are next to the config file, not wherever the gateway was started.
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -147,11 +143,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<GatewayConfig, ConfigR
 /// environment: for commands that only talk to the replicas' Redis (`mcp-auth invalidate`),
 /// which need none of the serving secrets.
 pub fn load_redis(path: &Path) -> Result<Option<RedisSection>, ConfigReport> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigReport::single("(file)", None, format!("cannot read the config file: {error}"))
-            .with_origin(&origin)
-    })?;
+    let (text, origin) = read_file(path)?;
     let mut report = ConfigReport::new(&origin);
     let Some(sections) = document::read(&text, &mut report) else { return Err(report) };
     let redis = match sections.redis {
@@ -159,6 +151,20 @@ pub fn load_redis(path: &Path) -> Result<Option<RedisSection>, ConfigReport> {
         _ => None,
     };
     if report.is_empty() { Ok(redis) } else { Err(report) }
+}
+
+/// The text of the config file at `path`, and the origin its reports name.
+fn read_file(path: &Path) -> Result<(String, String), ConfigReport> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, origin)),
+        Err(error) => Err(ConfigReport::single(
+            "(file)",
+            None,
+            format!("cannot read the config file: {error}"),
+        )
+        .with_origin(&origin)),
+    }
 }
 
 /// Checks config `text` (from `origin`, a path or label used in the report) with the process

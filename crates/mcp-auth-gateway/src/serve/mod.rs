@@ -236,12 +236,6 @@ impl Gateway {
         }
     }
 
-    /// Drops what every mount holds of `user_id` (cached credential, verified tokens,
-    /// instances): this replica's half of a revocation. Returns how many instances closed.
-    pub async fn invalidate_user(&self, user_id: &str) -> usize {
-        revoke::invalidate_user(&self.servers, user_id).await
-    }
-
     /// The wrapped server of each mount (stats, tests).
     pub fn servers(&self) -> &[WrappedServer<ProxyServer>] {
         &self.servers

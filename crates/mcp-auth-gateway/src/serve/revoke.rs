@@ -30,10 +30,7 @@ pub(super) fn listen(
 }
 
 /// Drops what every mount holds of `user_id`; returns how many instances were closed.
-pub(super) async fn invalidate_user(
-    servers: &[WrappedServer<ProxyServer>],
-    user_id: &str,
-) -> usize {
+async fn invalidate_user(servers: &[WrappedServer<ProxyServer>], user_id: &str) -> usize {
     let mut closed = 0;
     for server in servers {
         closed += server.invalidate_user(user_id).await;

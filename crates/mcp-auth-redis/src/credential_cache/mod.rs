@@ -163,8 +163,9 @@ impl<R: TokenResolver> RedisCredentialCache<R> {
         self.user_hash.key(&base, user_id)
     }
 
-    /// How many credentials the local tier holds (approximate: moka counts lazily).
-    pub fn cached_locally(&self) -> u64 {
+    /// How many credentials the local tier holds, once its pending evictions have run.
+    pub async fn cached_locally(&self) -> u64 {
+        self.local.run_pending_tasks().await;
         self.local.entry_count()
     }
 
